@@ -1,0 +1,81 @@
+"""Domain errors. Each carries its HTTP status and stable code; web.py renders them once."""
+from chalice import ChaliceUnhandledError
+
+
+class AssetgateError(ChaliceUnhandledError):
+    """Base of every error a client may see.
+
+    It derives from ChaliceUnhandledError only because Chalice lets that class through
+    to middleware, where ``web.render_errors`` turns it into the one JSON error shape.
+    """
+    status = 400
+    code = 'bad_request'
+    message = 'The request is not valid.'
+
+    def __init__(self, message: str | None = None, **details):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+
+
+class InvalidParameter(AssetgateError):
+    code = 'invalid_parameter'
+    message = 'A parameter is not valid.'
+
+
+class UnknownParameter(AssetgateError):
+    code = 'unknown_parameter'
+    message = 'The request has a parameter this route does not take.'
+
+
+class InvalidBody(AssetgateError):
+    code = 'invalid_body'
+    message = 'The request body could not be read.'
+
+
+class FileInForm(AssetgateError):
+    code = 'file_not_accepted'
+    message = ('File bytes are not sent to assetgate: create the asset without the file, '
+               'then PUT the bytes to upload.url with upload.headers.')
+
+
+class UnsupportedMediaType(AssetgateError):
+    status = 415
+    code = 'unsupported_media_type'
+    message = 'Send parameters as a query string, application/json, a urlencoded form or multipart/form-data.'
+
+
+class Unauthorized(AssetgateError):
+    status = 401
+    code = 'unauthorized'
+    message = 'Send a valid API key as "Authorization: Bearer <key>".'
+
+
+class AssetNotFound(AssetgateError):
+    status = 404
+    code = 'asset_not_found'
+    message = 'No such asset.'
+
+
+class TokenNotFound(AssetgateError):
+    status = 404
+    code = 'token_not_found'
+    message = 'No such token.'
+
+
+class UploadPending(AssetgateError):
+    status = 409
+    code = 'upload_pending'
+    message = 'The asset has not finished uploading yet.'
+
+
+class TokenExpired(AssetgateError):
+    status = 410
+    code = 'token_expired'
+    message = 'This token has expired.'
+
+
+class DependencyUnavailable(AssetgateError):
+    status = 503
+    code = 'service_unavailable'
+    message = 'A storage service did not answer; nothing was changed. Try again.'

@@ -1,0 +1,134 @@
+"""The one DynamoDB table and its entities. Every entity states its key shape; keys.py builds them."""
+import threading
+from datetime import datetime, timezone
+
+from pynamodb.attributes import (BooleanAttribute, DiscriminatorAttribute, NumberAttribute,
+                                 TTLAttribute, UnicodeAttribute)
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+
+from chalicelib.config import Settings
+
+PENDING = 'pending'
+READY = 'ready'
+
+
+class Base(Model):
+    """The table: hash key ObjID, range key ObjSort, TTL on ``ttl``. No secondary index."""
+
+    class Meta:
+        # Placeholders: bind() sets the table, region and endpoint from configuration.
+        table_name = 'assetgate-local'
+        region = 'us-east-1'
+        host = None
+        max_retry_attempts = 3
+
+    ObjID = UnicodeAttribute(hash_key=True)
+    ObjSort = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute(attr_name='kind')
+    ttl = TTLAttribute(null=True, attr_name='ttl')
+
+
+class ApiKey(Base, discriminator='apikey'):
+    """ObjID=APIKEY#<sha256 of the key>, ObjSort=APIKEY. The key itself is never stored."""
+    owner = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    created = NumberAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class OwnerApiKey(Base, discriminator='owner_apikey'):
+    """ObjID=OWNER#<owner>, ObjSort=APIKEY#<key id>: lists an owner's keys."""
+    key_hash = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    created = NumberAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class Asset(Base, discriminator='asset'):
+    """ObjID=ASSET#<asset id>, ObjSort=ASSET."""
+    asset_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    name = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    created = NumberAttribute()
+    version = NumberAttribute()
+    status = UnicodeAttribute(default=PENDING)
+    size = NumberAttribute(null=True)
+    etag = UnicodeAttribute(null=True)
+
+
+class Version(Base, discriminator='version'):
+    """ObjID=ASSET#<asset id>, ObjSort=VERSION#<number, 6 digits>: one upload's object."""
+    number = NumberAttribute()
+    s3_key = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    created = NumberAttribute()
+    status = UnicodeAttribute(default=PENDING)
+    size = NumberAttribute(null=True)
+    etag = UnicodeAttribute(null=True)
+
+
+class Token(Base, discriminator='token'):
+    """ObjID=TOKEN#<sha256 of the token>, ObjSort=TOKEN.
+
+    Holds everything a redirect needs (object key, name, type, status), so a redeem
+    is one conditional UpdateItem and nothing else.
+    """
+    token_id = UnicodeAttribute()
+    asset_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    created = NumberAttribute()
+    expires = NumberAttribute()
+    uses = NumberAttribute(default=0)
+    version = NumberAttribute()
+    s3_key = UnicodeAttribute()
+    name = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    status = UnicodeAttribute(default=PENDING)
+
+
+class TokenRef(Base, discriminator='token_ref'):
+    """ObjID=ASSET#<asset id>, ObjSort=TOKEN#<token id>: finds an asset's tokens by hash."""
+    token_hash = UnicodeAttribute()
+    created = NumberAttribute()
+    expires = NumberAttribute()
+
+
+class OwnerAsset(Base, discriminator='owner_asset'):
+    """ObjID=OWNER#<owner>, ObjSort=ASSET#<created, 12 digits>#<asset id>: an owner's assets, by age."""
+    asset_id = UnicodeAttribute()
+    created = NumberAttribute()
+
+
+ENTITIES = (ApiKey, OwnerApiKey, Asset, Version, Token, TokenRef, OwnerAsset)
+
+_bound: tuple | None = None
+_lock = threading.Lock()
+
+
+def bind(s: Settings) -> None:
+    """Point the models at the configured table, creating one shared connection on first use."""
+    global _bound
+    wanted = (s.table, s.region, s.endpoint_url)
+    if _bound == wanted:
+        return
+    with _lock:
+        if _bound == wanted:
+            return
+        Base.Meta.table_name, Base.Meta.region, Base.Meta.host = wanted
+        Base._connection = None
+        connection = Base._get_connection()
+        # One botocore client for every entity: they share the table and its key schema.
+        for entity in ENTITIES:
+            entity._connection = connection
+        _bound = wanted
+
+
+def connection() -> Connection:
+    """The shared low-level connection, for TransactWrite."""
+    return Base._get_connection().connection
+
+
+def epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

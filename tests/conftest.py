@@ -1,0 +1,40 @@
+"""Fixtures shared by both tiers."""
+import os
+import sys
+from collections import Counter
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+class CallCounter:
+    """Counts botocore API calls (service, operation) made while it is active."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+
+    def by_service(self, service: str) -> list[str]:
+        return [op for svc, op in self.calls if svc == service]
+
+    def counts(self) -> Counter:
+        return Counter(self.calls)
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def api_calls(monkeypatch):
+    """Record every botocore API call; PynamoDB and boto3 both go through BaseClient._make_api_call."""
+    from botocore.client import BaseClient
+    counter = CallCounter()
+    original = BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        counter.calls.append((self.meta.service_model.service_name, operation_name))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    return counter
