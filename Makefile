@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 STAGE ?= local
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey clean
+.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,14 @@ bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 apikey: $(STAMP) ## mint an API key: make apikey OWNER=alice [STAGE=local]
 	@test -n "$(OWNER)" || { echo "usage: make apikey OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }
 	@$(PY) scripts/apikey.py mint --owner "$(OWNER)" --stage "$(STAGE)"
+
+apikey-list: $(STAMP) ## list an owner's keys: make apikey-list OWNER=alice [STAGE=local]
+	@test -n "$(OWNER)" || { echo "usage: make apikey-list OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }
+	@$(PY) scripts/apikey.py list --owner "$(OWNER)" --stage "$(STAGE)"
+
+apikey-revoke: $(STAMP) ## revoke a key: make apikey-revoke OWNER=alice KEY_ID=<id> [STAGE=local]
+	@test -n "$(OWNER)" -a -n "$(KEY_ID)" || { echo "usage: make apikey-revoke OWNER=<name> KEY_ID=<id> [STAGE=<stage>]" >&2; exit 2; }
+	@$(PY) scripts/apikey.py revoke --owner "$(OWNER)" --key-id "$(KEY_ID)" --stage "$(STAGE)"
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .local .pytest_cache

@@ -51,6 +51,35 @@ def mint(owner: str) -> tuple[str, str]:
     with TransactWrite(connection=models.connection()) as tx:
         tx.save(models.ApiKey(*keys.apikey(digest), owner=owner, key_id=keys.short_id(digest), created=created),
                 condition=models.ApiKey.ObjID.does_not_exist())
-        tx.save(models.OwnerApiKey(*keys.owner_apikey(owner, digest), key_hash=digest,
+        tx.save(models.OwnerApiKey(*keys.owner_apikey(owner, keys.short_id(digest)), key_hash=digest,
                                    key_id=keys.short_id(digest), created=created))
     return key, keys.short_id(digest)
+
+
+@aws.guarded
+def list_keys(owner: str) -> list[dict]:
+    """An owner's keys: id, created, revoked. Never the key."""
+    from chalicelib import models
+    aws.table(settings())
+    rows = models.OwnerApiKey.query(keys.owner_partition(validate_owner(owner)),
+                                    models.OwnerApiKey.ObjSort.startswith(keys.OWNER_APIKEY_PREFIX),
+                                    consistent_read=True)
+    return [{'id': r.key_id, 'created': int(r.created), 'revoked': bool(r.revoked)} for r in rows]
+
+
+@aws.guarded
+def revoke(owner: str, key_id: str) -> bool:
+    """Revoke one of an owner's keys by its id; it gets 401 from then on. False if there is no such key."""
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib import models
+    aws.table(settings())
+    try:
+        row = models.OwnerApiKey.get(*keys.owner_apikey(validate_owner(owner), key_id), consistent_read=True)
+    except models.OwnerApiKey.DoesNotExist:
+        return False
+    with TransactWrite(connection=models.connection()) as tx:
+        tx.update(models.ApiKey(*keys.apikey(row.key_hash)), actions=[models.ApiKey.revoked.set(True)],
+                  condition=models.ApiKey.ObjID.exists())
+        tx.update(row, actions=[models.OwnerApiKey.revoked.set(True)])
+    return True

@@ -63,6 +63,18 @@ class TokenNotFound(AssetgateError):
     message = 'No such token.'
 
 
+class VersionNotFound(AssetgateError):
+    status = 404
+    code = 'version_not_found'
+    message = 'The asset has no such version.'
+
+
+class Conflict(AssetgateError):
+    status = 409
+    code = 'conflict'
+    message = 'Another request changed this asset at the same time; try again.'
+
+
 class UploadPending(AssetgateError):
     status = 409
     code = 'upload_pending'
@@ -73,6 +85,18 @@ class TokenExpired(AssetgateError):
     status = 410
     code = 'token_expired'
     message = 'This token has expired.'
+
+
+class TokenRevoked(AssetgateError):
+    status = 410
+    code = 'token_revoked'
+    message = 'This token has been revoked by its owner.'
+
+
+class TokenUsedUp(AssetgateError):
+    status = 410
+    code = 'token_used_up'
+    message = 'This token has reached its download limit.'
 
 
 class DependencyUnavailable(AssetgateError):

@@ -56,8 +56,8 @@ def apikey(digest: str) -> tuple[str, str]:
     return f'APIKEY#{digest}', APIKEY_SORT
 
 
-def owner_apikey(owner: str, digest: str) -> tuple[str, str]:
-    return f'OWNER#{owner}', f'{OWNER_APIKEY_PREFIX}{short_id(digest)}'
+def owner_apikey(owner: str, key_id: str) -> tuple[str, str]:
+    return f'OWNER#{owner}', f'{OWNER_APIKEY_PREFIX}{key_id}'
 
 
 def health() -> tuple[str, str]:

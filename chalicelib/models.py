@@ -46,13 +46,18 @@ class OwnerApiKey(Base, discriminator='owner_apikey'):
 
 
 class Asset(Base, discriminator='asset'):
-    """ObjID=ASSET#<asset id>, ObjSort=ASSET."""
+    """ObjID=ASSET#<asset id>, ObjSort=ASSET.
+
+    ``version`` is the latest version created; status, size and etag are that version's.
+    ``ready_version`` is the newest version whose bytes have landed.
+    """
     asset_id = UnicodeAttribute()
     owner = UnicodeAttribute()
     name = UnicodeAttribute()
     content_type = UnicodeAttribute()
     created = NumberAttribute()
     version = NumberAttribute()
+    ready_version = NumberAttribute(null=True)
     status = UnicodeAttribute(default=PENDING)
     size = NumberAttribute(null=True)
     etag = UnicodeAttribute(null=True)
@@ -73,7 +78,9 @@ class Token(Base, discriminator='token'):
     """ObjID=TOKEN#<sha256 of the token>, ObjSort=TOKEN.
 
     Holds everything a redirect needs (object key, name, type, status), so a redeem
-    is one conditional UpdateItem and nothing else.
+    is one conditional UpdateItem and nothing else. ``version`` is the version it
+    serves now; a following (unpinned) token moves to each newer version that lands,
+    and ``newer`` records the latest version created, so a redeem notices one pending.
     """
     token_id = UnicodeAttribute()
     asset_id = UnicodeAttribute()
@@ -81,6 +88,10 @@ class Token(Base, discriminator='token'):
     created = NumberAttribute()
     expires = NumberAttribute()
     uses = NumberAttribute(default=0)
+    max_uses = NumberAttribute(null=True)
+    revoked = BooleanAttribute(default=False)
+    pinned = BooleanAttribute(default=False)
+    newer = NumberAttribute(null=True)
     version = NumberAttribute()
     s3_key = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -93,6 +104,7 @@ class TokenRef(Base, discriminator='token_ref'):
     token_hash = UnicodeAttribute()
     created = NumberAttribute()
     expires = NumberAttribute()
+    pinned = BooleanAttribute(default=False)
 
 
 class OwnerAsset(Base, discriminator='owner_asset'):

@@ -23,12 +23,28 @@ _FALSE = {'0', 'false'}
 _DISGUISING = {'\u2028', '\u2029', '\u200e', '\u200f', *map(chr, range(0x202a, 0x202f)), *map(chr, range(0x2066, 0x206a))}
 
 
+MAX_USES = 1_000_000_000
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    expiry_minutes: int
+    max_uses: int | None = None
+    version: int | None = None  # pinned version; None follows the latest ready one
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     name: str | None
     content_type: str | None
-    token: bool
-    expiry_minutes: int
+    token: TokenRequest | None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
 
 
 def collect(request, allowed: frozenset[str]) -> dict:
@@ -123,12 +139,48 @@ def create_request(found: dict, path_name: str | None, s: Settings) -> CreateReq
         name = decoded
     if name is not None:
         name = validate_name(name)
-    return CreateRequest(
-        name=name,
-        content_type=validate_content_type(found.get('content_type')),
-        token=flag(found.get('token'), 'token'),
-        expiry_minutes=expiry(found.get('expiry'), s),
-    )
+    return CreateRequest(name=name, content_type=validate_content_type(found.get('content_type')),
+                         token=_optional_token(found, s))
+
+
+def version_request(found: dict, s: Settings) -> CreateRequest:
+    return CreateRequest(name=None, content_type=validate_content_type(found.get('content_type')),
+                         token=_optional_token(found, s))
+
+
+def token_request(found: dict, s: Settings) -> TokenRequest:
+    version = found.get('version')
+    return TokenRequest(expiry_minutes=expiry(found.get('expiry'), s), max_uses=max_uses(found.get('max_uses')),
+                        version=None if version is None else whole(version, 'version', 1, 10**9))
+
+
+def page_request(found: dict) -> PageRequest:
+    limit = found.get('limit')
+    cursor = found.get('cursor')
+    if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 512):
+        raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
+    return PageRequest(limit=20 if limit is None else whole(limit, 'limit', 1, MAX_PAGE), cursor=cursor)
+
+
+def _optional_token(found: dict, s: Settings) -> TokenRequest | None:
+    wanted = flag(found.get('token'), 'token')
+    # Validate every token parameter even when no token is asked for: garbage is an error either way.
+    minutes, uses = expiry(found.get('expiry'), s), max_uses(found.get('max_uses'))
+    return TokenRequest(expiry_minutes=minutes, max_uses=uses) if wanted else None
+
+
+def max_uses(value) -> int | None:
+    return None if value is None else whole(value, 'max_uses', 1, MAX_USES)
+
+
+def whole(value, field: str, low: int, high: int) -> int:
+    """A whole number in [low, high], from a JSON integer or a string of digits."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _WHOLE.match(value))):
+        raise InvalidParameter(f'{field} must be a whole number.', parameter=field)
+    number = int(value)
+    if number < low or number > high:
+        raise InvalidParameter(f'{field} must be between {low} and {high}.', parameter=field)
+    return number
 
 
 def decode_path(value: str) -> str:
@@ -185,12 +237,9 @@ def expiry(value, s: Settings) -> int:
     """Whole minutes from 1 to the configured maximum; absent means the configured default."""
     if value is None:
         return s.token_expiry_default
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _WHOLE.match(value))):
-        raise InvalidParameter('expiry must be a whole number of minutes.', parameter='expiry')
-    minutes = int(value)
-    if minutes < 1 or minutes > s.token_expiry_max:
+    if isinstance(value, str) and len(value) > 12:
         raise InvalidParameter(f'expiry must be between 1 and {s.token_expiry_max} minutes.', parameter='expiry')
-    return minutes
+    return whole(value, 'expiry', 1, s.token_expiry_max)
 
 
 def asset_id(value: str) -> str:

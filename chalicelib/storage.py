@@ -66,3 +66,15 @@ def _ascii_fallback(name: str) -> str:
     cleaned = ''.join('_' if c in '"\\/' or ord(c) < 0x20 or ord(c) == 0x7f else c for c in folded)
     cleaned = cleaned.strip(' .')
     return cleaned or 'download'
+
+
+def delete_objects(s: Settings, object_keys: list[str]) -> None:
+    """Delete objects (1000 per request); any per-key error is a dependency failure."""
+    from chalicelib.errors import DependencyUnavailable
+    client = aws.s3(s)
+    for start in range(0, len(object_keys), 1000):
+        chunk = object_keys[start:start + 1000]
+        answer = client.delete_objects(Bucket=s.bucket, Delete={'Objects': [{'Key': k} for k in chunk],
+                                                                'Quiet': True})
+        if answer.get('Errors'):
+            raise DependencyUnavailable()

@@ -38,6 +38,10 @@ def redirect(url: str) -> Response:
     return Response(body='', status_code=302, headers={'Location': url, **NO_STORE})
 
 
+def no_content() -> Response:
+    return Response(body='', status_code=204, headers=dict(NO_STORE))
+
+
 def ok(body: dict, status: int = 200) -> Response:
     return Response(body=body, status_code=status, headers={'Content-Type': 'application/json', **NO_STORE})
 

@@ -1,6 +1,10 @@
-"""Mint an API key for an owner. The key is printed once, on the last line, and stored only hashed.
+"""API keys for a stage: mint, list, revoke. Keys are stored only as SHA-256 hashes.
 
-    python scripts/apikey.py mint --owner alice [--stage local]
+    python scripts/apikey.py mint   --owner alice [--stage local]   # the key is the last line printed
+    python scripts/apikey.py list   --owner alice [--stage local]
+    python scripts/apikey.py revoke --owner alice --key-id <id> [--stage local]
+
+For a deployed stage (--stage dev|prod) it uses your AWS credentials and the stage's table.
 """
 import argparse
 import os
@@ -12,21 +16,33 @@ sys.path.insert(0, ROOT)
 
 def main(argv=None) -> int:
     from scripts.bootstrap import apply_environment, stage_environment
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('action', choices=['mint'])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('action', choices=['mint', 'list', 'revoke'])
     parser.add_argument('--owner', required=True)
+    parser.add_argument('--key-id')
     parser.add_argument('--stage', default='local')
     args = parser.parse_args(argv)
     apply_environment(stage_environment(args.stage))
     from chalicelib import auth
     from chalicelib.errors import AssetgateError
     try:
-        key, key_id = auth.mint(args.owner)
+        if args.action == 'mint':
+            key, key_id = auth.mint(args.owner)
+            print(f'minted key {key_id} for owner {args.owner} on stage {args.stage}; it is shown only now:')
+            print(key)
+        elif args.action == 'list':
+            for row in auth.list_keys(args.owner):
+                print(f'{row["id"]}  created {row["created"]}  {"revoked" if row["revoked"] else "active"}')
+        else:
+            if not args.key_id:
+                parser.error('revoke needs --key-id (see: list)')
+            if not auth.revoke(args.owner, args.key_id):
+                print(f'error: owner {args.owner} has no key {args.key_id}', file=sys.stderr)
+                return 1
+            print(f'revoked key {args.key_id} of owner {args.owner}')
     except AssetgateError as err:
         print(f'error: {err.message}', file=sys.stderr)
         return 2
-    print(f'minted key {key_id} for owner {args.owner} on stage {args.stage}', file=sys.stderr)
-    print(key)
     return 0
 
 

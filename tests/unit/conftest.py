@@ -91,3 +91,19 @@ def scan(aws) -> list[dict]:
 
 def items_of_kind(aws, kind: str) -> list[dict]:
     return [item for item in scan(aws) if item.get('kind', {}).get('S') == kind]
+
+
+@pytest.fixture
+def fail_operation(monkeypatch):
+    """fail_operation('UpdateItem'): that botocore operation raises a throttling error from now on."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+    original = BaseClient._make_api_call
+    failing = set()
+
+    def maybe_fail(self, operation, params):
+        if operation in failing:
+            raise ClientError({'Error': {'Code': 'ThrottlingException', 'Message': 'slow down'}}, operation)
+        return original(self, operation, params)
+    monkeypatch.setattr(BaseClient, '_make_api_call', maybe_fail)
+    return failing.add

@@ -224,16 +224,8 @@ def test_share_url_includes_the_api_gateway_stage():
     assert web.share_base(Request(event)) == 'https://abc.execute-api.us-east-1.amazonaws.com/api'
 
 
-def test_create_writes_nothing_when_dynamodb_throttles(client, owner_key, aws, monkeypatch):
-    from botocore.client import BaseClient
-    from botocore.exceptions import ClientError
-    original = BaseClient._make_api_call
-
-    def throttled(self, operation, params):
-        if operation == 'TransactWriteItems':
-            raise ClientError({'Error': {'Code': 'ThrottlingException', 'Message': 'slow down'}}, operation)
-        return original(self, operation, params)
-    monkeypatch.setattr(BaseClient, '_make_api_call', throttled)
+def test_create_writes_nothing_when_dynamodb_throttles(client, owner_key, aws, fail_operation):
+    fail_operation('TransactWriteItems')
     response, body = post_asset(client, owner_key, query='token=1')
     assert response.status_code == 503 and body['error']['code'] == 'service_unavailable'
     assert only_keys_in_table(aws)

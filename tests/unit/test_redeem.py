@@ -122,17 +122,9 @@ def test_redeem_counts_uses(client, shared, s3, aws):
     assert items_of_kind(aws, 'token')[0]['uses']['N'] == '3'
 
 
-def test_redeem_answers_503_when_dynamodb_fails(client, shared, s3, aws, monkeypatch):
-    from botocore.client import BaseClient
-    from botocore.exceptions import ClientError
+def test_redeem_answers_503_when_dynamodb_fails(client, shared, s3, aws, fail_operation):
     upload(s3, aws, shared)
-    original = BaseClient._make_api_call
-
-    def failing(self, operation, params):
-        if operation == 'UpdateItem':
-            raise ClientError({'Error': {'Code': 'ProvisionedThroughputExceededException', 'Message': 'x'}}, operation)
-        return original(self, operation, params)
-    monkeypatch.setattr(BaseClient, '_make_api_call', failing)
+    fail_operation('UpdateItem')
     response, body = get(client, f'/asset-token/{shared["token"]["token"]}')
     assert response.status_code == 503 and body['error']['code'] == 'service_unavailable'
 
