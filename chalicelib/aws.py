@@ -9,7 +9,7 @@ _lock = threading.Lock()
 
 def s3(s: Settings):
     """The S3 client: SigV4 (boto3 would presign SigV2 in us-east-1), regional endpoint, standard retries."""
-    key = (s.region, s.endpoint_url)
+    key = (s.region, s.s3_endpoint_url)
     client = _s3.get(key)
     if client is None:
         with _lock:
@@ -25,10 +25,10 @@ def s3(s: Settings):
                     response_checksum_validation='when_required',
                     s3={'us_east_1_regional_endpoint': 'regional',
                         # An emulator on an IP address cannot serve virtual-hosted buckets.
-                        'addressing_style': 'path' if s.endpoint_url else 'virtual'},
+                        'addressing_style': 'path' if s.s3_endpoint_url else 'virtual'},
                 )
                 client = boto3.session.Session().client(
-                    's3', region_name=s.region, endpoint_url=s.endpoint_url, config=config)
+                    's3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=config)
                 _s3[key] = client
     return client
 

@@ -12,7 +12,8 @@ class Settings:
     table: str
     bucket: str
     region: str
-    endpoint_url: str | None
+    s3_endpoint_url: str | None  # an emulator's endpoint; None on AWS
+    dynamodb_endpoint_url: str | None
     public_url: str | None
     token_expiry_default: int  # minutes
     token_expiry_max: int  # minutes
@@ -32,7 +33,9 @@ def settings() -> Settings:
         table=env.get('ASSETGATE_TABLE', 'assetgate-local'),
         bucket=env.get('ASSETGATE_BUCKET', 'assetgate-local'),
         region=env.get('ASSETGATE_REGION') or env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
-        endpoint_url=env.get('AWS_ENDPOINT_URL') or None,
+        # botocore's own names: AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_<SERVICE> for one.
+        s3_endpoint_url=env.get('AWS_ENDPOINT_URL_S3') or env.get('AWS_ENDPOINT_URL') or None,
+        dynamodb_endpoint_url=env.get('AWS_ENDPOINT_URL_DYNAMODB') or env.get('AWS_ENDPOINT_URL') or None,
         public_url=(env.get('ASSETGATE_PUBLIC_URL') or '').rstrip('/') or None,
         token_expiry_default=_int('ASSETGATE_TOKEN_EXPIRY_DEFAULT', 24 * 60),
         token_expiry_max=_int('ASSETGATE_TOKEN_EXPIRY_MAX', 30 * 24 * 60),

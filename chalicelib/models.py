@@ -122,7 +122,7 @@ _lock = threading.Lock()
 def bind(s: Settings) -> None:
     """Point the models at the configured table, creating one shared connection on first use."""
     global _bound
-    wanted = (s.table, s.region, s.endpoint_url)
+    wanted = (s.table, s.region, s.dynamodb_endpoint_url)
     if _bound == wanted:
         return
     with _lock:

@@ -29,7 +29,8 @@ def import_seconds(module: str, runs: int) -> float:
 
 
 def count_calls() -> dict:
-    os.environ.pop('AWS_ENDPOINT_URL', None)
+    for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
+        os.environ.pop(name, None)
     os.environ.update({'AWS_ACCESS_KEY_ID': 'bench', 'AWS_SECRET_ACCESS_KEY': 'bench', 'ASSETGATE_TABLE': 'bench',
                        'ASSETGATE_BUCKET': 'bench', 'ASSETGATE_REGION': 'us-east-1'})
     from botocore.client import BaseClient

@@ -74,7 +74,9 @@ class LocalStack:
             if not _port_free(host, port):
                 raise SystemExit(f'port {port} on {host} is taken; is another local stack ({what}) running?')
         env = {**os.environ, **self.stage_env}
-        env.pop('AWS_PROFILE', None)
+        for name in ('AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
+            env.pop(name, None)
+            os.environ.pop(name, None)
         moto = self._spawn([sys.executable, '-m', 'moto.server', '-H', self.moto_host, '-p', str(self.moto_port)],
                            env, redacted=True)
         _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
@@ -93,7 +95,7 @@ class LocalStack:
                      '--no-autoreload'], env, cwd=self.project_dir, redacted=True)
         url = f'http://127.0.0.1:{self.port}'
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
-        values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key, 'AWS_ENDPOINT_URL': s.endpoint_url,
+        values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key, 'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'],
                   'ASSETGATE_TABLE': s.table, 'ASSETGATE_BUCKET': s.bucket}
         os.makedirs(os.path.dirname(os.path.abspath(self.env_file)), exist_ok=True)
         with open(self.env_file, 'w') as f:

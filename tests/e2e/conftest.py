@@ -37,7 +37,8 @@ def stack(tmp_path_factory):
     clock_file = home / 'clock'
     log_path = home / 'stack.log'
     env = {**os.environ, 'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'}
-    env.pop('AWS_ENDPOINT_URL', None)
+    for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
+        env.pop(name, None)
     log = open(log_path, 'w')
     proc = subprocess.Popen([sys.executable, str(project / 'scripts' / 'local_stack.py'), '--project-dir',
                              str(project), '--port', str(port), '--env-file', str(env_file)],

@@ -8,7 +8,8 @@ BUCKET = 'assetgate-test-bucket'
 @pytest.fixture(autouse=True)
 def environment(monkeypatch, tmp_path):
     """A clean AWS environment: mock_aws does not intercept when AWS_ENDPOINT_URL is set."""
-    for name in ('AWS_ENDPOINT_URL', 'AWS_PROFILE', 'ASSETGATE_PUBLIC_URL', 'AWS_SESSION_TOKEN'):
+    for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_PROFILE',
+                 'ASSETGATE_PUBLIC_URL', 'AWS_SESSION_TOKEN'):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'testing')
     monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'testing')
