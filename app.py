@@ -10,14 +10,16 @@ app = Chalice(app_name='assetgate')
 app.api.binary_types.append('multipart/form-data')
 app.register_middleware(web.render_errors, 'http')
 
-CREATE = frozenset({'name', 'content_type', 'token', 'expiry', 'max_uses'})
-VERSION = frozenset({'content_type', 'token', 'expiry', 'max_uses'})
+UPLOAD = frozenset({'size', 'sha256', 'upload'})
+CREATE = frozenset({'name', 'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
+VERSION = frozenset({'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
+PARTS = frozenset({'version', 'first', 'count'})
 TOKEN = frozenset({'expiry', 'max_uses', 'version'})
 PAGE = frozenset({'limit', 'cursor'})
 NONE = frozenset()
 
 
-def _owner_and(allowed):
+def _owner_request(allowed):
     """The caller's owner name and the request's parameters (query string and body)."""
     request = app.current_request
     return lib.auth.owner_of(request), lib.params.collect(request, allowed)
@@ -36,57 +38,76 @@ def create_named_asset(ref):
 
 
 def _create(path_name):
-    owner, found = _owner_and(CREATE)
+    owner, found = _owner_request(CREATE)
     wanted = lib.params.create_request(found, path_name, lib.config.settings())
     return web.created(lib.assets.create(owner, wanted, web.share_base(app.current_request)))
 
 
 @app.route('/asset', methods=['GET'], content_types=web.ANY_BODY)
 def list_assets():
-    owner, found = _owner_and(PAGE)
+    owner, found = _owner_request(PAGE)
     return web.ok(lib.assets.listing(owner, lib.params.page_request(found)))
 
 
 @app.route('/asset/{ref}', methods=['GET'], content_types=web.ANY_BODY)
 def download_asset(ref):
-    owner, found = _owner_and(frozenset({'version'}))
-    number = found.get('version')
-    number = None if number is None else lib.params.whole(number, 'version', 1, 10**9)
-    return web.redirect(lib.assets.download(owner, lib.params.asset_id(ref), number))
+    owner, found = _owner_request(frozenset({'version'}))
+    return web.redirect(lib.assets.download(owner, lib.params.asset_id(ref), lib.params.version(found)))
 
 
 @app.route('/asset/{ref}', methods=['DELETE'], content_types=web.ANY_BODY)
 def delete_asset(ref):
-    owner, _ = _owner_and(NONE)
+    owner, _ = _owner_request(NONE)
     lib.assets.delete(owner, lib.params.asset_id(ref))
     return web.no_content()
 
 
 @app.route('/asset/{ref}/meta', methods=['GET'], content_types=web.ANY_BODY)
 def asset_meta(ref):
-    owner, _ = _owner_and(NONE)
+    owner, _ = _owner_request(NONE)
     return web.ok(lib.assets.meta(owner, lib.params.asset_id(ref)))
 
 
 @app.route('/asset/{ref}/tokens', methods=['GET'], content_types=web.ANY_BODY)
 def asset_tokens(ref):
-    owner, _ = _owner_and(NONE)
+    owner, _ = _owner_request(NONE)
     return web.ok(lib.assets.token_list(owner, lib.params.asset_id(ref)))
 
 
 @app.route('/asset/{ref}/token', methods=['POST'], content_types=web.ANY_BODY)
 def mint_token(ref):
-    owner, found = _owner_and(TOKEN)
+    owner, found = _owner_request(TOKEN)
     wanted = lib.params.token_request(found, lib.config.settings())
     return web.created(lib.tokens.mint(owner, lib.params.asset_id(ref), wanted, web.share_base(app.current_request)))
 
 
 @app.route('/asset/{ref}/version', methods=['POST'], content_types=web.ANY_BODY)
 def create_version(ref):
-    owner, found = _owner_and(VERSION)
+    owner, found = _owner_request(VERSION)
     wanted = lib.params.version_request(found, lib.config.settings())
     return web.created(lib.assets.create_version(owner, lib.params.asset_id(ref), wanted,
                                                  web.share_base(app.current_request)))
+
+
+@app.route('/asset/{ref}/upload', methods=['GET'], content_types=web.ANY_BODY)
+def upload_parts(ref):
+    owner, found = _owner_request(PARTS)
+    first, count = lib.params.part_window(found)
+    return web.ok(lib.uploads.more_parts(owner, lib.params.asset_id(ref), lib.params.version(found), first, count,
+                                         web.share_base(app.current_request)))
+
+
+@app.route('/asset/{ref}/upload/complete', methods=['POST'], content_types=web.ANY_BODY)
+def complete_upload(ref):
+    owner, found = _owner_request(frozenset({'version'}))
+    return web.ok(lib.uploads.complete(owner, lib.params.asset_id(ref), lib.params.version(found)))
+
+
+@app.route('/asset/{ref}/upload', methods=['DELETE'], content_types=web.ANY_BODY)
+def abort_upload(ref):
+    owner, found = _owner_request(frozenset({'version'}))
+    lib.uploads.abort(owner, lib.params.asset_id(ref), lib.params.version(found))
+    return web.no_content()
 
 
 @app.route('/asset-token/{token}', methods=['GET'])
@@ -96,7 +117,7 @@ def redeem_token(token):
 
 @app.route('/asset-token/{token}', methods=['DELETE'], content_types=web.ANY_BODY)
 def revoke_token(token):
-    owner, _ = _owner_and(NONE)
+    owner, _ = _owner_request(NONE)
     lib.tokens.revoke(owner, lib.params.token(token))
     return web.no_content()
 

@@ -4,7 +4,7 @@ import json
 import re
 import uuid
 
-from chalicelib import aws, keys, params, storage, tokens
+from chalicelib import aws, keys, params, storage, tokens, uploads
 from chalicelib.config import now as clock, settings
 from chalicelib.errors import (AssetNotFound, Conflict, DependencyUnavailable, InvalidParameter, UploadPending,
                                VersionNotFound)
@@ -29,19 +29,39 @@ def create(owner: str, request: 'params.CreateRequest', share_base: str) -> dict
     asset = models.Asset(*keys.asset(asset_id), asset_id=asset_id, owner=owner, name=name,
                          content_type=content_type, created=now, version=1, status=models.PENDING)
     version = _new_version(asset_id, 1, content_type, now)
-    # Presigning is local computation; do it before writing so a failure leaves nothing behind.
-    upload = storage.presign_put(s, version.s3_key, content_type, now)
+    # Before writing: presigning is local, and a multipart upload started here is aborted below
+    # if the write fails, so a failure leaves nothing behind.
+    upload = uploads.start(s, asset_id, version, request.upload, now, share_base)
     token = None
-    with TransactWrite(connection=models.connection()) as tx:
-        tx.save(asset, condition=models.Asset.ObjID.does_not_exist())
-        tx.save(version, condition=models.Version.ObjID.does_not_exist())
-        tx.save(models.OwnerAsset(*keys.owner_asset(owner, now, asset_id), asset_id=asset_id, created=now))
-        if request.token:
-            plaintext, item, ref = tokens.build(asset, version, request.token, now, s.expired_retention)
-            tx.save(item, condition=models.Token.ObjID.does_not_exist())
-            tx.save(ref)
-            token = tokens.view(plaintext, item, share_base)
+    with _undo_multipart_on_failure(s, version):
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.save(asset, condition=models.Asset.ObjID.does_not_exist())
+            tx.save(version, condition=models.Version.ObjID.does_not_exist())
+            tx.save(models.OwnerAsset(*keys.owner_asset(owner, now, asset_id), asset_id=asset_id, created=now))
+            if request.token:
+                plaintext, item, ref = tokens.build(asset, version, request.token, now, s.expired_retention)
+                tx.save(item, condition=models.Token.ObjID.does_not_exist())
+                tx.save(ref)
+                token = tokens.view(plaintext, item, share_base)
     return {'asset': view(asset), 'upload': upload, 'token': token, 'error': None}
+
+
+class _undo_multipart_on_failure:
+    """Abort a just-started multipart upload when the write that records it fails."""
+
+    def __init__(self, s, version):
+        self.s, self.version = s, version
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.version.upload_id:
+            try:
+                storage.abort_multipart(self.s, self.version.s3_key, self.version.upload_id)
+            except Exception:  # the lifecycle rule aborts it later; report the original failure
+                pass
+        return False
 
 
 @aws.guarded
@@ -58,10 +78,10 @@ def create_version(owner: str, asset_id: str, request: 'params.CreateRequest', s
     asset = owned(owner, asset_id)
     number = int(asset.version) + 1
     version = _new_version(asset_id, number, request.content_type or asset.content_type, now)
-    upload = storage.presign_put(s, version.s3_key, version.content_type, now)
+    upload = uploads.start(s, asset_id, version, request.upload, now, share_base)
     token = None
     try:
-        with TransactWrite(connection=models.connection()) as tx:
+        with _undo_multipart_on_failure(s, version), TransactWrite(connection=models.connection()) as tx:
             # The condition on the old number makes two concurrent new versions a clean conflict.
             tx.update(Asset(*keys.asset(asset_id)),
                       actions=[Asset.version.set(number), Asset.status.set(models.PENDING), Asset.size.remove(),
@@ -89,6 +109,14 @@ def _new_version(asset_id: str, number: int, content_type: str, now: int):
     from chalicelib import models
     return models.Version(*keys.version(asset_id, number), number=number, s3_key=keys.object_key(asset_id, number),
                           content_type=content_type, created=now, status=models.PENDING)
+
+
+def version_of(asset, number: int | None):
+    """Version ``number`` of an asset (its latest when None); 404 for one it never had."""
+    number = int(asset.version) if number is None else number
+    if number < 1 or number > int(asset.version):
+        raise VersionNotFound()
+    return _version(asset.asset_id, number)
 
 
 def _version(asset_id: str, number: int):
@@ -131,7 +159,9 @@ def view(asset) -> dict:
 def version_view(version) -> dict:
     return {'version': int(version.number), 'status': version.status, 'created': int(version.created),
             'size': None if version.size is None else int(version.size), 'etag': version.etag,
-            'content_type': version.content_type}
+            'content_type': version.content_type, 'upload_method': version.upload_method,
+            'declared_size': None if version.declared_size is None else int(version.declared_size),
+            'sha256': version.sha256}
 
 
 def owned(owner: str, asset_id: str):
@@ -158,9 +188,7 @@ def download(owner: str, asset_id: str, number: int | None = None) -> str:
         if version is None:
             raise UploadPending()
     else:
-        if number > int(asset.version):
-            raise VersionNotFound()
-        version = _version(asset_id, number)
+        version = version_of(asset, number)
         if version.status != models.READY and not notice_upload(asset_id, number):
             raise UploadPending()
     return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
@@ -175,7 +203,7 @@ def latest_ready(asset_id: str):
     for version in versions:  # newest first
         if version.status == models.READY:
             return version
-        if heads < MAX_HEADS:
+        if version.status == models.PENDING and heads < MAX_HEADS:
             heads += 1
             landed = storage.head(settings(), version.s3_key)
             if landed is not None and record_landed(asset_id, int(version.number), landed):
@@ -363,6 +391,9 @@ def delete(owner: str, asset_id: str) -> None:
     s = settings()
     aws.table(s)
     asset, versions, refs = _partition(owner, asset_id)
+    for version in versions:
+        if version.upload_id and version.status == models.PENDING:
+            storage.abort_multipart(s, version.s3_key, version.upload_id)
     with models.Base.batch_write() as batch:
         for ref in refs:
             batch.delete(models.Token(*keys.token(ref.token_hash)))

@@ -20,6 +20,10 @@ class Settings:
     download_ttl: int  # seconds a presigned GET lives
     upload_ttl: int  # seconds a presigned PUT lives
     expired_retention: int  # seconds an expired token still answers 410 before TTL removes it
+    max_asset_size: int  # bytes; S3 enforces it through signed lengths and POST policies
+    multipart_threshold: int  # bytes; a declared size above it gets a multipart upload
+    part_size: int  # preferred multipart part size in bytes
+    part_urls_per_answer: int  # presigned part URLs in one answer; the rest come from GET .../upload
 
 
 def _int(name: str, default: int) -> int:
@@ -42,6 +46,10 @@ def settings() -> Settings:
         download_ttl=_int('ASSETGATE_DOWNLOAD_TTL', 300),
         upload_ttl=_int('ASSETGATE_UPLOAD_TTL', 3600),
         expired_retention=_int('ASSETGATE_EXPIRED_RETENTION', 7 * DAY),
+        max_asset_size=_int('ASSETGATE_MAX_ASSET_SIZE', 5 * 1024 ** 4),
+        multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024 ** 2),
+        part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024 ** 2),
+        part_urls_per_answer=_int('ASSETGATE_PART_URLS_PER_ANSWER', 100),
     )
 
 

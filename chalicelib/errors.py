@@ -23,6 +23,17 @@ class InvalidParameter(AssetgateError):
     message = 'A parameter is not valid.'
 
 
+class TooLarge(InvalidParameter):
+    code = 'too_large'
+    message = 'The declared size is above the configured maximum.'
+
+
+class UploadIncomplete(AssetgateError):
+    status = 409
+    code = 'upload_incomplete'
+    message = 'The multipart upload does not have every part at its planned size yet.'
+
+
 class UnknownParameter(AssetgateError):
     code = 'unknown_parameter'
     message = 'The request has a parameter this route does not take.'

@@ -11,6 +11,7 @@ from chalicelib.config import Settings
 
 PENDING = 'pending'
 READY = 'ready'
+ABORTED = 'aborted'
 
 
 class Base(Model):
@@ -72,6 +73,12 @@ class Version(Base, discriminator='version'):
     status = UnicodeAttribute(default=PENDING)
     size = NumberAttribute(null=True)
     etag = UnicodeAttribute(null=True)
+    upload_method = UnicodeAttribute(default='put')
+    declared_size = NumberAttribute(null=True)
+    sha256 = UnicodeAttribute(null=True)  # base64, signed into the PUT: S3 verified it
+    upload_id = UnicodeAttribute(null=True)  # multipart only; useless without signed requests
+    part_size = NumberAttribute(null=True)
+    part_count = NumberAttribute(null=True)
 
 
 class Token(Base, discriminator='token'):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, unquote
 
 from chalicelib import keys
 from chalicelib.config import Settings
-from chalicelib.errors import (AssetNotFound, FileInForm, InvalidBody, InvalidParameter, TokenNotFound,
+from chalicelib.errors import (AssetNotFound, FileInForm, InvalidBody, InvalidParameter, TokenNotFound, TooLarge,
                                UnknownParameter, UnsupportedMediaType)
 
 MAX_NAME = 255
@@ -35,10 +35,18 @@ class TokenRequest:
 
 
 @dataclass(frozen=True)
+class UploadRequest:
+    method: str  # put, post or multipart
+    size: int | None = None  # declared bytes; signed into the upload so S3 enforces it
+    sha256: str | None = None  # base64; signed into a PUT so S3 rejects other bytes
+
+
+@dataclass(frozen=True)
 class CreateRequest:
     name: str | None
     content_type: str | None
     token: TokenRequest | None
+    upload: UploadRequest = UploadRequest('put')
 
 
 @dataclass(frozen=True)
@@ -140,18 +148,57 @@ def create_request(found: dict, path_name: str | None, s: Settings) -> CreateReq
     if name is not None:
         name = validate_name(name)
     return CreateRequest(name=name, content_type=validate_content_type(found.get('content_type')),
-                         token=_optional_token(found, s))
+                         token=_optional_token(found, s), upload=upload_request(found, s))
 
 
 def version_request(found: dict, s: Settings) -> CreateRequest:
     return CreateRequest(name=None, content_type=validate_content_type(found.get('content_type')),
-                         token=_optional_token(found, s))
+                         token=_optional_token(found, s), upload=upload_request(found, s))
+
+
+def upload_request(found: dict, s: Settings) -> UploadRequest:
+    """How the bytes will go up, checked against S3's limits and the configured maximum size."""
+    from chalicelib import uploads
+    size = found.get('size')
+    if size is not None:
+        if isinstance(size, str) and len(size) > 16:
+            raise TooLarge(f'size must be at most {s.max_asset_size} bytes.', parameter='size')
+        size = whole(size, 'size', 0, 10 ** 16)
+        if size > min(s.max_asset_size, uploads.MAX_OBJECT):
+            raise TooLarge(f'size must be at most {min(s.max_asset_size, uploads.MAX_OBJECT)} bytes.',
+                           parameter='size')
+    sha256 = found.get('sha256')
+    if sha256 is not None:
+        sha256 = uploads.sha256_base64(sha256) if isinstance(sha256, str) else None
+        if sha256 is None:
+            raise InvalidParameter('sha256 must be a SHA-256 digest in hex (64 digits) or base64.',
+                                   parameter='sha256')
+    requested = found.get('upload')
+    if requested is not None and (not isinstance(requested, str) or requested.lower() not in uploads.METHODS):
+        raise InvalidParameter('upload must be put, post or multipart.', parameter='upload')
+    method = uploads.choose_method(requested and requested.lower(), size, s.multipart_threshold)
+    if method == 'multipart':
+        if not size:
+            raise InvalidParameter('A multipart upload needs its size in bytes (size=...).', parameter='size')
+        if sha256 is not None:
+            raise InvalidParameter('sha256 is checked by S3 on single PUT uploads; a multipart upload '
+                                   'verifies each part by its signed length and ETag.', parameter='sha256')
+    else:
+        if size is not None and size > uploads.MAX_SINGLE_PUT:
+            raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
+        if size is None and method == 'put' and s.max_asset_size < uploads.MAX_SINGLE_PUT:
+            # Without a signed length S3 would take up to 5 GiB: the limit needs the size declared.
+            raise InvalidParameter(f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.',
+                                   parameter='size')
+        if method == 'post' and sha256 is not None:
+            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.',
+                                   parameter='sha256')
+    return UploadRequest(method=method, size=size, sha256=sha256)
 
 
 def token_request(found: dict, s: Settings) -> TokenRequest:
-    version = found.get('version')
     return TokenRequest(expiry_minutes=expiry(found.get('expiry'), s), max_uses=max_uses(found.get('max_uses')),
-                        version=None if version is None else whole(version, 'version', 1, 10**9))
+                        version=version(found))
 
 
 def page_request(found: dict) -> PageRequest:
@@ -160,6 +207,17 @@ def page_request(found: dict) -> PageRequest:
     if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 512):
         raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
     return PageRequest(limit=20 if limit is None else whole(limit, 'limit', 1, MAX_PAGE), cursor=cursor)
+
+
+def version(found: dict) -> int | None:
+    value = found.get('version')
+    return None if value is None else whole(value, 'version', 1, 10 ** 9)
+
+
+def part_window(found: dict) -> tuple[int, int]:
+    first, count = found.get('first'), found.get('count')
+    return (1 if first is None else whole(first, 'first', 1, 10_000),
+            100 if count is None else whole(count, 'count', 1, 1000))
 
 
 def _optional_token(found: dict, s: Settings) -> TokenRequest | None:

@@ -13,15 +13,74 @@ class Landed:
     etag: str
 
 
-def presign_put(s: Settings, key: str, content_type: str, now: int) -> dict:
-    """A presigned PUT. Content-Type is signed, so the client must send exactly upload.headers."""
+def presign_put(s: Settings, key: str, content_type: str, now: int, size: int | None = None,
+                sha256: str | None = None) -> dict:
+    """A presigned PUT. Every header listed in upload.headers is signed, so S3 rejects a PUT
+    whose type, length or SHA-256 differs from what was declared."""
+    params = {'Bucket': s.bucket, 'Key': key, 'ContentType': content_type}
+    headers = {'Content-Type': content_type}
+    if size is not None:
+        params['ContentLength'] = size
+        headers['Content-Length'] = str(size)
+    if sha256 is not None:
+        params['ChecksumSHA256'] = sha256
+        headers['x-amz-checksum-sha256'] = sha256
+    url = aws.s3(s).generate_presigned_url('put_object', Params=params, ExpiresIn=s.upload_ttl)
+    return {'method': 'PUT', 'url': url, 'headers': headers, 'expires_at': now + s.upload_ttl}
+
+
+def presign_post(s: Settings, key: str, content_type: str, now: int, low: int, high: int) -> dict:
+    """A browser form upload: the policy pins the exact key and type and bounds the length."""
+    post = aws.s3(s).generate_presigned_post(
+        s.bucket, key, Fields={'Content-Type': content_type},
+        Conditions=[{'Content-Type': content_type}, ['content-length-range', low, high]],
+        ExpiresIn=s.upload_ttl)
+    return {'method': 'POST', 'url': post['url'], 'fields': post['fields'], 'expires_at': now + s.upload_ttl}
+
+
+def create_multipart(s: Settings, key: str, content_type: str) -> str:
+    return aws.s3(s).create_multipart_upload(Bucket=s.bucket, Key=key, ContentType=content_type)['UploadId']
+
+
+def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int) -> dict:
+    """One part's presigned PUT; its length is signed, so every part has exactly the planned size."""
     url = aws.s3(s).generate_presigned_url(
-        'put_object',
-        Params={'Bucket': s.bucket, 'Key': key, 'ContentType': content_type},
-        ExpiresIn=s.upload_ttl,
-    )
-    return {'method': 'PUT', 'url': url, 'headers': {'Content-Type': content_type},
-            'expires_at': now + s.upload_ttl}
+        'upload_part', Params={'Bucket': s.bucket, 'Key': key, 'UploadId': upload_id, 'PartNumber': number,
+                               'ContentLength': length}, ExpiresIn=s.upload_ttl)
+    return {'part_number': number, 'url': url, 'headers': {'Content-Length': str(length)}}
+
+
+def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
+    """Every uploaded part (number, size, ETag), or None when there is no such upload any more."""
+    from botocore.exceptions import ClientError
+    parts, marker = [], 0
+    while True:
+        try:
+            page = aws.s3(s).list_parts(Bucket=s.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker)
+        except ClientError as exc:
+            if exc.response.get('Error', {}).get('Code') == 'NoSuchUpload':
+                return None
+            raise
+        parts += page.get('Parts', [])
+        if not page.get('IsTruncated'):
+            return parts
+        marker = int(page['NextPartNumberMarker'])
+
+
+def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> str:
+    answer = aws.s3(s).complete_multipart_upload(
+        Bucket=s.bucket, Key=key, UploadId=upload_id,
+        MultipartUpload={'Parts': [{'PartNumber': p['PartNumber'], 'ETag': p['ETag']} for p in parts]})
+    return answer['ETag'].strip('"')
+
+
+def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
+    from botocore.exceptions import ClientError
+    try:
+        aws.s3(s).abort_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if exc.response.get('Error', {}).get('Code') != 'NoSuchUpload':
+            raise
 
 
 def presign_get(s: Settings, key: str, name: str, content_type: str) -> str:
