@@ -1,0 +1,241 @@
+"""Uploads of any size: part arithmetic, signed length and checksum, POST policies, multipart lifecycle."""
+import base64
+import hashlib
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from chalicelib import keys, uploads
+from chalicelib.uploads import GiB, MAX_PARTS, MiB, TiB, plan_parts
+from tests.unit.conftest import items_of_kind, scan
+from tests.unit.helpers import bearer, get, post_asset
+
+
+# --- part arithmetic at S3's edges -----------------------------------------------------------------
+
+@pytest.mark.parametrize('size', [1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 64 * MiB, 1 * GiB, 640 * GiB,
+                                  640 * GiB + 1, 5 * TiB - 1, 5 * TiB])
+def test_part_plan_respects_s3_limits(size):
+    plan = plan_parts(size, preferred=64 * MiB)
+    assert 5 * MiB <= plan.part_size <= 5 * GiB
+    assert 1 <= plan.part_count <= MAX_PARTS
+    assert plan.part_size * (plan.part_count - 1) < size <= plan.part_size * plan.part_count
+    assert sum(plan.length_of(n) for n in range(1, plan.part_count + 1)) == size
+    assert 0 < plan.length_of(plan.part_count) <= plan.part_size
+
+
+def test_a_5_tib_object_fits_in_10000_parts():
+    plan = plan_parts(5 * TiB, preferred=5 * MiB)
+    assert plan.part_count <= 10_000 and plan.part_size == 525 * MiB
+
+
+def test_part_size_never_goes_below_5_mib():
+    assert plan_parts(100 * MiB, preferred=1 * MiB).part_size == 5 * MiB
+
+
+@pytest.mark.parametrize('size', [0, -1, 5 * TiB + 1])
+def test_part_plan_refuses_sizes_s3_cannot_hold(size):
+    with pytest.raises(ValueError):
+        plan_parts(size, preferred=64 * MiB)
+
+
+@pytest.mark.parametrize('requested, size, expected', [
+    (None, None, 'put'), (None, 100 * MiB, 'put'), (None, 100 * MiB + 1, 'multipart'),
+    ('post', 200 * MiB, 'post'), ('multipart', 10, 'multipart')])
+def test_upload_method_follows_the_declared_size(requested, size, expected):
+    assert uploads.choose_method(requested, size, threshold=100 * MiB) == expected
+
+
+def test_threshold_never_lets_a_single_put_exceed_5_gib():
+    assert uploads.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
+
+
+def test_sha256_is_accepted_as_hex_or_base64():
+    digest = hashlib.sha256(b'abc').digest()
+    b64 = base64.b64encode(digest).decode()
+    assert uploads.sha256_base64(digest.hex()) == b64
+    assert uploads.sha256_base64(b64) == b64
+    assert uploads.sha256_base64('abc') is None
+    assert uploads.sha256_base64(base64.b64encode(b'short').decode()) is None
+
+
+# --- single PUT: signed length and checksum --------------------------------------------------------
+
+def signed_headers(url: str) -> set[str]:
+    return set(parse_qs(urlparse(url).query)['X-Amz-SignedHeaders'][0].split(';'))
+
+
+def test_declared_size_and_sha256_are_signed_and_listed(client, owner_key, aws):
+    digest = hashlib.sha256(b'hello').hexdigest()
+    response, body = post_asset(client, owner_key, query=f'name=h.txt&size=5&sha256={digest}')
+    assert response.status_code == 201
+    b64 = base64.b64encode(bytes.fromhex(digest)).decode()
+    assert body['upload']['headers'] == {'Content-Type': 'text/plain', 'Content-Length': '5',
+                                         'x-amz-checksum-sha256': b64}
+    assert signed_headers(body['upload']['url']) == {'content-type', 'content-length', 'host',
+                                                     'x-amz-checksum-sha256'}
+    version = items_of_kind(aws, 'version')[0]
+    assert version['sha256']['S'] == b64 and version['declared_size']['N'] == '5'
+
+
+def test_meta_shows_the_recorded_checksum(client, owner_key, aws, s3):
+    digest = hashlib.sha256(b'hello').hexdigest()
+    _, body = post_asset(client, owner_key, query=f'size=5&sha256={digest}')
+    meta = get(client, f'/asset/{body["asset"]["id"]}/meta', owner_key)[1]
+    assert meta['versions'][0]['sha256'] == base64.b64encode(bytes.fromhex(digest)).decode()
+
+
+@pytest.mark.parametrize('query, parameter', [
+    ('size=-1', 'size'), ('size=abc', 'size'), ('size=1.5', 'size'), ('sha256=xyz', 'sha256'),
+    ('sha256=' + 'a' * 63, 'sha256'), ('upload=ftp', 'upload'), ('upload=multipart', 'size'),
+    ('upload=put&size=6000000000', 'size'), ('upload=post&sha256=' + 'a' * 64, 'sha256'),
+    ('size=200000000&sha256=' + 'a' * 64, 'sha256')])
+def test_bad_upload_parameters_answer_400_and_write_nothing(client, owner_key, aws, query, parameter):
+    response, body = post_asset(client, owner_key, query=query)
+    assert response.status_code == 400, body
+    assert body['error']['parameter'] == parameter
+    assert items_of_kind(aws, 'asset') == []
+
+
+def test_size_above_the_configured_maximum_answers_400_too_large(client, owner_key, aws, monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', '1000')
+    response, body = post_asset(client, owner_key, query='size=1001')
+    assert response.status_code == 400 and body['error']['code'] == 'too_large'
+    assert post_asset(client, owner_key, query='size=1000')[0].status_code == 201
+
+
+def test_a_maximum_below_5_gib_requires_a_declared_size(client, owner_key, aws, monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', '1000')
+    response, body = post_asset(client, owner_key, query='name=x')
+    assert response.status_code == 400 and body['error']['parameter'] == 'size'
+    assert items_of_kind(aws, 'asset') == []
+
+
+# --- browser POST ----------------------------------------------------------------------------------
+
+def test_browser_post_policy_pins_key_type_and_length(client, owner_key, aws, monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', '1048576')
+    response, body = post_asset(client, owner_key, query='name=p.png&upload=post')
+    assert response.status_code == 201
+    upload = body['upload']
+    assert upload['method'] == 'POST' and set(upload) == {'method', 'url', 'fields', 'expires_at'}
+    assert upload['fields']['key'] == keys.object_key(body['asset']['id'], 1)
+    policy = json.loads(base64.b64decode(upload['fields']['policy']))
+    assert ['content-length-range', 0, 1048576] in policy['conditions']
+    assert {'key': keys.object_key(body['asset']['id'], 1)} in policy['conditions']
+    assert {'Content-Type': 'image/png'} in policy['conditions']
+
+
+def test_browser_post_with_declared_size_allows_exactly_that_length(client, owner_key):
+    _, body = post_asset(client, owner_key, query='upload=post&size=42')
+    policy = json.loads(base64.b64decode(body['upload']['fields']['policy']))
+    assert ['content-length-range', 42, 42] in policy['conditions']
+
+
+# --- multipart -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def multipart_env(monkeypatch):
+    """Small parts and a small threshold, so multipart paths run on small data."""
+    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(6 * MiB))
+    monkeypatch.setenv('ASSETGATE_PART_SIZE', str(5 * MiB))
+    monkeypatch.setenv('ASSETGATE_PART_URLS_PER_ANSWER', '2')
+
+
+def put_part(s3, aws, upload, number, data):
+    return s3.upload_part(Bucket=aws.bucket, Key=urlparse(upload['parts'][0]['url']).path.split('/', 2)[2],
+                          UploadId=upload['upload_id'], PartNumber=number, Body=data)
+
+
+def test_large_declared_size_answers_a_multipart_plan(client, owner_key, aws, multipart_env, s3):
+    size = 12 * MiB + 3
+    response, body = post_asset(client, owner_key, query=f'name=big.bin&size={size}&token=1')
+    assert response.status_code == 201
+    upload = body['upload']
+    assert upload['method'] == 'multipart'
+    assert (upload['part_size'], upload['part_count'], upload['size']) == (5 * MiB, 3, size)
+    assert [p['part_number'] for p in upload['parts']] == [1, 2]
+    assert upload['parts'][0]['headers'] == {'Content-Length': str(5 * MiB)}
+    assert 'content-length' in signed_headers(upload['parts'][0]['url'])
+    assert upload['more_parts']['url'].endswith(f'/asset/{body["asset"]["id"]}/upload?version=1&first=3&count=2')
+    assert upload['complete']['url'].endswith(f'/asset/{body["asset"]["id"]}/upload/complete?version=1')
+    assert s3.list_multipart_uploads(Bucket=aws.bucket)['Uploads'][0]['UploadId'] == upload['upload_id']
+
+    path = urlparse(upload['more_parts']['url'])
+    more = get(client, f'{path.path}?{path.query}', owner_key)[1]
+    assert [p['part_number'] for p in more['parts']] == [3] and more['more_parts'] is None
+    assert more['parts'][0]['headers'] == {'Content-Length': str(2 * MiB + 3)}
+
+
+def test_complete_checks_parts_then_marks_ready(client, owner_key, aws, multipart_env, s3):
+    size = 10 * MiB + 7
+    _, body = post_asset(client, owner_key, query=f'size={size}&token=1')
+    asset_id, upload = body['asset']['id'], body['upload']
+    complete_path = f'/asset/{asset_id}/upload/complete'
+    put_part(s3, aws, upload, 1, b'a' * (5 * MiB))
+    response, error = post_asset(client, owner_key, path=complete_path)
+    assert response.status_code == 409 and error['error']['code'] == 'upload_incomplete'
+    assert error['error']['missing_parts'] == [2, 3]
+    put_part(s3, aws, upload, 2, b'b' * (5 * MiB))
+    put_part(s3, aws, upload, 3, b'c' * 6)
+    response, error = post_asset(client, owner_key, path=complete_path)
+    assert response.status_code == 409 and error['error']['wrong_size_parts'] == [3]
+    put_part(s3, aws, upload, 3, b'c' * 7)
+    response, done = post_asset(client, owner_key, path=complete_path)
+    assert response.status_code == 200
+    assert done['asset']['status'] == 'ready' and done['asset']['size'] == size
+    stored = s3.head_object(Bucket=aws.bucket, Key=keys.object_key(asset_id, 1))
+    assert stored['ContentLength'] == size
+    assert get(client, f'/asset-token/{body["token"]["token"]}')[0].status_code == 302
+    assert post_asset(client, owner_key, path=complete_path)[0].status_code == 200  # idempotent
+
+
+def test_abort_frees_the_parts_and_marks_the_version_aborted(client, owner_key, aws, multipart_env, s3):
+    _, body = post_asset(client, owner_key, query=f'size={20 * MiB}&token=1')
+    asset_id = body['asset']['id']
+    put_part(s3, aws, body['upload'], 1, b'a' * (5 * MiB))
+    response = client.http.delete(f'/asset/{asset_id}/upload', headers=bearer(owner_key))
+    assert response.status_code == 204
+    assert s3.list_multipart_uploads(Bucket=aws.bucket).get('Uploads', []) == []
+    assert items_of_kind(aws, 'version')[0]['status']['S'] == 'aborted'
+    assert get(client, f'/asset-token/{body["token"]["token"]}')[0].status_code == 409
+
+
+def test_upload_routes_of_a_single_put_version_answer_400(client, owner_key, aws):
+    _, body = post_asset(client, owner_key)
+    response, error = post_asset(client, owner_key, path=f'/asset/{body["asset"]["id"]}/upload/complete')
+    assert response.status_code == 400 and error['error']['parameter'] == 'version'
+
+
+def test_upload_routes_of_another_owners_asset_answer_404(client, owner_key, other_key, aws, multipart_env):
+    _, body = post_asset(client, owner_key, query=f'size={20 * MiB}')
+    asset_id = body['asset']['id']
+    assert post_asset(client, other_key, path=f'/asset/{asset_id}/upload/complete')[0].status_code == 404
+    assert client.http.delete(f'/asset/{asset_id}/upload', headers=bearer(other_key)).status_code == 404
+    assert get(client, f'/asset/{asset_id}/upload?first=2', other_key)[0].status_code == 404
+
+
+def test_multipart_start_is_aborted_when_the_write_fails(client, owner_key, aws, multipart_env, s3,
+                                                         fail_operation):
+    fail_operation('TransactWriteItems')
+    response, body = post_asset(client, owner_key, query=f'size={20 * MiB}')
+    assert response.status_code == 503
+    assert s3.list_multipart_uploads(Bucket=aws.bucket).get('Uploads', []) == []
+    assert items_of_kind(aws, 'asset') == []
+
+
+def test_deleting_an_asset_aborts_its_unfinished_multipart_upload(client, owner_key, aws, multipart_env, s3):
+    _, body = post_asset(client, owner_key, query=f'size={20 * MiB}')
+    assert client.http.delete(f'/asset/{body["asset"]["id"]}', headers=bearer(owner_key)).status_code == 204
+    assert s3.list_multipart_uploads(Bucket=aws.bucket).get('Uploads', []) == []
+    assert body['asset']['id'] not in json.dumps(scan(aws))
+
+
+def test_new_version_can_be_multipart(client, owner_key, aws, multipart_env):
+    _, body = post_asset(client, owner_key)
+    response, version = post_asset(client, owner_key, path=f'/asset/{body["asset"]["id"]}/version',
+                                   query=f'size={7 * MiB}')
+    assert response.status_code == 201 and version['upload']['method'] == 'multipart'
+    assert version['asset']['version'] == 2
+    assert 'version=2' in version['upload']['complete']['url']
