@@ -76,6 +76,14 @@ def count_calls() -> dict:
             aws._s3.clear()
             models._bound = None
             measure('redeem, cold (no clients yet)', redeem)
+            minted = json.loads(client.http.post(f'/asset/{body["asset"]["id"]}/token?max_uses=3',
+                                                 headers=headers).body)
+            measure('redeem with max_uses, warm', lambda: client.http.get(
+                f'/asset-token/{minted["token"]}').status_code)
+            for _ in range(2):
+                client.http.get(f'/asset-token/{minted["token"]}')
+            measure('redeem with max_uses, used up (410)', lambda: client.http.get(
+                f'/asset-token/{minted["token"]}').status_code)
             measure('owner GET /asset/{id}', lambda: client.http.get(f'/asset/{body["asset"]["id"]}',
                                                                       headers=headers).status_code)
         BaseClient._make_api_call = original
