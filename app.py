@@ -110,7 +110,7 @@ def abort_upload(ref):
     return web.no_content()
 
 
-@app.route('/asset-token/{token}', methods=['GET'])
+@app.route('/asset-token/{token}', methods=['GET'], content_types=web.ANY_BODY)
 def redeem_token(token):
     return web.redirect(lib.tokens.redeem(lib.params.token(token)))
 
@@ -122,7 +122,7 @@ def revoke_token(token):
     return web.no_content()
 
 
-@app.route('/health', methods=['GET'])
+@app.route('/health', methods=['GET'], content_types=web.ANY_BODY)
 def health():
     return web.ok(lib.assets.health())
 

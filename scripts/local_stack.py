@@ -77,7 +77,8 @@ class LocalStack:
         for name in ('AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
             env.pop(name, None)
             os.environ.pop(name, None)
-        moto = self._spawn([sys.executable, '-m', 'moto.server', '-H', self.moto_host, '-p', str(self.moto_port)],
+        moto = self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', self.moto_host,
+                            '-p', str(self.moto_port)],
                            env, redacted=True)
         _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
 

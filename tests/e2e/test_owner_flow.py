@@ -71,3 +71,30 @@ def test_versions_revocation_and_deletion_over_http(stack):
     assert asset_id not in json.dumps(stack.scan())
     gone = requests.get(share, allow_redirects=False, timeout=30)
     assert gone.status_code == 404 and gone.json()['error']['code'] == 'token_not_found'
+
+
+def test_api_key_lifecycle_through_the_script(stack):
+    import subprocess
+    import sys
+
+    def apikey(*args):
+        return subprocess.run([sys.executable, str(stack.project / 'scripts' / 'apikey.py'), *args, '--stage', 'local'],
+                              capture_output=True, text=True, timeout=60)
+    minted = apikey('mint', '--owner', 'bob')
+    assert minted.returncode == 0, minted.stderr
+    key = minted.stdout.strip().splitlines()[-1]
+    assert stack.create('token=1', key=key).status_code == 201
+    listed = apikey('list', '--owner', 'bob')
+    key_id = listed.stdout.split()[0]
+    assert 'active' in listed.stdout
+    assert apikey('revoke', '--owner', 'bob', '--key-id', key_id).returncode == 0
+    refused = stack.create('token=1', key=key)
+    assert refused.status_code == 401 and refused.json()['error']['code'] == 'unauthorized'
+    assert 'revoked' in apikey('list', '--owner', 'bob').stdout
+    assert apikey('revoke', '--owner', 'bob', '--key-id', 'nope').returncode == 1
+    assert key not in json.dumps(stack.scan())
+
+
+def test_content_type_of_a_get_never_draws_chalices_own_415(stack):
+    response = requests.get(f'{stack.url}/asset-token/garbage', headers={'Content-Type': 'text/plain'}, timeout=30)
+    assert response.status_code == 404 and response.json()['error']['code'] == 'token_not_found'
