@@ -132,7 +132,8 @@ def merge_template(stage: str, project_dir: str = ROOT) -> dict:
         'AssetgateDataAccess': data_policy(stage, env, policy),
         HANDLER: {'Properties': variables},
         LANDED: {'Properties': json.loads(json.dumps(variables))},
-        **gateway_responses.cfn_resources(API),
+        API: {'Properties': {'DefinitionBody': {
+            'x-amazon-apigateway-gateway-responses': gateway_responses.swagger_extension()}}},
     }
     return {'Resources': resources}
 

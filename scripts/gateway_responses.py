@@ -2,8 +2,8 @@
 
     python scripts/gateway_responses.py --stage dev    # after chalice deploy (make deploy runs it)
 
-Used twice: this command puts them on the API `chalice deploy` made, and scripts/cfn.py turns
-them into AWS::ApiGateway::GatewayResponse resources for the CloudFormation path.
+Used twice: this command puts them on the API `chalice deploy` made, and scripts/cfn.py puts
+them into the API definition (x-amazon-apigateway-gateway-responses) for the CloudFormation path.
 """
 import argparse
 import json
@@ -41,15 +41,14 @@ def definitions() -> dict:
             for kind, (status, _, _) in RESPONSES.items()}
 
 
-def cfn_resources(rest_api: str = 'RestAPI') -> dict:
-    """The same answers as CloudFormation resources on chalice's RestAPI."""
-    resources = {}
-    for kind, d in definitions().items():
-        name = 'GatewayResponse' + ''.join(part.title() for part in kind.split('_'))
-        resources[name] = {'Type': 'AWS::ApiGateway::GatewayResponse', 'Properties': {
-            'RestApiId': {'Ref': rest_api}, 'ResponseType': kind, 'StatusCode': d['statusCode'],
-            'ResponseParameters': d['responseParameters'], 'ResponseTemplates': d['responseTemplates']}}
-    return resources
+def swagger_extension() -> dict:
+    """The same answers inside the API definition, for chalice's RestAPI in the CloudFormation path.
+
+    Not AWS::ApiGateway::GatewayResponse resources: each update of the definition re-imports the
+    API and loses those, while these are part of the definition and redeploy with it.
+    """
+    return {kind: {'statusCode': int(d['statusCode']), 'responseParameters': d['responseParameters'],
+                   'responseTemplates': d['responseTemplates']} for kind, d in definitions().items()}
 
 
 def apply(client, rest_api_id: str, stage: str) -> list[str]:

@@ -111,14 +111,13 @@ def test_template_data_policy_is_separate_and_has_the_stage_policy_actions(packa
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_gateway_responses_are_the_ones_defined_once(packaged, stage):
     from scripts import gateway_responses
-    resources = template(packaged, stage)['Resources']
-    found = {r['Properties']['ResponseType']: r['Properties'] for r in resources.values()
-             if r['Type'] == 'AWS::ApiGateway::GatewayResponse'}
-    assert set(found) == set(gateway_responses.RESPONSES)
+    api = template(packaged, stage)['Resources']['RestAPI']['Properties']['DefinitionBody']
+    found = api['x-amazon-apigateway-gateway-responses']
+    assert found == gateway_responses.swagger_extension()
+    assert api['paths']  # merged into chalice's definition, not replacing it
     for kind, definition in gateway_responses.definitions().items():
-        assert found[kind]['RestApiId'] == {'Ref': 'RestAPI'}
-        assert found[kind]['StatusCode'] == definition['statusCode']
-        assert found[kind]['ResponseTemplates'] == definition['responseTemplates']
+        assert str(found[kind]['statusCode']) == definition['statusCode']
+        assert found[kind]['responseTemplates'] == definition['responseTemplates']
 
 
 def _runtime_distributions() -> set[str]:
