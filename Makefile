@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 STAGE ?= local
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean
+.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
+	bootstrap deploy destroy package lint-cfn test-deploy
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,9 +25,10 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
 	$(PY) scripts/local_stack.py
 
-test: $(STAMP) ## unit tests (in-process, moto) then end-to-end tests (real moto server + chalice local)
+test: $(STAMP) ## unit tests (in-process, moto), end-to-end tests (moto server + chalice local), deploy checks
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q tests/deploy
 
 test-unit: $(STAMP) ## only the in-process tests
 	$(PY) -m pytest -q tests/unit
@@ -53,4 +55,27 @@ apikey-revoke: $(STAMP) ## revoke a key: make apikey-revoke OWNER=alice KEY_ID=<
 	@$(PY) scripts/apikey.py revoke --owner "$(OWNER)" --key-id "$(KEY_ID)" --stage "$(STAGE)"
 
 clean: ## remove the virtualenv and local state
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) .local .pytest_cache build
+
+DEPLOYED_STAGE = test "$(STAGE)" != local || { echo "usage: make $@ STAGE=<dev|prod|...> (a stage in .chalice/config.json)" >&2; exit 2; }
+
+bootstrap: $(STAMP) ## create/update a stage's config, table and bucket (idempotent): make bootstrap STAGE=dev
+	$(PY) scripts/bootstrap.py --stage "$(STAGE)"
+
+deploy: $(STAMP) ## bootstrap, chalice deploy, gateway responses; prints the API URL: make deploy STAGE=dev
+	@$(DEPLOYED_STAGE)
+	$(PY) scripts/deploy.py deploy --stage "$(STAGE)"
+
+destroy: $(STAMP) ## chalice delete; keeps table+bucket unless DELETE_DATA=1: make destroy STAGE=dev
+	@$(DEPLOYED_STAGE)
+	$(PY) scripts/deploy.py destroy --stage "$(STAGE)" $(if $(filter 1,$(DELETE_DATA)),--delete-data,)
+
+package: $(STAMP) ## CloudFormation path: chalice package + merge template into build/cfn-<stage>/
+	@$(DEPLOYED_STAGE)
+	$(PY) scripts/cfn.py --stage "$(STAGE)"
+
+lint-cfn: package ## cfn-lint the packaged template: make lint-cfn STAGE=dev
+	$(VENV)/bin/cfn-lint build/cfn-$(STAGE)/sam.json
+
+test-deploy: $(STAMP) ## only the deploy checks (policy, bootstrap on moto server, package + cfn-lint)
+	$(PY) -m pytest -q tests/deploy

@@ -128,7 +128,15 @@ def health():
 
 
 # Bucket name is a deploy-time value: chalice deploy imports this file with the stage's environment.
-@app.on_s3_event(bucket=os.environ.get('ASSETGATE_BUCKET', 'assetgate-local'), events=['s3:ObjectCreated:*'],
-                 prefix='assets/')
-def upload_landed(event):
-    lib.assets.on_s3_event(event.to_dict())
+# `chalice package` cannot attach a handler to a bucket (CloudFormation cannot change an existing
+# bucket's notifications), so there (ASSETGATE_S3_EVENTS=template, set by scripts/cfn.py) the handler
+# is a plain function and the template's own bucket invokes it.
+if os.environ.get('ASSETGATE_S3_EVENTS') == 'template':
+    @app.lambda_function(name='upload_landed')
+    def upload_landed(event, context):
+        lib.assets.on_s3_event(event)
+else:
+    @app.on_s3_event(bucket=os.environ.get('ASSETGATE_BUCKET', 'assetgate-local'), events=['s3:ObjectCreated:*'],
+                     prefix='assets/')
+    def upload_landed(event):
+        lib.assets.on_s3_event(event.to_dict())

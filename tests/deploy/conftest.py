@@ -1,0 +1,72 @@
+"""Deploy tier: the AWS-facing artifacts, checked offline (moto server, chalice package, cfn-lint)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import free_port
+
+ACCOUNT = '123456789012'  # moto's account
+
+
+@pytest.fixture(scope='session')
+def moto_server():
+    """A moto server on a free 127.0.0.1 port; its endpoint URL. Stopped by PID at the end."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f'{url}/moto-api/', timeout=2)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError('moto server did not start')
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def aws_env(endpoint: str) -> dict:
+    """A subprocess environment that sends every AWS call to ``endpoint`` with fake credentials."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(('AWS_', 'ASSETGATE_'))}
+    env.update({'AWS_ENDPOINT_URL': endpoint, 'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
+                'AWS_DEFAULT_REGION': 'us-east-1'})
+    return env
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project's .chalice folder (config and policies) that scripts may rewrite."""
+    shutil.copytree(os.path.join(ROOT, '.chalice'), tmp_path / '.chalice',
+                    ignore=shutil.ignore_patterns('deployed', 'deployments'))
+    return tmp_path
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def client(service: str, endpoint: str):
+    """A boto3 client for the moto server."""
+    import boto3
+    return boto3.client(service, endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='testing',
+                        aws_secret_access_key='testing')

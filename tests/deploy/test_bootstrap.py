@@ -1,0 +1,110 @@
+"""make bootstrap: a deployed stage's configuration, table and bucket, created once and then left alone."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
+
+BOOTSTRAP = os.path.join(ROOT, 'scripts', 'bootstrap.py')
+
+
+def run_bootstrap(project, endpoint, stage='dev', *extra) -> str:
+    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', stage, '--project-dir', str(project), *extra],
+                          env=aws_env(endpoint), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def state(project, endpoint, stage='dev') -> dict:
+    """Everything bootstrap manages, as AWS (moto) and the files report it."""
+    config = read_json(project / '.chalice' / 'config.json')
+    env = config['stages'][stage]['environment_variables']
+    table, bucket = env['ASSETGATE_TABLE'], env['ASSETGATE_BUCKET']
+    ddb, s3 = client('dynamodb', endpoint), client('s3', endpoint)
+    described = ddb.describe_table(TableName=table)['Table']
+    return {
+        'config': config,
+        'policy': read_json(project / '.chalice' / f'policy-{stage}.json'),
+        'table': {'keys': described['KeySchema'], 'attributes': described['AttributeDefinitions'],
+                  'billing': described['BillingModeSummary']['BillingMode'],
+                  'sse': described.get('SSEDescription', {}).get('Status'),
+                  'created': described['CreationDateTime']},
+        'ttl': ddb.describe_time_to_live(TableName=table)['TimeToLiveDescription'],
+        'pitr': ddb.describe_continuous_backups(TableName=table)['ContinuousBackupsDescription'][
+            'PointInTimeRecoveryDescription']['PointInTimeRecoveryStatus'],
+        'public_access': s3.get_public_access_block(Bucket=bucket)['PublicAccessBlockConfiguration'],
+        'encryption': s3.get_bucket_encryption(Bucket=bucket)['ServerSideEncryptionConfiguration']['Rules'],
+        'bucket_policy': json.loads(s3.get_bucket_policy(Bucket=bucket)['Policy']),
+        'cors': s3.get_bucket_cors(Bucket=bucket)['CORSRules'],
+        'lifecycle': s3.get_bucket_lifecycle_configuration(Bucket=bucket)['Rules'],
+    }
+
+
+def test_bootstrap_twice_ends_in_the_same_state_and_the_second_run_changes_nothing(moto_server, project):
+    first_output = run_bootstrap(project, moto_server)
+    first = state(project, moto_server)
+    second_output = run_bootstrap(project, moto_server)
+    assert state(project, moto_server) == first
+    assert 'created' in first_output
+    assert 'up to date, nothing changed' in second_output, second_output
+
+
+def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, project):
+    from chalicelib import models
+    run_bootstrap(project, moto_server, 'prod')
+    got = state(project, moto_server, 'prod')
+    schema = models.Base._get_schema()
+    assert got['table']['keys'] == schema['key_schema']
+    assert sorted(map(str, got['table']['attributes'])) == sorted(map(str, schema['attribute_definitions']))
+    assert got['table']['billing'] == 'PAY_PER_REQUEST' and got['table']['sse'] == 'ENABLED'
+    assert got['ttl'] == {'TimeToLiveStatus': 'ENABLED', 'AttributeName': 'ttl'}
+    assert got['pitr'] == 'ENABLED'
+    assert all(got['public_access'].values())
+    assert got['encryption'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'] == 'AES256'
+    deny = got['bucket_policy']['Statement'][0]
+    assert deny['Effect'] == 'Deny' and deny['Condition'] == {'Bool': {'aws:SecureTransport': 'false'}}
+    assert set(got['cors'][0]['AllowedMethods']) >= {'PUT', 'POST', 'GET', 'HEAD'}
+    assert got['cors'][0]['ExposeHeaders'] == ['ETag']
+    prod_days = int(got['config']['stages']['prod']['environment_variables']['ASSETGATE_ABORT_MULTIPART_DAYS'])
+    assert got['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {'DaysAfterInitiation': prod_days}
+
+
+def test_bootstrap_writes_the_derived_bucket_and_exact_arns_into_the_stage(moto_server, project):
+    run_bootstrap(project, moto_server)
+    env = read_json(project / '.chalice' / 'config.json')['stages']['dev']['environment_variables']
+    assert env['ASSETGATE_BUCKET'] == f'assetgate-dev-{ACCOUNT}-us-east-1'
+    policy = read_json(project / '.chalice' / 'policy-dev.json')
+    resources = {st['Sid']: st['Resource'] for st in policy['Statement']}
+    assert resources['TableItems'] == [f'arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/assetgate-dev']
+    assert resources['BucketObjects'] == [f'arn:aws:s3:::assetgate-dev-{ACCOUNT}-us-east-1/*']
+    assert resources['Bucket'] == [f'arn:aws:s3:::assetgate-dev-{ACCOUNT}-us-east-1']
+    committed = read_json(os.path.join(ROOT, '.chalice', 'policy-dev.json'))
+    assert [st['Action'] for st in policy['Statement']] == [st['Action'] for st in committed['Statement']]
+
+
+def test_bootstrap_keeps_a_bucket_name_the_stage_already_has(moto_server, project):
+    run_bootstrap(project, moto_server, 'dev', '--bucket', 'my-own-assetgate-bucket')
+    env = read_json(project / '.chalice' / 'config.json')['stages']['dev']['environment_variables']
+    assert env['ASSETGATE_BUCKET'] == 'my-own-assetgate-bucket'
+    assert 'up to date, nothing changed' in run_bootstrap(project, moto_server)
+
+
+def test_bootstrap_refuses_an_unknown_stage(moto_server, project):
+    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', 'nope', '--project-dir', str(project)],
+                          env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+
+
+@pytest.mark.parametrize('days', ['1', '30'])
+def test_the_abort_rule_follows_the_setting(moto_server, project, days):
+    config_path = project / '.chalice' / 'config.json'
+    config = read_json(config_path)
+    config['stages']['dev']['environment_variables']['ASSETGATE_ABORT_MULTIPART_DAYS'] = days
+    config_path.write_text(json.dumps(config))
+    run_bootstrap(project, moto_server)
+    assert state(project, moto_server)['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {
+        'DaysAfterInitiation': int(days)}
