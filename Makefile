@@ -68,6 +68,8 @@ clean: ## remove the virtualenvs and local state
 $(LS_STAMP):
 	@test -n "$(LOCALSTACK_PYTHON)" || { echo "tests/conformance needs Python 3.13 for LocalStack and none was found" \
 		"(tried python3.13 and ~/.pyenv/versions/3.13*); install it or set LOCALSTACK_PYTHON=..." >&2; exit 1; }
+	@$(LOCALSTACK_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
+		{ echo "LOCALSTACK_PYTHON=$(LOCALSTACK_PYTHON) is not Python 3.13" >&2; exit 1; }
 	test -x $(LS_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LS_PACKAGES)
 	rm -f $(LS_VENV)/.installed-*
