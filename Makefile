@@ -4,10 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STAGE ?= local
+# LocalStack (S3 with signature checks, for tests/conformance) runs on Python 3.13 in its own venv.
+# pyenv keeps a 3.13 that is installed but not active out of PATH's python3.13, so look there too.
+LOCALSTACK_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
+	$(if $(shell $(p) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo ok),$(p))))
+LS_VENV := .venv-localstack
+LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography==44.0.3' \
+	service_identity 'joserfc<1.1'
+LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
-	bootstrap deploy destroy package lint-cfn test-deploy
+	bootstrap deploy destroy package lint-cfn test-deploy \
+	localstack-venv test-conformance
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,10 +34,11 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
 	$(PY) scripts/local_stack.py
 
-test: $(STAMP) ## unit tests (in-process, moto), end-to-end tests (moto server + chalice local), deploy checks
+test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/deploy
+	$(PY) -m pytest -q tests/conformance
 
 test-unit: $(STAMP) ## only the in-process tests
 	$(PY) -m pytest -q tests/unit
@@ -54,8 +64,8 @@ apikey-revoke: $(STAMP) ## revoke a key: make apikey-revoke OWNER=alice KEY_ID=<
 	@test -n "$(OWNER)" -a -n "$(KEY_ID)" || { echo "usage: make apikey-revoke OWNER=<name> KEY_ID=<id> [STAGE=<stage>]" >&2; exit 2; }
 	@$(PY) scripts/apikey.py revoke --owner "$(OWNER)" --key-id "$(KEY_ID)" --stage "$(STAGE)"
 
-clean: ## remove the virtualenv and local state
-	rm -rf $(VENV) .local .pytest_cache build
+clean: ## remove the virtualenvs, local state and build output
+	rm -rf $(VENV) $(LS_VENV) .local .pytest_cache build
 
 DEPLOYED_STAGE = test "$(STAGE)" != local || { echo "usage: make $@ STAGE=<dev|prod|...> (a stage in .chalice/config.json)" >&2; exit 2; }
 
@@ -79,3 +89,19 @@ lint-cfn: package ## cfn-lint the packaged template: make lint-cfn STAGE=dev
 
 test-deploy: $(STAMP) ## only the deploy checks (policy, bootstrap on moto server, package + cfn-lint)
 	$(PY) -m pytest -q tests/deploy
+
+
+$(LS_STAMP):
+	@test -n "$(LOCALSTACK_PYTHON)" || { echo "tests/conformance needs Python 3.13 for LocalStack and none was found" \
+		"(tried python3.13 and ~/.pyenv/versions/3.13*); install it or set LOCALSTACK_PYTHON=..." >&2; exit 1; }
+	@$(LOCALSTACK_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
+		{ echo "LOCALSTACK_PYTHON=$(LOCALSTACK_PYTHON) is not Python 3.13" >&2; exit 1; }
+	test -x $(LS_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LS_PACKAGES)
+	rm -f $(LS_VENV)/.installed-*
+	touch $@
+
+localstack-venv: $(LS_STAMP) ## create .venv-localstack (Python 3.13) with LocalStack's S3 for the conformance tier
+
+test-conformance: $(STAMP) $(LS_STAMP) ## only the S3 conformance tests (presigned URLs against LocalStack)
+	$(PY) -m pytest -q tests/conformance
