@@ -19,7 +19,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 	localstack-venv test-conformance
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "assetgate needs Python 3.11 ($(PYTHON) not found); set PYTHON=..." >&2; exit 1; }
