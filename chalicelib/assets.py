@@ -6,7 +6,7 @@ import uuid
 
 from chalicelib import aws, keys, params, storage, tokens, uploads
 from chalicelib.config import now as clock, settings
-from chalicelib.errors import (AssetNotFound, Conflict, DependencyUnavailable, InvalidParameter, UploadPending,
+from chalicelib.errors import (AssetNotFound, Conflict, InvalidParameter, UploadPending,
                                VersionNotFound)
 
 # At most this many pending versions are checked in S3 (HeadObject) on one request.

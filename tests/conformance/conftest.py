@@ -5,66 +5,19 @@ that S3 would refuse from a good one. LocalStack runs from .venv-localstack (Pyt
 `make localstack-venv`); the app runs in-process here, so its presigning is the code under test.
 """
 import os
-import signal
-import subprocess
-import sys
-import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.servers import Server, free_port, moto_server
 
 LOCALSTACK_PYTHON = os.path.join(ROOT, '.venv-localstack', 'bin', 'python')
 TABLE = 'assetgate-conformance'
 BUCKET = 'assetgate-conformance-bucket'
 # LocalStack validates a presigned signature only against the secret `test` (or STS credentials).
 ACCESS_KEY = SECRET_KEY = 'test'
-START_TIMEOUT = 90
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A child process in its own process group, with its log, stopped by its PID."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, 'w')
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
-
-    def wait_until(self, ready, timeout: float = START_TIMEOUT) -> float:
-        """Poll ready() until it is true; the seconds it took. Fails with the log if the process dies."""
-        started = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f'{self.name} exited with {self.proc.returncode}:\n{self.log_path.read_text()}')
-            try:
-                if ready():
-                    return time.monotonic() - started
-            except requests.RequestException:
-                pass
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f'{self.name} not ready after {timeout}s:\n{self.log_path.read_text()}')
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
 
 
 def _localstack_env(port: int, home) -> dict:
@@ -109,14 +62,8 @@ def localstack(tmp_path_factory):
 @pytest.fixture(scope='session')
 def moto_dynamodb(tmp_path_factory):
     """A moto server for DynamoDB on a free 127.0.0.1 port: its endpoint URL."""
-    home = tmp_path_factory.mktemp('moto')
-    port = free_port()
-    endpoint = f'http://127.0.0.1:{port}'
-    env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
-    server = Server('moto server', [sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
-                    env, home / 'moto.log')
+    server, endpoint = moto_server(tmp_path_factory.mktemp('moto') / 'moto.log')
     try:
-        server.wait_until(lambda: requests.get(f'{endpoint}/moto-api/', timeout=2).ok)
         yield endpoint
     finally:
         server.stop()
@@ -152,30 +99,6 @@ def aws(environment):
     yield s
     clients._s3.clear()
     models._bound = None
-
-
-@pytest.fixture
-def client(aws):
-    """chalice.test.Client on a stage with no environment of its own: the test's environment rules."""
-    from chalice.test import Client
-
-    import app
-    with Client(app.app, stage_name='unit') as c:
-        yield c
-
-
-@pytest.fixture
-def owner_key(aws):
-    """An API key for owner 'owner'."""
-    from chalicelib import auth
-    return auth.mint('owner')[0]
-
-
-@pytest.fixture
-def s3(aws):
-    """The app's own S3 client, pointed at LocalStack: for looking at the bucket."""
-    from chalicelib import aws as clients
-    return clients.s3(aws)
 
 
 @pytest.fixture

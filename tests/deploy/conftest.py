@@ -2,45 +2,23 @@
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import free_port
+from tests import servers
 
 ACCOUNT = '123456789012'  # moto's account
 
 
 @pytest.fixture(scope='session')
-def moto_server():
+def moto_server(tmp_path_factory):
     """A moto server on a free 127.0.0.1 port; its endpoint URL. Stopped by PID at the end."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f'http://127.0.0.1:{port}'
+    server, endpoint = servers.moto_server(tmp_path_factory.mktemp('moto') / 'moto.log')
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f'{url}/moto-api/', timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError('moto server did not start')
-                time.sleep(0.2)
-        yield url
+        yield endpoint
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        server.stop()
 
 
 def aws_env(endpoint: str) -> dict:

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tests.conftest import ROOT
-from tests.unit.conftest import BUCKET, TABLE, aws, client, clock, environment, other_key, owner_key, s3  # noqa: F401
+from tests.unit.conftest import BUCKET, TABLE, aws, clock, environment  # noqa: F401 (fixtures)
 from tests.unit.helpers import bearer, get, post_asset
 
 # botocore operation -> IAM actions it needs. TransactWriteItems is checked per item instead.

@@ -2,22 +2,13 @@
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+from tests.servers import Server, free_port
 
 
 @pytest.fixture(scope='session')
@@ -26,39 +17,23 @@ def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp('stack')
     project = home / 'project'
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache'))
+        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
-    moto_port = free_port()
-    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{moto_port}'
+    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
     config_path.write_text(json.dumps(config, indent=2))
-    port = free_port()
-    env_file = home / 'env'
-    clock_file = home / 'clock'
-    log_path = home / 'stack.log'
-    env = {**os.environ, 'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'}
-    for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
-        env.pop(name, None)
-    log = open(log_path, 'w')
-    proc = subprocess.Popen([sys.executable, str(project / 'scripts' / 'local_stack.py'), '--project-dir',
-                             str(project), '--port', str(port), '--env-file', str(env_file)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    env_file, clock_file, log_path = home / 'env', home / 'clock', home / 'stack.log'
+    env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
+    env.update({'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'})
+    server = Server('local stack', [sys.executable, str(project / 'scripts' / 'local_stack.py'), '--project-dir',
+                                    str(project), '--port', str(free_port()), '--env-file', str(env_file)],
+                    env, log_path)
     try:
-        deadline = time.monotonic() + 90
-        while not env_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f'local stack did not start:\n{log_path.read_text()}')
-            time.sleep(0.2)
+        server.wait_until(env_file.exists)
         values = dict(line.split('=', 1) for line in env_file.read_text().splitlines())
-        yield Stack(values, clock_file, log_path, project, proc)
+        yield Stack(values, clock_file, log_path, project, server.proc)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        server.stop()
 
 
 class Stack:

@@ -53,37 +53,6 @@ def aws():
         models._bound = None
 
 
-@pytest.fixture
-def client(aws):
-    """chalice.test.Client on a stage with no environment of its own: the test's environment rules."""
-    from chalice.test import Client
-
-    import app
-    with Client(app.app, stage_name='unit') as c:
-        yield c
-
-
-@pytest.fixture
-def owner_key(aws):
-    """An API key for owner 'alice'."""
-    from chalicelib import auth
-    return auth.mint('alice')[0]
-
-
-@pytest.fixture
-def other_key(aws):
-    """An API key for owner 'mallory'."""
-    from chalicelib import auth
-    return auth.mint('mallory')[0]
-
-
-@pytest.fixture
-def s3(aws):
-    """The service's own S3 client (inside mock_aws)."""
-    from chalicelib import aws as clients
-    return clients.s3(aws)
-
-
 def scan(aws) -> list[dict]:
     """Every raw item in the table (tests may scan; the app never does)."""
     import boto3
