@@ -42,6 +42,23 @@ def api_calls(monkeypatch):
 
 # The in-process tiers (unit, conformance) each define ``aws``: the table and bucket, and fresh clients.
 
+def provisioned():
+    """Fresh AWS clients for the current environment, the table and the bucket; yields the settings."""
+    from chalicelib import aws as clients
+    from chalicelib import config, models
+    from scripts.bootstrap import ensure_bucket, ensure_table
+    clients._s3.clear()
+    models._bound = None
+    s = config.settings()
+    ensure_table(s)
+    ensure_bucket(s)
+    try:
+        yield s
+    finally:
+        clients._s3.clear()
+        models._bound = None
+
+
 @pytest.fixture
 def client(aws):
     """chalice.test.Client on a stage with no environment of its own: the test's environment rules."""

@@ -88,17 +88,8 @@ def environment(monkeypatch, localstack, moto_dynamodb):
 @pytest.fixture
 def aws(environment):
     """The table and the bucket (bootstrap.py, idempotent) and fresh clients that see this environment."""
-    from chalicelib import aws as clients
-    from chalicelib import config, models
-    from scripts.bootstrap import ensure_bucket, ensure_table
-    clients._s3.clear()
-    models._bound = None
-    s = config.settings()
-    ensure_table(s)
-    ensure_bucket(s)
-    yield s
-    clients._s3.clear()
-    models._bound = None
+    from tests.conftest import provisioned
+    yield from provisioned()
 
 
 @pytest.fixture

@@ -39,18 +39,9 @@ def aws():
     """moto's mock_aws with the table (built from the models) and the bucket, and fresh clients."""
     from moto import mock_aws
 
-    from chalicelib import aws as clients
-    from chalicelib import config, models
-    from scripts.bootstrap import ensure_bucket, ensure_table
+    from tests.conftest import provisioned
     with mock_aws():
-        clients._s3.clear()
-        models._bound = None
-        s = config.settings()
-        ensure_table(s)
-        ensure_bucket(s)
-        yield s
-        clients._s3.clear()
-        models._bound = None
+        yield from provisioned()
 
 
 def scan(aws) -> list[dict]:
