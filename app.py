@@ -10,7 +10,7 @@ app = Chalice(app_name='assetgate')
 app.api.binary_types.append('multipart/form-data')
 app.register_middleware(web.render_errors, 'http')
 
-UPLOAD = frozenset({'size', 'sha256', 'upload'})
+UPLOAD = frozenset({'size', 'sha256', 'upload', 'part_checksums'})
 CREATE = frozenset({'name', 'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
 VERSION = frozenset({'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
 PARTS = frozenset({'version', 'first', 'count'})
@@ -95,6 +95,14 @@ def upload_parts(ref):
     first, count = lib.params.part_window(found)
     return web.ok(lib.uploads.more_parts(owner, lib.params.asset_id(ref), lib.params.version(found), first, count,
                                          web.share_base(app.current_request)))
+
+
+@app.route('/asset/{ref}/upload/parts', methods=['POST'], content_types=web.ANY_BODY)
+def sign_upload_parts(ref):
+    request = app.current_request
+    owner = lib.auth.owner_of(request)
+    number = lib.params.version(lib.params.collect_query(request, frozenset({'version'})))
+    return web.ok(lib.uploads.sign_parts(owner, lib.params.asset_id(ref), number, lib.params.part_checksums(request)))
 
 
 @app.route('/asset/{ref}/upload/complete', methods=['POST'], content_types=web.ANY_BODY)

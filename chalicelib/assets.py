@@ -161,7 +161,8 @@ def version_view(version) -> dict:
             'size': None if version.size is None else int(version.size), 'etag': version.etag,
             'content_type': version.content_type, 'upload_method': version.upload_method,
             'declared_size': None if version.declared_size is None else int(version.declared_size),
-            'sha256': version.sha256}
+            'sha256': version.sha256, 'part_checksums': bool(version.part_checksums),
+            'multipart_checksum': version.checksum}
 
 
 def owned(owner: str, asset_id: str):
@@ -297,8 +298,10 @@ def record_landed(asset_id: str, number: int, landed: 'storage.Landed') -> bool:
             return False
 
     version = Version(*keys.version(asset_id, number))
-    if not conditional(version, [Version.status.set(models.READY), Version.size.set(landed.size),
-                                 Version.etag.set(landed.etag)], Version.ObjID.exists()):
+    ready = [Version.status.set(models.READY), Version.size.set(landed.size), Version.etag.set(landed.etag)]
+    if landed.checksum:
+        ready.append(Version.checksum.set(landed.checksum))
+    if not conditional(version, ready, Version.ObjID.exists()):
         return False
     asset = Asset(*keys.asset(asset_id))
     conditional(asset, [Asset.ready_version.set(number)],

@@ -79,6 +79,8 @@ class Version(Base, discriminator='version'):
     upload_id = UnicodeAttribute(null=True)  # multipart only; useless without signed requests
     part_size = NumberAttribute(null=True)
     part_count = NumberAttribute(null=True)
+    part_checksums = BooleanAttribute(default=False)  # each part's SHA-256 is signed into its URL
+    checksum = UnicodeAttribute(null=True)  # multipart: S3's composite SHA-256 ("<base64>-<parts>")
 
 
 class Token(Base, discriminator='token'):

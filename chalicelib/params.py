@@ -39,6 +39,7 @@ class UploadRequest:
     method: str  # put, post or multipart
     size: int | None = None  # declared bytes; signed into the upload so S3 enforces it
     sha256: str | None = None  # base64; signed into a PUT so S3 rejects other bytes
+    part_checksums: bool = False  # multipart: every part URL signs that part's SHA-256
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,26 @@ class PageRequest:
 
 def collect(request, allowed: frozenset[str]) -> dict:
     """Query string and body parameters as one dict; unknown, repeated or conflicting ones are 400."""
+    found = _query(request)
+    for key, value in _body_items(request):
+        _put(found, key, [value])
+    return _only(found, allowed)
+
+
+def collect_query(request, allowed: frozenset[str]) -> dict:
+    """Query string parameters only, for routes whose body is a JSON document of its own."""
+    return _only(_query(request), allowed)
+
+
+def _query(request) -> dict:
     found: dict = {}
     query = request.query_params or {}
     for key in query:
         _put(found, key, query.getlist(key))
-    for key, value in _body_items(request):
-        _put(found, key, [value])
+    return found
+
+
+def _only(found: dict, allowed: frozenset[str]) -> dict:
     unknown = sorted(set(found) - allowed)
     if unknown:
         raise UnknownParameter(f'Unknown parameter {unknown[0]!r}; this route takes {", ".join(sorted(allowed))}.',
@@ -176,13 +191,22 @@ def upload_request(found: dict, s: Settings) -> UploadRequest:
     requested = found.get('upload')
     if requested is not None and (not isinstance(requested, str) or requested.lower() not in uploads.METHODS):
         raise InvalidParameter('upload must be put, post or multipart.', parameter='upload')
-    method = uploads.choose_method(requested and requested.lower(), size, s.multipart_threshold)
+    part_checksums = found.get('part_checksums')
+    part_checksums = False if part_checksums is None else (
+        True if isinstance(part_checksums, str) and part_checksums.lower() == 'sha256'
+        else flag(part_checksums, 'part_checksums'))
+    # Asking for part checksums asks for a multipart upload, whatever the size.
+    method = uploads.choose_method((requested and requested.lower()) or ('multipart' if part_checksums else None),
+                                   size, s.multipart_threshold)
+    if part_checksums and method != 'multipart':
+        raise InvalidParameter('part_checksums applies to multipart uploads; a single PUT takes sha256.',
+                               parameter='part_checksums')
     if method == 'multipart':
         if not size:
             raise InvalidParameter('A multipart upload needs its size in bytes (size=...).', parameter='size')
         if sha256 is not None:
-            raise InvalidParameter('sha256 is checked by S3 on single PUT uploads; a multipart upload '
-                                   'verifies each part by its signed length and ETag.', parameter='sha256')
+            raise InvalidParameter('sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
+                                   'part_checksums=sha256 and sign each part\'s SHA-256.', parameter='sha256')
     else:
         if size is not None and size > uploads.MAX_SINGLE_PUT:
             raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
@@ -193,7 +217,7 @@ def upload_request(found: dict, s: Settings) -> UploadRequest:
         if method == 'post' and sha256 is not None:
             raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.',
                                    parameter='sha256')
-    return UploadRequest(method=method, size=size, sha256=sha256)
+    return UploadRequest(method=method, size=size, sha256=sha256, part_checksums=part_checksums)
 
 
 def token_request(found: dict, s: Settings) -> TokenRequest:
@@ -207,6 +231,31 @@ def page_request(found: dict) -> PageRequest:
     if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 512):
         raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
     return PageRequest(limit=20 if limit is None else whole(limit, 'limit', 1, MAX_PAGE), cursor=cursor)
+
+
+def part_checksums(request) -> dict[int, str]:
+    """The JSON body of POST .../upload/parts: {"parts": [{"part_number": n, "sha256": hex or base64}]}."""
+    from chalicelib import uploads
+    raw = request.raw_body or b''
+    try:
+        body = json.loads(raw.decode('utf-8') if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidBody('Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.')
+    if not isinstance(body, dict) or set(body) != {'parts'} or not isinstance(body['parts'], list) \
+            or not body['parts']:
+        raise InvalidBody('Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.')
+    found: dict[int, str] = {}
+    for part in body['parts']:
+        if not isinstance(part, dict) or set(part) != {'part_number', 'sha256'}:
+            raise InvalidParameter('Each part is {"part_number": n, "sha256": "..."}.', parameter='parts')
+        number = whole(part['part_number'], 'part_number', 1, 10_000)
+        digest = uploads.sha256_base64(part['sha256']) if isinstance(part['sha256'], str) else None
+        if digest is None:
+            raise InvalidParameter(f'Part {number}: sha256 must be hex (64 digits) or base64.', parameter='parts')
+        if number in found:
+            raise InvalidParameter(f'Part {number} is given twice.', parameter='parts')
+        found[number] = digest
+    return found
 
 
 def version(found: dict) -> int | None:

@@ -11,6 +11,7 @@ from chalicelib.config import Settings
 class Landed:
     size: int
     etag: str
+    checksum: str | None = None  # S3's composite SHA-256 of a multipart upload's part checksums
 
 
 def presign_put(s: Settings, key: str, content_type: str, now: int, size: int | None = None,
@@ -38,16 +39,23 @@ def presign_post(s: Settings, key: str, content_type: str, now: int, low: int, h
     return {'method': 'POST', 'url': post['url'], 'fields': post['fields'], 'expires_at': now + s.upload_ttl}
 
 
-def create_multipart(s: Settings, key: str, content_type: str) -> str:
-    return aws.s3(s).create_multipart_upload(Bucket=s.bucket, Key=key, ContentType=content_type)['UploadId']
+def create_multipart(s: Settings, key: str, content_type: str, checksums: bool = False) -> str:
+    extra = {'ChecksumAlgorithm': 'SHA256'} if checksums else {}
+    return aws.s3(s).create_multipart_upload(Bucket=s.bucket, Key=key, ContentType=content_type,
+                                             **extra)['UploadId']
 
 
-def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int) -> dict:
-    """One part's presigned PUT; its length is signed, so every part has exactly the planned size."""
-    url = aws.s3(s).generate_presigned_url(
-        'upload_part', Params={'Bucket': s.bucket, 'Key': key, 'UploadId': upload_id, 'PartNumber': number,
-                               'ContentLength': length}, ExpiresIn=s.upload_ttl)
-    return {'part_number': number, 'url': url, 'headers': {'Content-Length': str(length)}}
+def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int,
+                 sha256: str | None = None) -> dict:
+    """One part's presigned PUT. Its length is signed, so every part has exactly the planned size;
+    with ``sha256`` (base64) the part's checksum is signed too, so S3 rejects other bytes."""
+    params = {'Bucket': s.bucket, 'Key': key, 'UploadId': upload_id, 'PartNumber': number, 'ContentLength': length}
+    headers = {'Content-Length': str(length)}
+    if sha256 is not None:
+        params['ChecksumSHA256'] = sha256
+        headers['x-amz-checksum-sha256'] = sha256
+    url = aws.s3(s).generate_presigned_url('upload_part', Params=params, ExpiresIn=s.upload_ttl)
+    return {'part_number': number, 'url': url, 'headers': headers}
 
 
 def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
@@ -67,11 +75,13 @@ def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
         marker = int(page['NextPartNumberMarker'])
 
 
-def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> str:
-    answer = aws.s3(s).complete_multipart_upload(
-        Bucket=s.bucket, Key=key, UploadId=upload_id,
-        MultipartUpload={'Parts': [{'PartNumber': p['PartNumber'], 'ETag': p['ETag']} for p in parts]})
-    return answer['ETag'].strip('"')
+def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> tuple[str, str | None]:
+    """Complete an upload from its listed parts: (ETag, S3's composite SHA-256 when parts carried one)."""
+    listed = [{'PartNumber': p['PartNumber'], 'ETag': p['ETag'],
+               **({'ChecksumSHA256': p['ChecksumSHA256']} if p.get('ChecksumSHA256') else {})} for p in parts]
+    answer = aws.s3(s).complete_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id,
+                                                 MultipartUpload={'Parts': listed})
+    return answer['ETag'].strip('"'), answer.get('ChecksumSHA256')
 
 
 def abort_multipart(s: Settings, key: str, upload_id: str) -> None:

@@ -84,7 +84,9 @@ def start(s, asset_id: str, version, wanted, now: int, share_base: str) -> dict:
     if wanted.method == 'multipart':
         plan = plan_parts(wanted.size, s.part_size)
         version.part_size, version.part_count = plan.part_size, plan.part_count
-        version.upload_id = storage.create_multipart(s, version.s3_key, version.content_type)
+        version.part_checksums = wanted.part_checksums
+        version.upload_id = storage.create_multipart(s, version.s3_key, version.content_type,
+                                                     checksums=wanted.part_checksums)
         return multipart_answer(s, asset_id, version, now, share_base)
     return storage.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
 
@@ -110,9 +112,17 @@ def part_page(s, asset_id: str, version, first: int, count: int, share_base: str
 def multipart_answer(s, asset_id: str, version, now: int, share_base: str) -> dict:
     base = f'{share_base}/asset/{asset_id}/upload'
     number = int(version.number)
-    page = part_page(s, asset_id, version, 1, s.part_urls_per_answer, share_base)
+    if version.part_checksums:
+        # Each part's URL signs that part's SHA-256, which only the client knows: it posts them first.
+        page = {'parts': [], 'more_parts': None,
+                'sign_parts': {'method': 'POST', 'url': f'{base}/parts?version={number}',
+                               'body': {'parts': [{'part_number': 1, 'sha256': '<hex or base64>'}]},
+                               'max_parts_per_request': s.part_urls_per_answer}}
+    else:
+        page = part_page(s, asset_id, version, 1, s.part_urls_per_answer, share_base)
     return {'method': 'multipart', 'upload_id': version.upload_id, 'size': int(version.declared_size),
-            'part_size': int(version.part_size), 'part_count': int(version.part_count), **page,
+            'part_size': int(version.part_size), 'part_count': int(version.part_count),
+            'checksum_algorithm': 'SHA256' if version.part_checksums else None, **page,
             'complete': {'method': 'POST', 'url': f'{base}/complete?version={number}'},
             'abort': {'method': 'DELETE', 'url': f'{base}?version={number}'},
             'expires_at': now + s.upload_ttl}
@@ -135,9 +145,35 @@ def more_parts(owner: str, asset_id: str, number: int | None, first: int, count:
     s = settings()
     aws.table(s)
     _, version = _multipart_version(owner, asset_id, number)
+    if version.part_checksums:
+        raise InvalidParameter('This upload signs each part\'s SHA-256: POST them to .../upload/parts.',
+                               parameter='version')
     if first > int(version.part_count):
         raise InvalidParameter(f'first must be at most {int(version.part_count)}.', parameter='first')
     return part_page(s, asset_id, version, first, min(count, s.part_urls_per_answer), share_base)
+
+
+@aws.guarded
+def sign_parts(owner: str, asset_id: str, number: int | None, checksums: dict[int, str]) -> dict:
+    """Part URLs that sign each part's length and SHA-256 (base64), for an upload with part checksums."""
+    from chalicelib.config import settings
+    from chalicelib.errors import InvalidParameter
+    s = settings()
+    aws.table(s)
+    _, version = _multipart_version(owner, asset_id, number)
+    if not version.part_checksums:
+        raise InvalidParameter('This upload was created without part_checksums; GET its part URLs.',
+                               parameter='version')
+    plan = _plan(version)
+    if len(checksums) > s.part_urls_per_answer:
+        raise InvalidParameter(f'At most {s.part_urls_per_answer} parts per request.', parameter='parts')
+    beyond = [n for n in checksums if n > plan.part_count]
+    if beyond:
+        raise InvalidParameter(f'This upload has {plan.part_count} parts; there is no part {beyond[0]}.',
+                               parameter='parts')
+    from chalicelib import storage
+    return {'parts': [storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n), digest)
+                      for n, digest in sorted(checksums.items())]}
 
 
 @aws.guarded
@@ -163,9 +199,10 @@ def complete(owner: str, asset_id: str, number: int | None) -> dict:
             wrong = [n for n, size in sizes.items() if n > plan.part_count or size != plan.length_of(n)]
             if missing or wrong:
                 raise UploadIncomplete(missing_parts=missing[:50], wrong_size_parts=wrong[:50])
-            etag = storage.complete_multipart(s, version.s3_key, version.upload_id, sorted(
+            etag, checksum = storage.complete_multipart(s, version.s3_key, version.upload_id, sorted(
                 parts, key=lambda p: int(p['PartNumber'])))
-            assets.record_landed(asset_id, int(version.number), storage.Landed(size=plan.size, etag=etag))
+            assets.record_landed(asset_id, int(version.number),
+                                 storage.Landed(size=plan.size, etag=etag, checksum=checksum))
     return {'asset': assets.view(assets.owned(owner, asset_id)),
             'version': assets.version_view(assets.version_of(asset, int(version.number))), 'error': None}
 

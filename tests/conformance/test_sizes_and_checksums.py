@@ -90,3 +90,30 @@ def test_part_of_another_length_than_planned_is_refused(create, monkeypatch):
     response = requests.put(part['url'], data=b'x' * (5 * MiB - 1),
                             headers={'Content-Length': str(5 * MiB - 1)}, timeout=60)
     assert response.status_code == 403 and _s3_error_code(response) == 'SignatureDoesNotMatch'
+
+
+def _sign_parts(client, owner_key, asset_id, parts: dict[int, bytes]) -> list[dict]:
+    body = {'parts': [{'part_number': n, 'sha256': hashlib.sha256(d).hexdigest()} for n, d in parts.items()]}
+    response = client.http.post(f'/asset/{asset_id}/upload/parts', body=json.dumps(body),
+                                headers={'Authorization': f'Bearer {owner_key}', 'Content-Type': 'application/json'})
+    assert response.status_code == 200, response.body
+    return json.loads(response.body)['parts']
+
+
+def test_multipart_with_part_checksums_completes_and_s3_rejects_a_wrong_part(create, client, owner_key, follow,
+                                                                            monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * MiB))
+    monkeypatch.setenv('ASSETGATE_PART_SIZE', str(5 * MiB))
+    one, two = b'1' * (5 * MiB), b'two'
+    created = create(f'name=sum.bin&token=1&size={len(one) + len(two)}&part_checksums=sha256')
+    asset_id = created['asset']['id']
+    signed = _sign_parts(client, owner_key, asset_id, {1: one, 2: two})
+    wrong = requests.put(signed[1]['url'], data=b'TWO', headers=signed[1]['headers'], timeout=60)
+    assert wrong.status_code == 400 and _s3_error_code(wrong) == 'BadDigest', wrong.text
+    for part, data in zip(signed, (one, two)):
+        response = requests.put(part['url'], data=data, headers=part['headers'], timeout=60)
+        assert response.status_code == 200, response.text
+    done = client.http.post(f'/asset/{asset_id}/upload/complete', headers={'Authorization': f'Bearer {owner_key}'})
+    assert done.status_code == 200, done.body
+    assert json.loads(done.body)['version']['multipart_checksum']
+    assert follow(created['token']['url']).content == one + two
