@@ -197,44 +197,67 @@ def download(owner: str, asset_id: str, number: int | None = None) -> str:
 
 def latest_ready(asset_id: str):
     """The newest version whose bytes are in S3, checking pending newer ones there (first touch)."""
+    return _newest(asset_id)[0]
+
+
+def _newest(asset_id: str) -> tuple:
+    """(the newest ready version or None, the newest version still pending above it or None).
+
+    Pending versions newer than the newest ready one are checked in S3 (at most MAX_HEADS),
+    and recorded when their bytes have landed.
+    """
     from chalicelib import models
     versions = models.Version.query(keys.asset(asset_id)[0], models.Version.ObjSort.startswith(keys.VERSION_PREFIX),
                                     scan_index_forward=False, consistent_read=True)
-    heads = 0
+    heads, pending = 0, None
     for version in versions:  # newest first
         if version.status == models.READY:
-            return version
-        if version.status == models.PENDING and heads < MAX_HEADS:
+            return version, pending
+        if version.status != models.PENDING:
+            continue  # aborted
+        if heads < MAX_HEADS:
             heads += 1
             landed = storage.head(settings(), version.s3_key)
             if landed is not None and record_landed(asset_id, int(version.number), landed):
                 version.status, version.size, version.etag = models.READY, landed.size, landed.etag
-                return version
-    return None
+                return version, pending
+        pending = pending or int(version.number)
+    return None, pending
 
 
 def bring_up_to_date(token) -> None:
-    """A redeem's slow path: notice landed uploads and point a following token at the newest one."""
+    """A redeem's slow path: notice landed uploads and point a following token at the newest one.
+
+    The token's ``newer`` becomes the newest version still pending (or goes), so its next
+    redeems take the one-request path again unless there is something left to notice.
+    """
     from chalicelib import models
     if token.pinned:
         if token.status != models.READY:
             notice_upload(token.asset_id, int(token.version))
         return
-    version = latest_ready(token.asset_id)
-    if version is not None and (int(version.number) != int(token.version) or token.status != models.READY):
-        _follow(token.ObjID, version)
+    version, pending = _newest(token.asset_id)
+    if version is None:
+        return
+    newer = None if token.newer is None else int(token.newer)
+    if int(version.number) != int(token.version) or token.status != models.READY or newer != pending:
+        _follow(token.ObjID, version, pending, newer)
 
 
-def _follow(token_key: str, version) -> None:
+def _follow(token_key: str, version, pending: int | None, seen_newer: int | None) -> None:
     from pynamodb.exceptions import UpdateError
 
     from chalicelib import models
     Token = models.Token
+    actions = [Token.version.set(int(version.number)), Token.s3_key.set(version.s3_key),
+               Token.content_type.set(version.content_type), Token.status.set(models.READY),
+               Token.newer.set(pending) if pending else Token.newer.remove()]
+    # Unchanged ``newer`` only: a version created meanwhile must not be forgotten.
+    unchanged = Token.newer.does_not_exist() if seen_newer is None else (Token.newer == seen_newer)
     try:
         Token(token_key, keys.TOKEN_SORT).update(
-            actions=[Token.version.set(int(version.number)), Token.s3_key.set(version.s3_key),
-                     Token.content_type.set(version.content_type), Token.status.set(models.READY)],
-            condition=Token.ObjID.exists() & (Token.pinned == False)  # noqa: E712
+            actions=actions,
+            condition=Token.ObjID.exists() & (Token.pinned == False) & unchanged  # noqa: E712
             & ((Token.version <= int(version.number)) | (Token.status != models.READY)))
     except UpdateError as exc:
         if exc.cause_response_code != 'ConditionalCheckFailedException':

@@ -303,3 +303,25 @@ def test_revoked_api_key_answers_401(client, aws):
     assert auth.list_keys('carol')[0]['revoked'] is True
     assert auth.revoke('carol', 'nope') is False
     assert key not in json.dumps(scan(aws))
+
+
+def test_an_aborted_newer_version_stops_slowing_down_redeems(client, owner_key, asset, s3, aws, api_calls,
+                                                             monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * 1024 ** 2))
+    _, token = mint(client, owner_key, asset)
+    post_asset(client, owner_key, path=f'/asset/{asset}/version', query=f'size={6 * 1024 ** 2}')
+    assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1  # slow path: v2 is pending
+    assert client.http.delete(f'/asset/{asset}/upload', headers=bearer(owner_key)).status_code == 204
+    assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1  # slow path learns: aborted
+    api_calls.reset()
+    assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1
+    assert api_calls.calls == [('dynamodb', 'UpdateItem')]
+
+
+def test_a_pending_newer_version_keeps_being_looked_for(client, owner_key, asset, s3, aws):
+    _, token = mint(client, owner_key, asset)
+    post_asset(client, owner_key, path=f'/asset/{asset}/version')
+    for _ in range(2):
+        assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1
+    upload(s3, aws, asset, 2, b'two')
+    assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 2
