@@ -43,20 +43,19 @@ def api_calls(monkeypatch):
 # The in-process tiers (unit, conformance) each define ``aws``: the table and bucket, and fresh clients.
 
 def provisioned():
-    """Fresh AWS clients for the current environment, the table and the bucket; yields the settings."""
-    from chalicelib import aws as clients
-    from chalicelib import config, models
+    """The table and the bucket for the current environment; yields the settings.
+
+    The app's clients are kept from test to test, as in a warm Lambda container: moto's
+    mock intercepts clients made before it started, and a changed endpoint or table gets
+    new ones (aws.s3 and models.bind key them by configuration). Tests of a cold start
+    clear them explicitly.
+    """
+    from chalicelib import config
     from scripts.bootstrap import ensure_bucket, ensure_table
-    clients._s3.clear()
-    models._bound = None
     s = config.settings()
     ensure_table(s)
     ensure_bucket(s)
-    try:
-        yield s
-    finally:
-        clients._s3.clear()
-        models._bound = None
+    yield s
 
 
 @pytest.fixture
