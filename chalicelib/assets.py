@@ -6,7 +6,7 @@ import uuid
 
 from chalicelib import aws, keys, params, storage, tokens, uploads
 from chalicelib.config import now as clock, settings
-from chalicelib.errors import (AssetNotFound, Conflict, InvalidParameter, UploadPending,
+from chalicelib.errors import (AssetNotFound, Conflict, InvalidParameter, UploadAborted, UploadPending,
                                VersionNotFound)
 
 # At most this many pending versions are checked in S3 (HeadObject) on one request.
@@ -190,6 +190,8 @@ def download(owner: str, asset_id: str, number: int | None = None) -> str:
             raise UploadPending()
     else:
         version = version_of(asset, number)
+        if version.status == models.ABORTED:
+            raise UploadAborted()
         if version.status != models.READY and not notice_upload(asset_id, number):
             raise UploadPending()
     return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
@@ -262,6 +264,14 @@ def _follow(token_key: str, version, pending: int | None, seen_newer: int | None
     except UpdateError as exc:
         if exc.cause_response_code != 'ConditionalCheckFailedException':
             raise
+
+
+def is_aborted(asset_id: str, number: int) -> bool:
+    from chalicelib import models
+    try:
+        return _version(asset_id, number).status == models.ABORTED
+    except VersionNotFound:
+        return False
 
 
 def notice_upload(asset_id: str, number: int) -> bool:

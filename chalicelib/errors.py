@@ -92,6 +92,12 @@ class UploadPending(AssetgateError):
     message = 'The asset has not finished uploading yet.'
 
 
+class UploadAborted(AssetgateError):
+    status = 410
+    code = 'upload_aborted'
+    message = 'That version\'s upload was aborted; its bytes will never arrive.'
+
+
 class TokenExpired(AssetgateError):
     status = 410
     code = 'token_expired'

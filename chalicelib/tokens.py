@@ -3,8 +3,8 @@ import uuid
 
 from chalicelib import aws, keys, storage
 from chalicelib.config import now as clock, settings
-from chalicelib.errors import (TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, UploadPending,
-                               VersionNotFound)
+from chalicelib.errors import (TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, UploadAborted,
+                               UploadPending, VersionNotFound)
 
 
 def build(asset, version, wanted, created: int, retention: int, newer: int | None = None):
@@ -111,6 +111,8 @@ def redeem(token: str) -> str:
         if item is None:
             current = _refusal(digest, clock())
             if current.status != models.READY:
+                if current.pinned and assets.is_aborted(current.asset_id, int(current.version)):
+                    raise UploadAborted()
                 raise UploadPending()
             raise TokenUsedUp()  # a concurrent redeem took the last use
     return storage.presign_get(s, item.s3_key, item.name, item.content_type)

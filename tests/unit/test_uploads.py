@@ -310,3 +310,15 @@ def test_signing_parts_of_another_owners_upload_answers_404(client, owner_key, o
     _, body = post_asset(client, owner_key, query=f'size={6 * MiB}&part_checksums=1')
     response, _ = sign(client, other_key, body['asset']['id'], {'parts': [{'part_number': 1, 'sha256': 'a' * 64}]})
     assert response.status_code == 404
+
+
+def test_a_token_pinned_to_an_aborted_version_answers_410(client, owner_key, aws, multipart_env):
+    _, body = post_asset(client, owner_key, query=f'size={20 * MiB}')
+    asset_id = body['asset']['id']
+    _, pinned = post_asset(client, owner_key, path=f'/asset/{asset_id}/token', query='version=1')
+    assert get(client, f'/asset-token/{pinned["token"]}')[0].status_code == 409  # not yet uploaded
+    assert client.http.delete(f'/asset/{asset_id}/upload', headers=bearer(owner_key)).status_code == 204
+    response, error = get(client, f'/asset-token/{pinned["token"]}')
+    assert response.status_code == 410 and error['error']['code'] == 'upload_aborted'
+    response, error = get(client, f'/asset/{asset_id}?version=1', owner_key)
+    assert response.status_code == 410 and error['error']['code'] == 'upload_aborted'
