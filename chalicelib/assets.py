@@ -3,6 +3,7 @@ import base64
 import json
 import re
 import uuid
+from contextlib import contextmanager
 
 from chalicelib import aws, keys, params, storage, tokens, uploads
 from chalicelib.config import now as clock, settings
@@ -46,22 +47,18 @@ def create(owner: str, request: 'params.CreateRequest', share_base: str) -> dict
     return {'asset': view(asset), 'upload': upload, 'token': token, 'error': None}
 
 
-class _undo_multipart_on_failure:
+@contextmanager
+def _undo_multipart_on_failure(s, version):
     """Abort a just-started multipart upload when the write that records it fails."""
-
-    def __init__(self, s, version):
-        self.s, self.version = s, version
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and self.version.upload_id:
+    try:
+        yield
+    except BaseException:
+        if version.upload_id:
             try:
-                storage.abort_multipart(self.s, self.version.s3_key, self.version.upload_id)
+                storage.abort_multipart(s, version.s3_key, version.upload_id)
             except Exception:  # the lifecycle rule aborts it later; report the original failure
                 pass
-        return False
+        raise
 
 
 @aws.guarded

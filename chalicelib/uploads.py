@@ -10,7 +10,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from chalicelib import aws
+from chalicelib import aws, keys, storage
+from chalicelib.config import settings
+from chalicelib.errors import Conflict, InvalidParameter, UploadIncomplete
 
 MiB = 1024 ** 2
 GiB = 1024 ** 3
@@ -75,7 +77,6 @@ def start(s, asset_id: str, version, wanted, now: int, share_base: str) -> dict:
     Records the plan on ``version`` (not yet saved). Only a multipart upload calls S3 here
     (CreateMultipartUpload); the caller aborts it if its own write then fails.
     """
-    from chalicelib import storage
     version.upload_method, version.declared_size, version.sha256 = wanted.method, wanted.size, wanted.sha256
     if wanted.method == 'post':
         high = wanted.size if wanted.size is not None else min(s.max_asset_size, MAX_SINGLE_PUT)
@@ -97,7 +98,6 @@ def _plan(version) -> PartPlan:
 
 def part_page(s, asset_id: str, version, first: int, count: int, share_base: str) -> dict:
     """Presigned URLs for parts first..first+count-1, and where to fetch the next ones."""
-    from chalicelib import storage
     plan = _plan(version)
     last = min(plan.part_count, first + count - 1)
     parts = [storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n))
@@ -130,7 +130,6 @@ def multipart_answer(s, asset_id: str, version, now: int, share_base: str) -> di
 
 def _multipart_version(owner: str, asset_id: str, number: int | None):
     from chalicelib import assets
-    from chalicelib.errors import InvalidParameter
     asset = assets.owned(owner, asset_id)
     version = assets.version_of(asset, number)
     if version.upload_method != 'multipart' or not version.upload_id:
@@ -140,8 +139,6 @@ def _multipart_version(owner: str, asset_id: str, number: int | None):
 
 @aws.guarded
 def more_parts(owner: str, asset_id: str, number: int | None, first: int, count: int, share_base: str) -> dict:
-    from chalicelib.config import settings
-    from chalicelib.errors import InvalidParameter
     s = settings()
     aws.table(s)
     _, version = _multipart_version(owner, asset_id, number)
@@ -156,8 +153,6 @@ def more_parts(owner: str, asset_id: str, number: int | None, first: int, count:
 @aws.guarded
 def sign_parts(owner: str, asset_id: str, number: int | None, checksums: dict[int, str]) -> dict:
     """Part URLs that sign each part's length and SHA-256 (base64), for an upload with part checksums."""
-    from chalicelib.config import settings
-    from chalicelib.errors import InvalidParameter
     s = settings()
     aws.table(s)
     _, version = _multipart_version(owner, asset_id, number)
@@ -171,7 +166,6 @@ def sign_parts(owner: str, asset_id: str, number: int | None, checksums: dict[in
     if beyond:
         raise InvalidParameter(f'This upload has {plan.part_count} parts; there is no part {beyond[0]}.',
                                parameter='parts')
-    from chalicelib import storage
     return {'parts': [storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n), digest)
                       for n, digest in sorted(checksums.items())]}
 
@@ -179,9 +173,7 @@ def sign_parts(owner: str, asset_id: str, number: int | None, checksums: dict[in
 @aws.guarded
 def complete(owner: str, asset_id: str, number: int | None) -> dict:
     """Check every part against the plan, complete the upload in S3, and mark the version ready."""
-    from chalicelib import assets, models, storage
-    from chalicelib.config import settings
-    from chalicelib.errors import UploadIncomplete
+    from chalicelib import assets, models
     s = settings()
     aws.table(s)
     asset, version = _multipart_version(owner, asset_id, number)
@@ -212,9 +204,7 @@ def abort(owner: str, asset_id: str, number: int | None) -> None:
     """Abort a multipart upload that has not completed: S3 frees its parts."""
     from pynamodb.exceptions import UpdateError
 
-    from chalicelib import keys, models, storage
-    from chalicelib.config import settings
-    from chalicelib.errors import Conflict
+    from chalicelib import models
     s = settings()
     aws.table(s)
     _, version = _multipart_version(owner, asset_id, number)
