@@ -34,7 +34,7 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
 	$(PY) scripts/local_stack.py
 
-test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
+test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/deploy
@@ -46,8 +46,8 @@ test-unit: $(STAMP) ## only the in-process tests
 test-e2e: $(STAMP) ## only the end-to-end tests
 	$(PY) -m pytest -q tests/e2e
 
-check: $(STAMP) ## byte-compile everything (syntax check)
-	$(PY) -m compileall -q app.py chalicelib scripts tests
+check: $(STAMP) ## lint (ruff, settings in pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py

@@ -120,3 +120,9 @@ class DependencyUnavailable(AssetgateError):
     status = 503
     code = 'service_unavailable'
     message = 'A storage service did not answer; nothing was changed. Try again.'
+
+
+class InternalError(AssetgateError):
+    status = 500
+    code = 'internal_error'
+    message = 'Something went wrong on our side; nothing was changed. Try again.'

@@ -50,6 +50,7 @@ def count_calls() -> dict:
     results = {}
     with mock_aws():
         s = config.settings()
+        models.bind(s)
         ensure_table(s)
         ensure_bucket(s)
         key = auth.mint('bench')[0]
@@ -73,8 +74,8 @@ def count_calls() -> dict:
             redeem = lambda: client.http.get(f'/asset-token/{token}').status_code  # noqa: E731
             measure('redeem, first touch after upload', redeem)
             measure('redeem, warm', redeem)
-            aws._s3.clear()
-            models._bound = None
+            aws.forget_clients()
+            models.bind(s, fresh=True)
             measure('redeem, cold (no clients yet)', redeem)
             minted = json.loads(client.http.post(f'/asset/{body["asset"]["id"]}/token?max_uses=3',
                                                  headers=headers).body)

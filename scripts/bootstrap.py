@@ -38,8 +38,12 @@ def stage_environment(stage: str, project_dir: str = ROOT) -> dict:
 
 
 def apply_environment(env: dict) -> None:
+    """Make a stage's environment this process's, and bind the models to the stage's table."""
+    from chalicelib import models
+    from chalicelib.config import settings
     for name, value in env.items():
         os.environ[name] = value
+    models.bind(settings())
 
 
 # --- the stage's configuration -------------------------------------------------------------
@@ -115,18 +119,16 @@ def ensure_table(s, changes: list | None = None) -> bool:
 
     True if it was created. Each change made is appended to ``changes``.
     """
-    from chalicelib import aws, models
+    from chalicelib import models
     changes = [] if changes is None else changes
-    aws.table(s)
     client = _dynamodb(s)
     created = False
     try:
         table = client.describe_table(TableName=s.table)['Table']
     except client.exceptions.ResourceNotFoundException:
-        schema = models.Base._get_schema()
         # boto3 rather than Model.create_table: PynamoDB cannot ask for SSE. The schema is still the models'.
-        client.create_table(TableName=s.table, AttributeDefinitions=schema['attribute_definitions'],
-                            KeySchema=schema['key_schema'], BillingMode='PAY_PER_REQUEST', SSESpecification=TABLE_SSE)
+        client.create_table(TableName=s.table, **models.key_schema(), BillingMode='PAY_PER_REQUEST',
+                            SSESpecification=TABLE_SSE)
         client.get_waiter('table_exists').wait(TableName=s.table, WaiterConfig={'Delay': 1, 'MaxAttempts': 120})
         changes.append(f'table {s.table}: created (on demand, KMS encryption)')
         created = True
@@ -137,7 +139,7 @@ def ensure_table(s, changes: list | None = None) -> bool:
     if table.get('SSEDescription', {}).get('Status') not in ('ENABLED', 'UPDATING'):
         client.update_table(TableName=s.table, SSESpecification=TABLE_SSE)
         changes.append(f'table {s.table}: KMS encryption')
-    ttl_name = models.Base._ttl_attribute().attr_name
+    ttl_name = models.ttl_attribute_name()
     ttl = client.describe_time_to_live(TableName=s.table)['TimeToLiveDescription']
     if ttl.get('TimeToLiveStatus') not in ('ENABLED', 'ENABLING') or ttl.get('AttributeName') != ttl_name:
         client.update_time_to_live(TableName=s.table,

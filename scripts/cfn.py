@@ -16,6 +16,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from chalicelib import keys  # noqa: E402 (after the path is set)
+
 # chalice's logical ids for what it generates from app.py. With autogen_policy false chalice
 # gives each function its own role, both carrying .chalice/policy-<stage>.json.
 ROLES, API, HANDLER, LANDED = ('ApiHandlerRole', 'UploadLandedRole'), 'RestAPI', 'APIHandler', 'UploadLanded'
@@ -36,7 +38,7 @@ def _arn(bucket, suffix=''):
 def table_resource(env: dict) -> dict:
     from chalicelib import models
     from scripts.bootstrap import TABLE_SSE
-    schema = models.Base._get_schema()
+    schema = models.key_schema()
     return {
         'Type': 'AWS::DynamoDB::Table',
         # Data outlives the stack: deleting or replacing it never deletes the table.
@@ -44,9 +46,9 @@ def table_resource(env: dict) -> dict:
         'Properties': {
             'TableName': env['ASSETGATE_TABLE'],
             'BillingMode': 'PAY_PER_REQUEST',
-            'AttributeDefinitions': schema['attribute_definitions'],
-            'KeySchema': schema['key_schema'],
-            'TimeToLiveSpecification': {'AttributeName': models.Base._ttl_attribute().attr_name, 'Enabled': True},
+            'AttributeDefinitions': schema['AttributeDefinitions'],
+            'KeySchema': schema['KeySchema'],
+            'TimeToLiveSpecification': {'AttributeName': models.ttl_attribute_name(), 'Enabled': True},
             'PointInTimeRecoverySpecification': {'PointInTimeRecoveryEnabled': True},
             'SSESpecification': {'SSEEnabled': TABLE_SSE['Enabled'], 'SSEType': TABLE_SSE['SSEType']},
         },
@@ -80,7 +82,7 @@ def bucket_resources(stage: str, env: dict) -> dict:
                     'AbortIncompleteMultipartUpload': rule['AbortIncompleteMultipartUpload']}]},
                 'NotificationConfiguration': {'LambdaConfigurations': [{
                     'Event': 's3:ObjectCreated:*',
-                    'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': 'assets/'}]}},
+                    'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': keys.OBJECT_PREFIX}]}},
                     'Function': {'Fn::GetAtt': [LANDED, 'Arn']}}]},
             },
         },

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import ROOT
 from tests import servers
+from tests.conftest import ROOT
 
 ACCOUNT = '123456789012'  # moto's account
 

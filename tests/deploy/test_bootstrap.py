@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from chalicelib import models
 from tests.conftest import ROOT
 from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
 
@@ -54,12 +55,11 @@ def test_bootstrap_twice_ends_in_the_same_state_and_the_second_run_changes_nothi
 
 
 def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, project):
-    from chalicelib import models
     run_bootstrap(project, moto_server, 'prod')
     got = state(project, moto_server, 'prod')
-    schema = models.Base._get_schema()
-    assert got['table']['keys'] == schema['key_schema']
-    assert sorted(map(str, got['table']['attributes'])) == sorted(map(str, schema['attribute_definitions']))
+    schema = models.key_schema()
+    assert got['table']['keys'] == schema['KeySchema']
+    assert sorted(map(str, got['table']['attributes'])) == sorted(map(str, schema['AttributeDefinitions']))
     assert got['table']['billing'] == 'PAY_PER_REQUEST' and got['table']['sse'] == 'ENABLED'
     assert got['ttl'] == {'TimeToLiveStatus': 'ENABLED', 'AttributeName': 'ttl'}
     assert got['pitr'] == 'ENABLED'

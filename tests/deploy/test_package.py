@@ -10,6 +10,7 @@ from importlib import metadata
 
 import pytest
 
+from chalicelib import models
 from tests.conftest import ROOT
 
 STAGES = ('dev', 'prod')
@@ -53,13 +54,12 @@ def test_cfn_lint_does_report_a_broken_template(packaged, tmp_path):
 
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_table_has_the_models_schema_and_ttl(packaged, stage):
-    from chalicelib import models
     table = template(packaged, stage)['Resources']['AssetTable']
-    schema = models.Base._get_schema()
+    schema = models.key_schema()
     props = table['Properties']
-    assert props['KeySchema'] == schema['key_schema']
-    assert props['AttributeDefinitions'] == schema['attribute_definitions']
-    assert props['TimeToLiveSpecification'] == {'AttributeName': models.Base._ttl_attribute().attr_name,
+    assert props['KeySchema'] == schema['KeySchema']
+    assert props['AttributeDefinitions'] == schema['AttributeDefinitions']
+    assert props['TimeToLiveSpecification'] == {'AttributeName': models.ttl_attribute_name(),
                                                 'Enabled': True}
     assert props['BillingMode'] == 'PAY_PER_REQUEST'
     assert props['PointInTimeRecoverySpecification'] == {'PointInTimeRecoveryEnabled': True}
@@ -143,7 +143,7 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     with zipfile.ZipFile(packaged[stage] / 'deployment.zip') as z:
         names = z.namelist()
     top = {name.split('/')[0] for name in names}
-    assert 'app.py' in top and 'chalicelib/assets.py' in names and 'pynamodb' in top
+    assert 'app.py' in top and 'chalicelib/redeem.py' in names and 'pynamodb' in top
     for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
                      'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests'):
         assert unwanted not in top, unwanted

@@ -3,9 +3,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys
-from tests.unit.conftest import items_of_kind
-from tests.unit.helpers import get, post_asset
+from chalicelib import aws as clients, keys, models
+from chalicelib.storage import content_disposition
+from tests.helpers import get, items_of_kind, post_asset
 
 
 @pytest.fixture
@@ -104,12 +104,10 @@ def test_redeem_costs_one_dynamodb_request_and_no_s3_request(client, shared, s3,
 
 
 def test_redeem_in_a_cold_process_costs_one_dynamodb_request(client, shared, s3, aws, api_calls):
-    from chalicelib import aws as clients
-    from chalicelib import models
     upload(s3, aws, shared)
     get(client, f'/asset-token/{shared["token"]["token"]}')
-    clients._s3.clear()
-    models._bound = None  # no client, no connection: as in a fresh Lambda container
+    clients.forget_clients()
+    models.bind(aws, fresh=True)  # no client, no connection: as in a fresh Lambda container
     api_calls.reset()
     assert get(client, f'/asset-token/{shared["token"]["token"]}')[0].status_code == 302
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
@@ -193,5 +191,4 @@ def test_health_answers_503_when_the_bucket_is_missing(client, s3, aws):
     ('日本', 'attachment; filename="download"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC'),
 ])
 def test_content_disposition_is_an_rfc6266_attachment(name, expected):
-    from chalicelib.storage import content_disposition
     assert content_disposition(name) == expected

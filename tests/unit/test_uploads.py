@@ -6,11 +6,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, uploads
-from chalicelib.uploads import GiB, MAX_PARTS, MiB, TiB, plan_parts
-from tests.unit.conftest import items_of_kind, scan
-from tests.unit.helpers import bearer, get, post_asset
-
+from chalicelib import keys, limits
+from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
+from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 # --- part arithmetic at S3's edges -----------------------------------------------------------------
 
@@ -44,20 +42,20 @@ def test_part_plan_refuses_sizes_s3_cannot_hold(size):
     (None, None, 'put'), (None, 100 * MiB, 'put'), (None, 100 * MiB + 1, 'multipart'),
     ('post', 200 * MiB, 'post'), ('multipart', 10, 'multipart')])
 def test_upload_method_follows_the_declared_size(requested, size, expected):
-    assert uploads.choose_method(requested, size, threshold=100 * MiB) == expected
+    assert limits.choose_method(requested, size, threshold=100 * MiB) == expected
 
 
 def test_threshold_never_lets_a_single_put_exceed_5_gib():
-    assert uploads.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
+    assert limits.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
 
 
 def test_sha256_is_accepted_as_hex_or_base64():
     digest = hashlib.sha256(b'abc').digest()
     b64 = base64.b64encode(digest).decode()
-    assert uploads.sha256_base64(digest.hex()) == b64
-    assert uploads.sha256_base64(b64) == b64
-    assert uploads.sha256_base64('abc') is None
-    assert uploads.sha256_base64(base64.b64encode(b'short').decode()) is None
+    assert limits.sha256_base64(digest.hex()) == b64
+    assert limits.sha256_base64(b64) == b64
+    assert limits.sha256_base64('abc') is None
+    assert limits.sha256_base64(base64.b64encode(b'short').decode()) is None
 
 
 # --- single PUT: signed length and checksum --------------------------------------------------------
