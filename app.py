@@ -4,7 +4,7 @@ import os
 from chalice import Chalice
 
 import chalicelib as lib  # submodules (and with them boto3, PynamoDB) load on first use
-from chalicelib import web
+from chalicelib import web, webapp
 
 app = Chalice(app_name='assetgate')
 app.api.binary_types.append('multipart/form-data')
@@ -148,3 +148,14 @@ else:
                      prefix='assets/')
     def upload_landed(event):
         lib.assets.on_s3_event(event.to_dict())
+
+
+# The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.
+@app.route('/', methods=['GET'])
+def webapp_page():
+    return webapp.page(web.share_base(app.current_request))
+
+
+@app.route('/static/{name}', methods=['GET'])
+def webapp_static(name):
+    return webapp.static_file(name)

@@ -82,13 +82,15 @@ class LocalStack:
                            env, redacted=True)
         _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
 
-        from scripts.bootstrap import apply_environment, ensure_bucket, ensure_table
+        from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table
         apply_environment(self.stage_env)
         from chalicelib import auth
         from chalicelib.config import settings
         s = settings()
         ensure_table(s)
-        ensure_bucket(s)
+        # The owner app is served by chalice local itself: the bucket's CORS allows that origin.
+        ensure_bucket(s, origins=app_origins(self.stage_env, self.project_dir, extra=(
+            f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}')))
         key, _ = auth.mint('local')
 
         chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
