@@ -268,8 +268,12 @@
       id: 'upload',
       target: '#upload-dashboard',
       note: 'Files go straight to storage. Each gets its own share link.',
-      create: (file, wants) => api('POST', '/asset', {
-        query: { name: file.name, ...uploadQuery(file, wants), ...shareQuery($('upload-expiry'), $('upload-max-uses')) } }),
+      create: async (file, wants) => {
+        const answer = await api('POST', '/asset', {
+          query: { name: file.name, ...uploadQuery(file, wants), ...shareQuery($('upload-expiry'), $('upload-max-uses')) } })
+        reloadSoon()
+        return answer
+      },
       // A retry after a failed multipart upload goes on as a new version of the same asset; its link follows it.
       restart: (file, answer) => newVersion(answer.asset.id, file, { multipart: true }, false),
       discard: (answer) => api('DELETE', assetPath(answer.asset.id)),
@@ -281,7 +285,7 @@
           $('shares').prepend(shareItem(file.name, answer.token.url, text))
         }
         notice(`${file.name} is uploaded.`)
-        loadPage(pageIndex)
+        reloadSoon()
       },
     })
   }
@@ -290,6 +294,13 @@
 
   const cursors = [null] // cursors[i] opens page i
   let pageIndex = 0
+  let reloadTimer = null
+
+  // Several uploads finishing together reload the list once.
+  function reloadSoon () {
+    clearTimeout(reloadTimer)
+    reloadTimer = setTimeout(() => loadPage(pageIndex), 250)
+  }
 
   async function loadPage (index) {
     say('assets-error', '')
@@ -331,6 +342,7 @@
 
   async function openAsset (id) {
     say('asset-error', '')
+    notice('')
     $('minted').replaceChildren()
     $('confirm-delete').hidden = true
     let meta
