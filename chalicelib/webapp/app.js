@@ -277,6 +277,7 @@
       // A retry after a failed multipart upload goes on as a new version of the same asset; its link follows it.
       restart: (file, answer) => newVersion(answer.asset.id, file, { multipart: true }, false),
       discard: (answer) => api('DELETE', assetPath(answer.asset.id)),
+      onError: (file, text) => say('upload-error', `${file.name}: ${text}`),
       onUploaded: async (file, answer) => {
         $('shares-title').hidden = false
         const text = choiceText($('upload-expiry'), $('upload-max-uses'))
@@ -288,6 +289,7 @@
         reloadSoon()
       },
     })
+    uploader.on('upload', () => say('upload-error', ''))
   }
 
   // --- asset list ------------------------------------------------------------------------------
@@ -495,6 +497,7 @@
       // A cancelled version stays in the history as aborted; the asset and its links stay.
       discard: (answer) => answer.upload.method === 'multipart' ? uploadCallbacks.abort(answer).catch(() => {}) : null,
       onUploaded: (file) => { notice(`A new version of “${current.asset.name}” is uploaded.`); reloadAsset() },
+      onError: (file, text) => say('asset-error', `${file.name}: ${text}`),
     })
   }
 

@@ -11,6 +11,7 @@
 //     abort(answer)                      -> anything (the multipart upload is given up)
 //     discard(answer)                    -> anything (the user cancelled: remove what create made)
 //     onUploaded(file, answer)           -> called once per file that landed
+//     onError(file, sentence)            -> an upload failed; the sentence says what to do
 //     describeError(error)               -> a plain sentence for an error thrown by a callback
 //   })
 (function () {
@@ -40,7 +41,18 @@
   function plainError (callbacks, error) {
     const wrapped = new Error(callbacks.describeError ? callbacks.describeError(error) : String(error.message || error))
     wrapped.cause = error
+    wrapped.isPlain = true
     return wrapped
+  }
+
+  // Errors Uppy's own storage requests end with, as sentences; the callbacks' errors are sentences already.
+  function sentence (error) {
+    if (!error) return 'The upload failed. Retry it.'
+    if (error.isPlain) return error.message
+    const status = error.source && error.source.status
+    if (error.message === 'Request has expired') return 'The upload link expired. Remove the file and add it again.'
+    if (status) return `Storage refused the upload (HTTP ${status}). Retry it, or remove the file and add it again.`
+    return 'The upload could not reach storage. Check your connection, then retry.'
   }
 
   function createUploader (callbacks) {
@@ -113,7 +125,8 @@
           if (answer.upload.part_size !== current.answer.upload.part_size) {
             throw new Error('The server changed its part size. Remove the file and add it again.')
           }
-          current.answer = answer
+          // The share link minted with the first try follows the asset to this version.
+          current.answer = { ...answer, token: answer.token || current.answer.token }
           current.parts = new Map()
           current.aborted = false
         }
@@ -165,6 +178,10 @@
     uppy.on('s3-multipart:part-uploaded', (file, part) => {
       const current = uploads.get(file.id)
       if (current) current.parts.set(part.PartNumber, { PartNumber: part.PartNumber, ETag: part.ETag })
+    })
+
+    uppy.on('upload-error', (file, error) => {
+      if (callbacks.onError && file) callbacks.onError(file, sentence(error))
     })
 
     uppy.on('upload-success', (file) => {

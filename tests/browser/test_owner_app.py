@@ -122,7 +122,7 @@ def test_a_wrong_key_shows_its_error_and_is_not_kept(app_stack, watched):
     assert_clean(watched)
 
 
-def test_upload_small_and_multipart_share_revoke_download_and_delete(app_stack, watched, files):
+def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete(app_stack, watched, files, tmp_path):
     page = watched.page
     sign_in(page, app_stack)
     page.locator('#workspace').wait_for()
@@ -173,11 +173,19 @@ def test_upload_small_and_multipart_share_revoke_download_and_delete(app_stack, 
     revoked = requests.get(links['small.bin'], allow_redirects=False, timeout=10)
     assert revoked.status_code == 410 and revoked.json()['error']['code'] == 'token_revoked'
 
-    # Owner download from the page.
+    # A new version from the asset view; the owner's download from the page then serves it.
+    newer = tmp_path / 'small-v2.bin'
+    newer.write_bytes(os.urandom(2 * MiB))
+    add_files(page, [newer], '#version-dashboard')
+    start_upload(page, '#version-dashboard')
+    page.get_by_text('A new version of “small.bin” is uploaded.').wait_for()
     with page.expect_download() as download:
         page.get_by_role('button', name='Download').click()
     assert download.value.suggested_filename == 'small.bin'
-    assert open(download.value.path(), 'rb').read() == files['small.bin'].read_bytes()
+    assert open(download.value.path(), 'rb').read() == newer.read_bytes()
+    page.get_by_role('button', name='← All assets').click()
+    page.locator('#asset-rows').get_by_role('button', name='small.bin').click()
+    expect(page.locator('#asset-facts')).to_contain_text('1 (ready), 2 (ready)')
 
     # Delete, with its confirmation: nothing of it is left in the table or the bucket.
     small_id, = asset_ids(app_stack, 'small.bin')
@@ -215,6 +223,31 @@ def test_a_name_shaped_like_markup_renders_as_text_and_runs_nothing(app_stack, w
     assert page.locator('#asset-title').text_content() == XSS_NAME
     assert page.locator('main img').count() == 0
     page.wait_for_timeout(300)
+    assert_clean(watched)
+
+
+def test_a_failed_multipart_upload_shows_a_sentence_and_retry_finishes_it_as_a_new_version(app_stack, watched, tmp_path):
+    path = tmp_path / 'retry-me.bin'
+    path.write_bytes(os.urandom(12 * MiB))  # three 5 MiB parts (the last smaller)
+    page = watched.page
+    unavailable = {'error': {'code': 'service_unavailable', 'message': 'x', 'status': 503}}
+    page.route('**/upload/complete*', lambda route: route.fulfill(status=503, json=unavailable))
+    sign_in(page, app_stack)
+    page.locator('#workspace').wait_for()
+    add_files(page, [path])
+    start_upload(page)
+    page.get_by_text('retry-me.bin: assetgate cannot reach its storage right now. Try again in a minute.').wait_for()
+    shoot(page, 'upload-failed')
+    asset_id, = asset_ids(app_stack, 'retry-me.bin')
+    page.unroute('**/upload/complete*')
+    page.locator('#upload-dashboard .uppy-StatusBar-actionBtn--retry').click()
+    page.locator('#shares li.share').first.wait_for()
+    assert page.locator('#upload-error').text_content() == ''
+    url = share_links(page)['retry-me.bin']
+    assert requests.get(url, timeout=30).content == path.read_bytes()
+    meta = requests.get(f'{app_stack.url}/asset/{asset_id}/meta', headers=app_stack.auth(), timeout=10).json()
+    assert sorted((v['version'], v['status']) for v in meta['versions']) == [(1, 'aborted'), (2, 'ready')]
+    assert open_uploads(app_stack) == []
     assert_clean(watched)
 
 
