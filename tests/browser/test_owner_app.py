@@ -136,12 +136,14 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
     bar = page.locator('#upload-dashboard .uppy-StatusBar-progress')
     early = watch_progress(page, lambda: 0 < int(bar.get_attribute('aria-valuenow') or 0))
     page.locator('#upload-dashboard [data-cy=togglePauseResume]').click()
-    page.locator('#upload-dashboard .uppy-StatusBar.is-waiting, #upload-dashboard .uppy-StatusBar').get_by_text(
-        'Paused').first.wait_for()
+    page.locator('#upload-dashboard .uppy-StatusBar').get_by_text('Paused').first.wait_for()
     shoot(page, 'upload-paused')
     page.locator('#upload-dashboard [data-cy=togglePauseResume]').click()
     progress = early + watch_progress(page, lambda: page.locator('#shares li.share').count() == 2)
     assert any(0 < value < 100 for value in progress), progress
+    # A completed multipart upload is ready at once; the list shows it with its size.
+    expect(page.locator('#asset-rows tr', has_text='large.bin')).to_contain_text('120 MiB')
+    expect(page.locator('#asset-rows tr', has_text='large.bin')).to_contain_text('ready')
     shoot(page, 'uploaded-and-shared')
 
     links = share_links(page)
@@ -179,10 +181,13 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
     add_files(page, [newer], '#version-dashboard')
     start_upload(page, '#version-dashboard')
     page.get_by_text('A new version of “small.bin” is uploaded.').wait_for()
+    to_storage = []
+    page.on('request', lambda r: to_storage.append(r.headers) if r.url.startswith(app_stack.endpoint) else None)
     with page.expect_download() as download:
         page.get_by_role('button', name='Download').click()
     assert download.value.suggested_filename == 'small.bin'
     assert open(download.value.path(), 'rb').read() == newer.read_bytes()
+    assert to_storage and not [h for h in to_storage if 'authorization' in h]  # the API key never reaches S3
     page.get_by_role('button', name='← All assets').click()
     page.locator('#asset-rows').get_by_role('button', name='small.bin').click()
     expect(page.locator('#asset-facts')).to_contain_text('1 (ready), 2 (ready)')
