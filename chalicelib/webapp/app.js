@@ -203,10 +203,11 @@
   }
 
   function signOut (why) {
-    sessionStorage.removeItem(KEY_STORE)
-    sessionStorage.removeItem(LINK_STORE)
+    // Cancel running uploads first: their clean-up requests still carry the key.
     for (const uppy of [uploader, versionUploader]) if (uppy) uppy.cancelAll()
     if (versionUploader) { versionUploader.destroy(); versionUploader = null }
+    sessionStorage.removeItem(KEY_STORE)
+    sessionStorage.removeItem(LINK_STORE)
     $('shares').replaceChildren()
     $('shares-title').hidden = true
     $('asset-rows').replaceChildren()
@@ -234,6 +235,7 @@
 
   let uploader = null
   let versionUploader = null
+  const shareChoices = new Map() // token -> the expiry and limit chosen when it was minted, as text
 
   function shareQuery (expirySelect, usesSelect) {
     return { token: 'true', expiry: expirySelect.value, max_uses: usesSelect.value }
@@ -271,6 +273,7 @@
       create: async (file, wants) => {
         const answer = await api('POST', '/asset', {
           query: { name: file.name, ...uploadQuery(file, wants), ...shareQuery($('upload-expiry'), $('upload-max-uses')) } })
+        if (answer.token) shareChoices.set(answer.token.token, choiceText($('upload-expiry'), $('upload-max-uses')))
         reloadSoon()
         return answer
       },
@@ -280,10 +283,9 @@
       onError: (file, text) => say('upload-error', `${file.name}: ${text}`),
       onUploaded: async (file, answer) => {
         $('shares-title').hidden = false
-        const text = choiceText($('upload-expiry'), $('upload-max-uses'))
         if (answer.token) {
           await rememberLink(answer.token)
-          $('shares').prepend(shareItem(file.name, answer.token.url, text))
+          $('shares').prepend(shareItem(file.name, answer.token.url, shareChoices.get(answer.token.token)))
         }
         notice(`${file.name} is uploaded.`)
         reloadSoon()
