@@ -220,6 +220,9 @@ def test_a_name_shaped_like_markup_renders_as_text_and_runs_nothing(app_stack, w
     start_upload(page)
     page.locator('#shares li.share').first.wait_for()
     assert page.locator('#shares li.share .name').first.text_content() == XSS_NAME
+    page.context.grant_permissions(['clipboard-read', 'clipboard-write'], origin=app_stack.url)
+    page.locator('#shares li.share').first.get_by_role('button', name='Copy link').click()
+    assert page.evaluate('navigator.clipboard.readText()') == share_links(page)[XSS_NAME]
     row = page.locator('#asset-rows').get_by_role('button', name=XSS_NAME)
     row.wait_for()
     assert row.text_content() == XSS_NAME
@@ -272,6 +275,29 @@ def test_cancelling_a_multipart_upload_leaves_no_upload_or_asset(app_stack, watc
         assert time.monotonic() < deadline, (open_uploads(app_stack), asset_ids(app_stack, 'cancel-me.bin'))
         time.sleep(0.2)
     assert [k for k in app_stack.objects() if asset_id in k] == []
+    assert_clean(watched)
+
+
+def test_the_asset_list_pages_ten_at_a_time_newest_first(app_stack, watched):
+    names = [f'page-{i:02}.txt' for i in range(12)]
+    for name in names:
+        assert app_stack.create(f'name={name}').status_code == 201
+    page = watched.page
+    sign_in(page, app_stack)
+    rows = page.locator('#asset-rows tr')
+    expect(rows).to_have_count(10)
+    first = [rows.nth(i).locator('th').text_content() for i in range(10)]
+    assert set(first) <= set(names)  # the twelve are the newest assets
+    assert rows.first.locator('td[data-label=Versions]').text_content() == '1'
+    assert rows.first.locator('td[data-label=Links]').text_content() == '0'
+    assert page.get_by_role('button', name='Newer').is_disabled()
+    page.get_by_role('button', name='Older').click()
+    expect(page.locator('#page-label')).to_have_text('Page 2')
+    second = [rows.nth(i).locator('th').text_content() for i in range(rows.count())]
+    assert set(names) - set(first) <= set(second) and not set(first) & set(second)
+    page.get_by_role('button', name='Newer').click()
+    expect(page.locator('#page-label')).to_have_text('Page 1')
+    expect(rows).to_have_count(10)
     assert_clean(watched)
 
 
