@@ -302,6 +302,7 @@ def test_the_asset_list_pages_ten_at_a_time_newest_first(app_stack, watched):
 
 
 def test_the_app_fits_a_375_pixel_screen_and_works_by_keyboard(app_stack, browser):
+    assert app_stack.create('name=a-rather-long-file-name-for-a-narrow-screen.pdf&token=1').status_code == 201
     context = browser.new_context(viewport={'width': 375, 'height': 812})
     page = context.new_page()
     try:
