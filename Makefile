@@ -16,7 +16,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance
+	localstack-venv test-conformance webapp test-browser
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,9 +34,10 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
 	$(PY) scripts/local_stack.py
 
-test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
+test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser (Chromium), deploy checks, then S3 conformance (LocalStack)
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance
 
@@ -45,6 +46,13 @@ test-unit: $(STAMP) ## only the in-process tests
 
 test-e2e: $(STAMP) ## only the end-to-end tests
 	$(PY) -m pytest -q tests/e2e
+
+test-browser: $(STAMP) ## only the owner web app in headless Chromium (installs Debian's chromium as root; CHROMIUM=...)
+	$(PY) -m pytest -q tests/browser
+
+webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci + esbuild, pinned)
+	@command -v npm >/dev/null || { echo "make webapp needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd webapp-build && npm ci --no-audit --no-fund && node build.mjs
 
 check: $(STAMP) ## lint (ruff, settings in pyproject.toml)
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib import assets, auth, forms, health, keys, landing, listing, redeem, tokens, uploads, views, web
+from chalicelib import assets, auth, forms, health, keys, landing, listing, redeem, tokens, uploads, views, web, webapp
 from chalicelib.config import settings
 
 app = Chalice(app_name='assetgate')
@@ -159,3 +159,14 @@ else:
                      prefix=keys.OBJECT_PREFIX)
     def upload_landed(event):
         landing.on_s3_event(settings(), event.to_dict())
+
+
+# The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.
+@route('/', 'GET')
+def webapp_page():
+    return webapp.page(_base())
+
+
+@route('/static/{name}', 'GET')
+def webapp_static(name):
+    return webapp.static_file(name)

@@ -60,9 +60,11 @@ def bucket_resources(stage: str, env: dict) -> dict:
     name = bucket_name(stage, env)
     days = int(env.get('ASSETGATE_ABORT_MULTIPART_DAYS') or bootstrap.DEFAULT_ABORT_DAYS)
     rule = bootstrap.lifecycle_rules(days)[0]
-    cors = [{'AllowedOrigins': r['AllowedOrigins'], 'AllowedMethods': r['AllowedMethods'],
-             'AllowedHeaders': r['AllowedHeaders'], 'ExposedHeaders': r['ExposeHeaders'], 'MaxAge': r['MaxAgeSeconds']}
-            for r in bootstrap.CORS_RULES]
+    # The app is served by this stack's own API, so its origin is in the template; configured ones join it.
+    api_origin = {'Fn::Sub': f'https://${{{API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}'}
+    cors = [{'AllowedOrigins': bootstrap.app_origins(env) + [api_origin], 'AllowedMethods': bootstrap.CORS_METHODS,
+             'AllowedHeaders': bootstrap.CORS_HEADERS, 'ExposedHeaders': bootstrap.CORS_EXPOSE,
+             'MaxAge': bootstrap.CORS_MAX_AGE}]
     tls = bootstrap.tls_only_policy('BUCKET')['Statement'][0]
     tls['Resource'] = [_arn(name), _arn(name, '/*')]
     return {

@@ -30,6 +30,8 @@ def deploy(stage: str, project_dir: str = ROOT) -> int:
     bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     region = bootstrap.stage_environment(stage, project_dir)['ASSETGATE_REGION']
     _chalice(['deploy', '--stage', stage], region, project_dir)
+    # Now that the API exists, the bucket's CORS can name its origin (the owner app is served there).
+    bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     os.environ['AWS_DEFAULT_REGION'] = region
     gateway_responses.main(['--stage', stage, '--project-dir', project_dir])
     return 0

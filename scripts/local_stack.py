@@ -23,7 +23,8 @@ sys.path.insert(0, ROOT)
 
 # Both servers log every request line: a share token in a path, or a presigned URL's
 # signature, must never reach a log.
-_SECRETS = (re.compile(r'(/asset-token/)[^\s?/"]+'), re.compile(r'((?:X-Amz-Signature|X-Amz-Credential|uploadId)=)[^&\s"]+'))
+_SECRETS = (re.compile(r'(/asset-token/)[^\s?/"]+'),
+            re.compile(r'((?:X-Amz-Signature|X-Amz-Credential|uploadId)=)[^&\s"]+'))
 
 
 def redact(line: str) -> str:
@@ -82,13 +83,15 @@ class LocalStack:
                            env, redacted=True)
         _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
 
-        from scripts.bootstrap import apply_environment, ensure_bucket, ensure_table
+        from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table
         apply_environment(self.stage_env)
         from chalicelib import auth
         from chalicelib.config import settings
         s = settings()
         ensure_table(s)
-        ensure_bucket(s)
+        # The owner app is served by chalice local itself: the bucket's CORS allows that origin.
+        ensure_bucket(s, origins=app_origins(self.stage_env, self.project_dir, extra=(
+            f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}')))
         key, _ = auth.mint('local')
 
         url = f'http://127.0.0.1:{self.port}'
@@ -98,8 +101,9 @@ class LocalStack:
         self._spawn([chalice, 'local', '--stage', 'local', '--host', '127.0.0.1', '--port', str(self.port),
                      '--no-autoreload'], env, cwd=self.project_dir, redacted=True)
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
-        values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key, 'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'],
-                  'ASSETGATE_TABLE': s.table, 'ASSETGATE_BUCKET': s.bucket}
+        values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key,
+                  'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'], 'ASSETGATE_TABLE': s.table,
+                  'ASSETGATE_BUCKET': s.bucket}
         os.makedirs(os.path.dirname(os.path.abspath(self.env_file)), exist_ok=True)
         with open(self.env_file, 'w') as f:
             f.writelines(f'{name}={value}\n' for name, value in values.items())

@@ -21,7 +21,7 @@ def packaged(tmp_path_factory):
     """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
     project = tmp_path_factory.mktemp('package') / 'project'
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed'))
+        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'node_modules'))
     out = {}
     for stage in STAGES:
         out[stage] = project / 'build' / f'cfn-{stage}'
@@ -79,6 +79,16 @@ def test_template_bucket_invokes_the_upload_handler_on_object_created(packaged, 
     assert resources['UploadLanded']['Type'] == 'AWS::Serverless::Function'
     assert all(bucket['PublicAccessBlockConfiguration'].values())
     assert bucket['LifecycleConfiguration']['Rules'][0]['AbortIncompleteMultipartUpload']['DaysAfterInitiation'] > 0
+
+
+@pytest.mark.parametrize('stage', STAGES)
+def test_template_bucket_cors_allows_the_stack_api_origin_and_no_wildcard(packaged, stage):
+    [rule] = template(packaged, stage)['Resources']['AssetBucket']['Properties']['CorsConfiguration']['CorsRules']
+    assert rule['AllowedOrigins'] == [
+        {'Fn::Sub': 'https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}'}]
+    assert sorted(rule['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
+    assert sorted(rule['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
+    assert rule['ExposedHeaders'] == ['ETag']
 
 
 @pytest.mark.parametrize('stage', STAGES)
@@ -144,6 +154,9 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
         names = z.namelist()
     top = {name.split('/')[0] for name in names}
     assert 'app.py' in top and 'chalicelib/redeem.py' in names and 'pynamodb' in top
+    # The owner app ships inside chalicelib; its build tree and node_modules do not.
+    assert 'chalicelib/webapp/index.html' in names and 'chalicelib/webapp/static/manifest.json' in names
+    assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]
     for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
                      'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests'):
         assert unwanted not in top, unwanted

@@ -11,16 +11,19 @@ from tests.conftest import ROOT
 from tests.servers import Server, free_port
 
 
-@pytest.fixture(scope='session')
-def stack(tmp_path_factory):
-    """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them."""
-    home = tmp_path_factory.mktemp('stack')
+def run_local_stack(home, stage_env=None):
+    """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them.
+
+    ``stage_env`` adds settings to the copy's local stage (chalice local lets them win). Yields a Stack.
+    """
     project = home / 'project'
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build', 'node_modules'))
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
-    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    local = config['stages']['local']['environment_variables']
+    local['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    local.update(stage_env or {})
     config_path.write_text(json.dumps(config, indent=2))
     env_file, clock_file, log_path = home / 'env', home / 'clock', home / 'stack.log'
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
@@ -34,6 +37,12 @@ def stack(tmp_path_factory):
         yield Stack(values, clock_file, log_path, project, server.proc)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope='session')
+def stack(tmp_path_factory):
+    """The local stack with its default settings."""
+    yield from run_local_stack(tmp_path_factory.mktemp('stack'))
 
 
 class Stack:
