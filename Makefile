@@ -16,7 +16,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance
+	localstack-venv test-conformance check-data soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test-e2e: $(STAMP) ## only the end-to-end tests
 
 check: $(STAMP) ## byte-compile everything (syntax check)
 	$(PY) -m compileall -q app.py chalicelib scripts tests
+
+check-data: $(STAMP) ## check a stage's table and bucket against the invariants: make check-data [STAGE=dev] [JSON=1]
+	$(PY) scripts/check_data.py --stage "$(STAGE)" $(if $(filter 1,$(JSON)),--json,)
 
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py
