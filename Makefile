@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STAGE ?= local
+PORT ?= 8000
 # LocalStack (S3 with signature checks, for tests/conformance) runs on Python 3.13 in its own venv.
 # pyenv keeps a 3.13 that is installed but not active out of PATH's python3.13, so look there too.
 LOCALSTACK_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
@@ -31,8 +32,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 
-run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
-	$(PY) scripts/local_stack.py
+run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
+	$(PY) scripts/local_stack.py --port $(PORT)
 
 test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
 	$(PY) -m pytest -q tests/unit
