@@ -53,6 +53,9 @@ check: $(STAMP) ## byte-compile everything (syntax check)
 check-data: $(STAMP) ## check a stage's table and bucket against the invariants: make check-data [STAGE=dev] [JSON=1]
 	$(PY) scripts/check_data.py --stage "$(STAGE)" $(if $(filter 1,$(JSON)),--json,)
 
+soak: $(STAMP) ## mixed load at concurrency 16 on its own local stack, then the invariants: make soak [DURATION=120] [COUNT=n]
+	$(PY) scripts/soak.py --duration $(or $(DURATION),120) $(if $(COUNT),--count $(COUNT),)
+
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py
 
