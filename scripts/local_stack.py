@@ -122,7 +122,7 @@ _STOPPER = _Stopper()
 
 
 class LocalStack:
-    def __init__(self, project_dir: str, port: int, env_file: str, log=sys.stderr):
+    def __init__(self, project_dir: str, port: int, env_file: str, log=sys.stderr, external_aws: bool = False):
         self.project_dir = os.path.abspath(project_dir)
         self.port = port
         self.env_file = env_file
@@ -130,20 +130,25 @@ class LocalStack:
         self.stage_env = stage_environment('local', self.project_dir)
         endpoint = urlparse(self.stage_env['AWS_ENDPOINT_URL'])
         self.moto_host, self.moto_port = endpoint.hostname, endpoint.port
+        self.external_aws = external_aws  # the stage's endpoint is served already: start no moto server
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> dict:
-        for host, port, what in ((self.moto_host, self.moto_port, 'moto'), ('127.0.0.1', self.port, 'chalice local')):
+        wanted = [('127.0.0.1', self.port, 'chalice local')]
+        if not self.external_aws:
+            wanted.insert(0, (self.moto_host, self.moto_port, 'moto'))
+        for host, port, what in wanted:
             if not _port_free(host, port):
                 raise SystemExit(f'port {port} on {host} is taken; is another local stack ({what}) running?')
         env = {**os.environ, **self.stage_env}
         for name in ('AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
             env.pop(name, None)
             os.environ.pop(name, None)
-        moto = self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', self.moto_host,
-                            '-p', str(self.moto_port)],
-                           env, redacted=True)
-        _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
+        if not self.external_aws:
+            moto = self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', self.moto_host,
+                                '-p', str(self.moto_port)],
+                               env, redacted=True)
+            _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
 
         apply_environment(self.stage_env)
         s = settings()
@@ -201,8 +206,11 @@ def main(argv=None) -> int:
     parser.add_argument('--project-dir', default=ROOT)
     parser.add_argument('--port', type=int, default=8000)
     parser.add_argument('--env-file', default=os.path.join(ROOT, '.local', 'env'))
+    parser.add_argument('--external-aws', action='store_true',
+                        help="the local stage's AWS_ENDPOINT_URL is served already (e.g. a fault proxy before a "
+                             'moto server the caller runs): start no moto server')
     args = parser.parse_args(argv)
-    stack = LocalStack(args.project_dir, args.port, args.env_file)
+    stack = LocalStack(args.project_dir, args.port, args.env_file, external_aws=args.external_aws)
 
     _STOPPER.install()
     try:

@@ -79,6 +79,7 @@ class Results:
         self.failures: list[str] = []
         self.requests = 0
         self.s3_retries = 0
+        self.without_retry_after = 0  # 503 answers lacking Retry-After
         self.started = time.monotonic()
         self.elapsed = 0.0
 
@@ -114,11 +115,13 @@ def _quantile(ordered: list, q: float) -> float:
 class Workload:
     """The mixed traffic. ``allowed_5xx`` is the set of 5xx statuses that are not failures (503 under faults)."""
 
-    def __init__(self, url: str, api_key: str, results: Results, allowed_5xx=frozenset(), seed: int | None = None):
+    def __init__(self, url: str, api_key: str, results: Results, allowed_5xx=frozenset(), seed: int | None = None,
+                 require_retry_after: bool = False):
         self.url = url.rstrip('/')
         self.auth = {'Authorization': f'Bearer {api_key}'}
         self.results = results
         self.allowed_5xx = allowed_5xx
+        self.require_retry_after = require_retry_after
         self.lock = threading.Lock()
         self.idle: list[Asset] = []  # assets no worker is changing now
         self.assets: list[Asset] = []
@@ -141,8 +144,13 @@ class Workload:
         if answer.status_code >= 500:
             if answer.status_code not in self.allowed_5xx:
                 self.results.fail(f'{route}: {answer.status_code} {code}')
-            elif code != 'service_unavailable' or 'Retry-After' not in answer.headers:
+            elif code != 'service_unavailable':
                 self.results.fail(f'{route}: {answer.status_code} without the service_unavailable shape ({code})')
+            elif 'Retry-After' not in answer.headers:
+                with self.results.lock:
+                    self.results.without_retry_after += 1
+                if self.require_retry_after:
+                    self.results.fail(f'{route}: 503 without Retry-After')
         return answer
 
     def s3(self, session, method: str, url: str, route: str, **kwargs) -> requests.Response:
@@ -356,11 +364,11 @@ class Budget:
 
 
 def run(url: str, api_key: str, duration: float, count: int | None = None, concurrency: int = 16,
-        allowed_5xx=frozenset(), seed: int | None = None,
-        stop: threading.Event | None = None) -> tuple[Workload, Results]:
+        allowed_5xx=frozenset(), seed: int | None = None, stop: threading.Event | None = None,
+        require_retry_after: bool = False) -> tuple[Workload, Results]:
     """Drive the mixed workload for ``duration`` seconds, ``count`` actions, or until ``stop`` is set."""
     results = Results()
-    workload = Workload(url, api_key, results, allowed_5xx, seed)
+    workload = Workload(url, api_key, results, allowed_5xx, seed, require_retry_after)
     deadline = time.monotonic() + duration
     budget = Budget(count)
     stop = stop or threading.Event()
