@@ -34,7 +34,7 @@ def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(st
 def test_make_soak_exits_non_zero_when_an_invariant_is_broken(stack, stage_settings, monkeypatch, capsys):
     monkeypatch.setenv('ASSETGATE_URL', stack.url)
     monkeypatch.setenv('ASSETGATE_API_KEY', stack.key)
-    args = ['--count', '24', '--concurrency', '8', '--project-dir', str(stack.project), '--json']
+    args = ['--count', '12', '--concurrency', '4', '--project-dir', str(stack.project), '--json']
     assert soak.main(args) == 0
     clean = json.loads(capsys.readouterr().out)
     assert clean['invariants']['ok'] is True and clean['failures'] == []
