@@ -61,7 +61,8 @@ def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_p
     config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
     config_path.write_text(json.dumps(config, indent=2))
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
-    env.pop('MAKEFLAGS', None)
+    for name in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'):  # when make test runs us: a fresh make, not a sub-make
+        env.pop(name, None)
     log_path = tmp_path / 'make-run.log'
     with open(log_path, 'w') as log:
         make = subprocess.Popen(['make', '-s', 'run', f'PORT={free_port()}'], cwd=project, env=env, stdout=log,
