@@ -100,23 +100,23 @@ def under_faults(faulty_stack, rules, seconds: float, seed: int):
 
 
 def test_mixed_traffic_at_a_ten_percent_aws_fault_rate_keeps_answers_and_data_sound(faulty_stack):
-    workload, results, app_statuses, injected, checked, report = under_faults(faulty_stack, FAULTS, 12, seed=5)
+    workload, results, app_statuses, injected, checked, report = under_faults(faulty_stack, FAULTS, 10, seed=5)
 
     assert {status for status in app_statuses if status >= 500} <= {503}
     assert results.failures == []  # includes: every 503 is assetgate's service_unavailable error shape
     assert report.problems == []
     uploaded = sum(len(a.versions) for a in workload.assets if not a.deleted)
     assert checked == uploaded and checked >= 10
-    assert injected['fail'] >= 20 and injected['delay'] >= 5
-    assert sum(app_statuses.values()) >= 80
+    assert injected['fail'] >= 10 and injected['delay'] >= 3
+    assert sum(app_statuses.values()) >= 40
 
 
 def test_when_most_aws_requests_fail_the_app_answers_503_and_writes_nothing_half(faulty_stack):
     storm = [Rule('fail', status=503, fraction=0.5, predicate=app_only),
              Rule('fail', status=500, fraction=0.2, predicate=app_only)]
-    workload, results, app_statuses, injected, checked, report = under_faults(faulty_stack, storm, 5, seed=6)
+    workload, results, app_statuses, injected, checked, report = under_faults(faulty_stack, storm, 4, seed=6)
 
-    assert app_statuses[503] >= 20  # the SDK's retries ran out: assetgate says so
+    assert app_statuses[503] >= 10  # the SDK's retries ran out: assetgate says so
     assert {status for status in app_statuses if status >= 500} == {503}
     assert results.failures == []
     assert report.problems == []
