@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -36,7 +36,7 @@ from scripts.bootstrap import ABORT_RULE_ID, apply_environment, stage_environmen
 
 DEFAULT_ABORT_DAYS = 1
 ASSETS_PREFIX = 'assets/'
-_RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 10}, s3={'addressing_style': 'path'})
+_RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 5}, s3={'addressing_style': 'path'})
 
 
 @dataclass
@@ -270,7 +270,11 @@ def main(argv=None) -> int:
     if not s.bucket:
         print(f'stage {args.stage} has no bucket yet: run make bootstrap STAGE={args.stage}', file=sys.stderr)
         return 2
-    report = check(s)
+    try:
+        report = check(s)
+    except (BotoCoreError, ClientError) as exc:
+        print(f'stage {args.stage}: cannot read table {s.table} or bucket {s.bucket}: {exc}', file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({'stage': args.stage, 'table': s.table, 'bucket': s.bucket,
                           'checked_at': datetime.now(timezone.utc).isoformat(timespec='seconds'),
