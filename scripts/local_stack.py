@@ -217,8 +217,9 @@ def main(argv=None) -> int:
         values = stack.start()
         print(f'assetgate is running at {values["ASSETGATE_URL"]}. Settings ({args.env_file}):', flush=True)
         for name, value in values.items():
-            print(f'{name}={value}', flush=True)
-        print('Press Ctrl-C to stop.', flush=True)
+            # The API key stays in the env file: what is printed often ends up in a log.
+            print(f'{name}={redact(value)}', flush=True)
+        print(f'Use them with: source {args.env_file}. Press Ctrl-C to stop.', flush=True)
         return stack.wait()
     except KeyboardInterrupt:
         return 0

@@ -132,7 +132,8 @@ class Workload:
 
     def call(self, session, method: str, path: str, route: str, owner: bool = True, **kwargs) -> requests.Response:
         started = time.monotonic()
-        answer = session.request(method, self.url + path, headers=self.auth if owner else {}, timeout=TIMEOUT,
+        url = path if path.startswith(('http://', 'https://')) else self.url + path  # a share URL is absolute
+        answer = session.request(method, url, headers=self.auth if owner else {}, timeout=TIMEOUT,
                                  allow_redirects=False, **kwargs)
         code = None
         if answer.status_code >= 400:
@@ -220,7 +221,7 @@ class Workload:
         token = self._token()
         if token is None:
             return
-        answer = self.call(session, 'GET', token.url[len(self.url):], 'GET /asset-token/{token}', owner=False)
+        answer = self.call(session, 'GET', token.url, 'GET /asset-token/{token}', owner=False)
         if answer.status_code == 302:
             with self.lock:
                 token.redirects += 1

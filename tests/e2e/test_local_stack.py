@@ -117,3 +117,4 @@ def test_secrets_in_a_query_string_never_reach_the_stack_log(stack):
         assert value not in log and requests.utils.quote(value, safe='') not in log
         assert f'{name}=<redacted>' in log
     assert path_key not in log and '/asset/agk_<redacted>' in log
+    assert stack.key not in log and 'ASSETGATE_API_KEY=agk_<redacted>' in log  # the key stays in the env file
