@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STAGE ?= local
+PORT ?= 8000
 # LocalStack (S3 with signature checks, for tests/conformance) runs on Python 3.13 in its own venv.
 # pyenv keeps a 3.13 that is installed but not active out of PATH's python3.13, so look there too.
 LOCALSTACK_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
@@ -16,7 +17,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance webapp test-browser
+	localstack-venv test-conformance webapp test-browser check-data soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +32,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 
-run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
-	$(PY) scripts/local_stack.py
+run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
+	$(PY) scripts/local_stack.py --port $(PORT)
 
 test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser (Chromium), deploy checks, then S3 conformance (LocalStack)
 	$(PY) -m pytest -q tests/unit
@@ -56,6 +57,12 @@ webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci
 
 check: $(STAMP) ## lint (ruff, settings in pyproject.toml)
 	$(VENV)/bin/ruff check .
+
+check-data: $(STAMP) ## check a stage's table and bucket against the invariants: make check-data [STAGE=dev] [JSON=1]
+	$(PY) scripts/check_data.py --stage "$(STAGE)" $(if $(filter 1,$(JSON)),--json,)
+
+soak: $(STAMP) ## mixed load at concurrency 16 on its own local stack, then the invariants: make soak [DURATION=120] [COUNT=n]
+	$(PY) scripts/soak.py --duration $(or $(DURATION),120) $(if $(COUNT),--count $(COUNT),)
 
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py

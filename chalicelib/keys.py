@@ -38,6 +38,13 @@ def asset_partition(asset_id: str) -> str:
     return f'ASSET#{asset_id}'
 
 
+def asset_id_of(obj_id: str) -> str | None:
+    """The asset id of an ASSET#<id> partition, or None."""
+    prefix = asset_partition('')
+    rest = obj_id[len(prefix):] if obj_id.startswith(prefix) else ''
+    return rest if is_uuid4(rest) else None
+
+
 def asset(asset_id: str) -> tuple[str, str]:
     return asset_partition(asset_id), ASSET_SORT
 
@@ -48,6 +55,11 @@ def version(asset_id: str, number: int) -> tuple[str, str]:
 
 def token(digest: str) -> tuple[str, str]:
     return f'TOKEN#{digest}', TOKEN_SORT
+
+
+def token_digest_of(obj_id: str) -> str:
+    """The SHA-256 in a TOKEN#<digest> partition."""
+    return obj_id[len(token('')[0]):]
 
 
 def token_ref(asset_id: str, digest: str) -> tuple[str, str]:

@@ -7,6 +7,8 @@ import sys
 import pytest
 import requests
 
+from chalicelib.config import settings
+from scripts.bootstrap import stage_environment
 from tests.conftest import ROOT
 from tests.servers import Server, free_port
 
@@ -87,3 +89,12 @@ def clock(stack):
     yield stack
     stack._offset = 0.0
     stack.clock_file.write_text('0')
+
+
+@pytest.fixture
+def stage_settings(stack, monkeypatch):
+    """The stack's local stage environment in this process (restored after the test); its Settings."""
+    for name, value in stage_environment('local', str(stack.project)).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('ASSETGATE_ABORT_MULTIPART_DAYS', raising=False)
+    return settings()
