@@ -6,7 +6,14 @@ from chalice import Response
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.errors import AssetgateError, DependencyUnavailable, InternalError, Unauthorized
+from chalicelib.errors import (
+    AssetgateError,
+    DependencyUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    RouteNotFound,
+    Unauthorized,
+)
 
 # Every body-taking route accepts any media type, so Chalice's own 415 never answers;
 # the forms decide what they can read and answer 415 in assetgate's shape.
@@ -37,12 +44,23 @@ def answers_errors(view):
     return guarded
 
 
+# Answers Chalice makes itself ({"Code": ..., "Message": ...}), in assetgate's shape.
+_CHALICE_ANSWERS = {405: MethodNotAllowed, 404: RouteNotFound}
+
+
 def render_errors(event, get_response):
     """HTTP middleware, the one place errors become answers: each error's status, code and message."""
     try:
-        return get_response(event)
+        response = get_response(event)
     except AssetgateError as err:
         return error(err)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {'Code', 'Message'}:
+        reshaped = error(_CHALICE_ANSWERS.get(response.status_code, InternalError)())
+        if 'Allow' in response.headers:
+            reshaped.headers['Allow'] = response.headers['Allow']
+        return reshaped
+    return response
 
 
 def error(err: AssetgateError) -> Response:

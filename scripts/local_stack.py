@@ -161,9 +161,10 @@ class LocalStack:
         url = f'http://127.0.0.1:{self.port}'
         # Share and upload URLs are built from this, never from a request's Host header.
         env['ASSETGATE_PUBLIC_URL'] = url
-        chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
-        self._spawn([chalice, 'local', '--stage', 'local', '--host', '127.0.0.1', '--port', str(self.port),
-                     '--no-autoreload'], env, cwd=self.project_dir, redacted=True)
+        # chalice local, with API Gateway's own answers (unknown route) shaped as a deployed stage has them.
+        self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'chalice_local.py'), 'local', '--stage', 'local',
+                     '--host', '127.0.0.1', '--port', str(self.port), '--no-autoreload'],
+                    env, cwd=self.project_dir, redacted=True)
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
         values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key,
                   'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'], 'ASSETGATE_TABLE': s.table,
