@@ -384,9 +384,12 @@ class FaultProxy:
         with self._lock:
             return self._rng.randrange(max(length, 1))
 
-    def set_rules(self, rules: list) -> None:
+    def set_rules(self, rules: list, seed: Optional[int] = None) -> None:
+        """Replace the rules (and, given a seed, restart the coin tosses from it)."""
         with self._lock:
             self.rules = list(rules)
+            if seed is not None:
+                self._rng.seed(seed)
 
     def start(self) -> 'FaultProxy':
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.1},

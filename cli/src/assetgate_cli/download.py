@@ -214,13 +214,11 @@ def _copy(http, url: str, answer: requests.Response, sink: BinaryIO, digest, tot
     for attempt in range(ATTEMPTS):
         try:
             for chunk in answer.iter_content(CHUNK):
-                sink.write(chunk)
+                _write(sink, chunk)
                 digest.update(chunk)
                 written += len(chunk)
                 progress.advance(len(chunk))
-        except (requests.RequestException, OSError) as e:
-            if isinstance(e, OSError) and not isinstance(e, (ConnectionError, TimeoutError)):
-                raise CliError(f'Could not write the file: {e}.', LOCAL) from e
+        except requests.RequestException:
             answer.close()
         else:
             answer.close()
@@ -235,6 +233,13 @@ def _copy(http, url: str, answer: requests.Response, sink: BinaryIO, digest, tot
         time.sleep(backoff(attempt))
         answer = _open(http, url, written, etag)
     raise CliError(f'The download kept dropping (got {written} of {total} bytes).', NETWORK)
+
+
+def _write(sink: BinaryIO, chunk: bytes) -> None:
+    try:
+        sink.write(chunk)
+    except OSError as e:
+        raise CliError(f'Could not write the file: {e.strerror or e}.', LOCAL) from e
 
 
 def _verify(expected: Optional[bytes], digest, path: Optional[str]) -> None:
