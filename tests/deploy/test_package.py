@@ -145,7 +145,8 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     top = {name.split('/')[0] for name in names}
     assert 'app.py' in top and 'chalicelib/assets.py' in names and 'pynamodb' in top
     for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
-                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests'):
+                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests', 'cli', 'assetgate_cli', 'rich',
+                     'platformdirs'):
         assert unwanted not in top, unwanted
     # chalice contributes only its runtime (app.py), not the CLI or the deployer.
     assert sorted(n for n in names if n.startswith('chalice/')) == ['chalice/__init__.py', 'chalice/app.py']
