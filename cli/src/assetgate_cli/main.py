@@ -153,6 +153,9 @@ def cmd_share(args) -> int:
         raise CliError('Standard input can be shared once.', USAGE)
     results = []
     with Reporter.choose(args.quiet, args.json) as reporter:
+        if len(args.paths) > 1:
+            sizes = [os.path.getsize(p) if p != '-' and os.path.isfile(p) else None for p in args.paths]
+            reporter.total(None if None in sizes else sum(sizes))
         for path in args.paths:
             if path == '-':
                 result = upload.send_stdin(api, plan, reporter)

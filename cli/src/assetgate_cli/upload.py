@@ -227,7 +227,10 @@ class Multipart:
                     number, data = item
                     pending.append((number, data, sha256_b64(data)))
                     del item, data
-                    if len(pending) >= batch:
+                    # Sign at once while few parts are on the wire, so the first PUTs start after one
+                    # part's read, not `concurrency` parts'; else gather parts into one signing request.
+                    in_flight = sum(1 for f in futures if not f.done())
+                    if len(pending) >= batch or in_flight < 2:
                         flush()
                     futures = {f for f in futures if not f.done() or f.exception() is not None}
                 if self._failed is None:
