@@ -13,14 +13,15 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -37,6 +38,7 @@ DEFAULT_CONCURRENCY = 8
 PART_ATTEMPTS = 6
 URL_MARGIN = 120  # seconds: a part URL closer than this to its expiry is signed again
 SEND_CHUNK = MiB
+SIGN_BATCH = 100  # the service's default ASSETGATE_PART_URLS_PER_ANSWER
 
 
 def sha256_b64(data) -> str:
@@ -192,68 +194,98 @@ class Multipart:
         self._failed: Optional[BaseException] = None
 
     def run(self, next_part: Callable[[], Optional[Tuple[int, bytes]]]) -> dict:
-        """Upload every part next_part() gives (None: no more), then complete the upload."""
-        slots = threading.BoundedSemaphore(self.concurrency)
-        pending: List[Tuple[int, bytes, str]] = []
-        futures: set = set()
-        batch = 100
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix='part') as pool:
-            def flush():
-                if not pending:
-                    return
-                items = [{'part_number': n, 'sha256': digest, **({'size': len(data)} if self.state.size is None else {})}
-                         for n, data, digest in pending]
-                signed = {p['part_number']: p for p in self.api.sign_parts(self.state.sign_url, items)}
-                for n, data, digest in pending:
-                    part = signed[n]
-                    future = pool.submit(self._guarded_put, n, data, digest, part['url'], part['headers'])
-                    future.add_done_callback(lambda f: slots.release())
-                    futures.add(future)
-                pending.clear()
+        """Upload every part next_part() gives (None: no more), then complete the upload.
 
+        Three stages run at once: this thread reads and hashes parts (holding a slot each), a signer
+        thread signs whatever parts are hashed while its previous request was out (so one request
+        signs many parts once the pipe is full, and the first part goes out alone and at once), and
+        the pool PUTs signed parts. A slot is freed when its part's PUT ends: at most `concurrency`
+        parts are in memory.
+        """
+        slots = threading.BoundedSemaphore(self.concurrency)
+        hashed: 'queue.Queue[Optional[Tuple[int, bytes, str]]]' = queue.Queue()
+        futures: List[Future] = []
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix='part') as pool:
+            signer = threading.Thread(target=self._sign_loop, args=(hashed, pool, slots, futures),
+                                      name='sign', daemon=True)
+            signer.start()
             try:
                 while self._failed is None:
-                    if not slots.acquire(blocking=False):
-                        flush()
-                        while not slots.acquire(timeout=0.2):
-                            if self._failed is not None:
-                                break
+                    while not slots.acquire(timeout=0.2):
                         if self._failed is not None:
                             break
+                    if self._failed is not None:
+                        break
                     item = next_part()
                     if item is None:
                         slots.release()
                         break
                     number, data = item
-                    pending.append((number, data, sha256_b64(data)))
-                    del item, data
-                    # Sign at once while few parts are on the wire, so the first PUTs start after one
-                    # part's read, not `concurrency` parts'; else gather parts into one signing request.
-                    in_flight = sum(1 for f in futures if not f.done())
-                    if len(pending) >= batch or in_flight < 2:
-                        flush()
-                    futures = {f for f in futures if not f.done() or f.exception() is not None}
-                if self._failed is None:
-                    flush()
+                    del item
+                    hashed.put((number, data, sha256_b64(data)))
+                    del data
             except BaseException as e:
-                with self._lock:
-                    self._failed = self._failed or e
-                pending.clear()
+                self._fail(e)
             finally:
-                wait(futures)
-        for future in futures:
-            if future.exception() is not None and self._failed is None:
-                self._failed = future.exception()
+                hashed.put(None)
+                signer.join()
+                wait(list(futures))
         if self._failed is not None:
             raise self._failed
         return self.api.complete(self.state.complete_url)
+
+    def _fail(self, e: BaseException) -> None:
+        with self._lock:
+            self._failed = self._failed or e
+
+    def _sign_loop(self, hashed: 'queue.Queue', pool: ThreadPoolExecutor, slots, futures: List[Future]) -> None:
+        ended = False
+        while not ended:
+            batch, ended = self._next_batch(hashed)
+            if batch:
+                self._sign_and_submit(batch, pool, slots, futures)
+            del batch  # no part's bytes may outlive its slot here
+
+    @staticmethod
+    def _next_batch(hashed: 'queue.Queue') -> Tuple[list, bool]:
+        """The parts hashed so far (waiting for one), and whether the reader is done."""
+        item = hashed.get()
+        if item is None:
+            return [], True
+        batch = [item]
+        while len(batch) < SIGN_BATCH:
+            try:
+                item = hashed.get_nowait()
+            except queue.Empty:
+                return batch, False
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _sign_and_submit(self, batch: list, pool: ThreadPoolExecutor, slots, futures: List[Future]) -> None:
+        try:
+            if self._failed is not None:
+                raise self._failed
+            items = [{'part_number': n, 'sha256': digest, **({'size': len(data)} if self.state.size is None else {})}
+                     for n, data, digest in batch]
+            signed = {p['part_number']: p for p in self.api.sign_parts(self.state.sign_url, items)}
+        except BaseException as e:
+            self._fail(e)
+            for _ in batch:
+                slots.release()
+            return
+        for n, data, digest in batch:
+            part = signed[n]
+            future = pool.submit(self._guarded_put, n, data, digest, part['url'], part['headers'])
+            future.add_done_callback(lambda f: slots.release())
+            futures.append(future)
 
     def _guarded_put(self, *args) -> None:
         try:
             self._put(*args)
         except BaseException as e:
-            with self._lock:
-                self._failed = self._failed or e
+            self._fail(e)
             raise
 
     def _put(self, number: int, data: bytes, digest: str, url: str, headers: dict) -> None:
