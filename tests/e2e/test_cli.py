@@ -294,3 +294,17 @@ def test_owner_commands_list_link_and_delete(cli, shared):
     gone = cli('info', shared['id'], check=False)
     assert (gone.returncode, gone.stderr.decode()) == (3, 'assetgate: There is no such asset (or it is not yours).\n')
     assert cli.stack.objects() == [o for o in cli.stack.objects() if not o.startswith(f'assets/{shared["id"]}/')]
+
+
+def test_rerun_of_an_upload_aborted_elsewhere_drops_its_state_and_the_next_run_starts_over(cli):
+    data = data_of(6 * PART, 13)
+    path = cli.dir / 'big.bin'
+    path.write_bytes(data)
+    state = _kill_midway(cli, path, 1)
+    aborted = requests.delete(state['abort_url'], headers=cli.stack.auth(), timeout=30)
+    assert aborted.status_code == 204
+    refused = cli('share', str(path), '--quiet', check=False)
+    assert refused.returncode == 3 and b'no longer exists on the service' in refused.stderr, refused.stderr
+    assert b'run the same command again to start over' in refused.stderr and _state_files(cli) == []
+    result = share(cli, path)
+    assert result['id'] != state['asset_id'] and stored(cli.stack, result['id']) == data

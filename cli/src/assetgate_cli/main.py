@@ -43,6 +43,13 @@ def size(text: str) -> int:
     return int(found.group(1)) * {'': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}[unit]
 
 
+def _threshold_from_env() -> int:
+    try:
+        return size(os.environ.get('ASSETGATE_MULTIPART_THRESHOLD') or str(upload.DEFAULT_THRESHOLD))
+    except argparse.ArgumentTypeError:
+        return upload.DEFAULT_THRESHOLD
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--json', action='store_true', help='print the result as JSON on stdout (no progress)')
@@ -50,8 +57,7 @@ def parser() -> argparse.ArgumentParser:
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument('--concurrency', type=positive, default=upload.DEFAULT_CONCURRENCY,
                         help='parts sent at once (default %(default)s); also the most parts held in memory')
-    engine.add_argument('--multipart-threshold', type=size,
-                        default=size(os.environ.get('ASSETGATE_MULTIPART_THRESHOLD', str(upload.DEFAULT_THRESHOLD))),
+    engine.add_argument('--multipart-threshold', type=size, default=_threshold_from_env(),
                         help='files larger than this go up in parts (default: $ASSETGATE_MULTIPART_THRESHOLD, '
                              'else 100MiB)')
     link = argparse.ArgumentParser(add_help=False)

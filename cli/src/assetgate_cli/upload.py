@@ -29,7 +29,7 @@ import requests
 from assetgate_cli import api as api_module
 from assetgate_cli.api import Api, backoff
 from assetgate_cli.config import state_dir
-from assetgate_cli.errors import INTEGRITY, LOCAL, NETWORK, CliError
+from assetgate_cli.errors import GONE, INTEGRITY, LOCAL, NETWORK, CliError
 from assetgate_cli.progress import FileProgress, Reporter
 
 MiB = 1024 ** 2
@@ -38,6 +38,7 @@ DEFAULT_CONCURRENCY = 8
 PART_ATTEMPTS = 6
 URL_MARGIN = 120  # seconds: a part URL closer than this to its expiry is signed again
 SEND_CHUNK = MiB
+GONE_UPLOAD = ('NoSuchUpload', 'asset_not_found', 'version_not_found', 'upload_incomplete')
 SIGN_BATCH = 100  # the service's default ASSETGATE_PART_URLS_PER_ANSWER
 
 
@@ -193,58 +194,73 @@ class Multipart:
         self._lock = threading.Lock()
         self._failed: Optional[BaseException] = None
 
-    def run(self, next_part: Callable[[], Optional[Tuple[int, bytes]]]) -> dict:
-        """Upload every part next_part() gives (None: no more), then complete the upload.
+    def run(self, next_part: Callable[[bytearray], Optional[Tuple[int, object]]]) -> dict:
+        """Upload every part next_part(buffer) gives (None: no more), then complete the upload.
 
-        Three stages run at once: this thread reads and hashes parts (holding a slot each), a signer
-        thread signs whatever parts are hashed while its previous request was out (so one request
-        signs many parts once the pipe is full, and the first part goes out alone and at once), and
-        the pool PUTs signed parts. A slot is freed when its part's PUT ends: at most `concurrency`
-        parts are in memory.
+        Three stages run at once: this thread reads and hashes parts into one of at most
+        `concurrency` part buffers, a signer thread signs whatever parts were hashed while its
+        previous request was out (so the first part goes out alone and at once, later ones in
+        batches), and the pool PUTs signed parts and hands their buffer back. Buffers are reused, so
+        memory stays at `concurrency` parts and the kernel does not fault in fresh pages per part.
         """
-        slots = threading.BoundedSemaphore(self.concurrency)
-        hashed: 'queue.Queue[Optional[Tuple[int, bytes, str]]]' = queue.Queue()
+        self._free: 'queue.Queue[bytearray]' = queue.Queue()
+        self._allocated = 0
+        hashed: 'queue.Queue' = queue.Queue()
         futures: List[Future] = []
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix='part') as pool:
-            signer = threading.Thread(target=self._sign_loop, args=(hashed, pool, slots, futures),
-                                      name='sign', daemon=True)
+            signer = threading.Thread(target=self._sign_loop, args=(hashed, pool, futures), name='sign', daemon=True)
             signer.start()
             try:
                 while self._failed is None:
-                    while not slots.acquire(timeout=0.2):
-                        if self._failed is not None:
-                            break
-                    if self._failed is not None:
+                    buffer = self._take_buffer()
+                    if buffer is None:
                         break
-                    item = next_part()
+                    item = next_part(buffer)
                     if item is None:
-                        slots.release()
+                        self._free.put(buffer)
                         break
                     number, data = item
                     del item
-                    hashed.put((number, data, sha256_b64(data)))
-                    del data
+                    hashed.put((number, data, sha256_b64(data), buffer))
+                    del data, buffer
             except BaseException as e:
                 self._fail(e)
             finally:
                 hashed.put(None)
                 signer.join()
                 wait(list(futures))
+        self._free = queue.Queue()
         if self._failed is not None:
             raise self._failed
         return self.api.complete(self.state.complete_url)
+
+    def _take_buffer(self) -> Optional[bytearray]:
+        """A free part buffer: a returned one, a new one while fewer than `concurrency` exist, else wait."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        if self._allocated < self.concurrency:
+            self._allocated += 1
+            return bytearray(self.state.part_size)
+        while self._failed is None:
+            try:
+                return self._free.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
 
     def _fail(self, e: BaseException) -> None:
         with self._lock:
             self._failed = self._failed or e
 
-    def _sign_loop(self, hashed: 'queue.Queue', pool: ThreadPoolExecutor, slots, futures: List[Future]) -> None:
+    def _sign_loop(self, hashed: 'queue.Queue', pool: ThreadPoolExecutor, futures: List[Future]) -> None:
         ended = False
         while not ended:
             batch, ended = self._next_batch(hashed)
             if batch:
-                self._sign_and_submit(batch, pool, slots, futures)
-            del batch  # no part's bytes may outlive its slot here
+                self._sign_and_submit(batch, pool, futures)
+            del batch
 
     @staticmethod
     def _next_batch(hashed: 'queue.Queue') -> Tuple[list, bool]:
@@ -263,22 +279,22 @@ class Multipart:
             batch.append(item)
         return batch, False
 
-    def _sign_and_submit(self, batch: list, pool: ThreadPoolExecutor, slots, futures: List[Future]) -> None:
+    def _sign_and_submit(self, batch: list, pool: ThreadPoolExecutor, futures: List[Future]) -> None:
         try:
             if self._failed is not None:
                 raise self._failed
             items = [{'part_number': n, 'sha256': digest, **({'size': len(data)} if self.state.size is None else {})}
-                     for n, data, digest in batch]
+                     for n, data, digest, _ in batch]
             signed = {p['part_number']: p for p in self.api.sign_parts(self.state.sign_url, items)}
         except BaseException as e:
             self._fail(e)
-            for _ in batch:
-                slots.release()
+            for *_, buffer in batch:
+                self._free.put(buffer)
             return
-        for n, data, digest in batch:
+        for n, data, digest, buffer in batch:
             part = signed[n]
             future = pool.submit(self._guarded_put, n, data, digest, part['url'], part['headers'])
-            future.add_done_callback(lambda f: slots.release())
+            future.add_done_callback(lambda f, b=buffer: self._free.put(b))
             futures.append(future)
 
     def _guarded_put(self, *args) -> None:
@@ -314,6 +330,9 @@ class Multipart:
             if code in ('BadDigest', 'XAmzContentSHA256Mismatch', 'InvalidDigest'):
                 raise CliError(f'Part {number} reached storage with different bytes than were hashed '
                                f'({code}); the file may have changed during the upload.', INTEGRITY)
+            if code == 'NoSuchUpload':
+                raise CliError('The multipart upload no longer exists on the service (it was aborted, or its '
+                               'asset deleted).', GONE, api_code='NoSuchUpload')
             if answer.status_code == 403:  # expired or refused signature: sign again
                 url, headers = self._resign(number, digest, len(data))
             problem = f'HTTP {answer.status_code} {code}'.strip()
@@ -328,49 +347,47 @@ class Multipart:
 
 # -- sources of parts
 
-def file_parts(f: BinaryIO, state: State) -> Callable[[], Optional[Tuple[int, bytes]]]:
-    """Parts of a file of known size that are not yet done, read at their offsets."""
+def file_parts(f: BinaryIO, state: State) -> Callable[[bytearray], Optional[Tuple[int, memoryview]]]:
+    """Parts of a file of known size that are not yet done, read at their offsets into the buffer given."""
     count = state.part_count() or 0
     todo = iter([n for n in range(1, count + 1) if str(n) not in state.done])
 
-    def next_part():
+    def next_part(buffer: bytearray):
         number = next(todo, None)
         if number is None:
             return None
+        length = state.length_of(number)
+        view = memoryview(buffer)[:length]
         f.seek((number - 1) * state.part_size)
-        data = f.read(state.length_of(number))
-        if len(data) != state.length_of(number):
-            raise CliError('The file got shorter during the upload.', LOCAL)
-        return number, data
+        got = 0
+        while got < length:
+            n = f.readinto(view[got:])
+            if not n:
+                raise CliError('The file got shorter during the upload.', LOCAL)
+            got += n
+        return number, view
     return next_part
 
 
-def stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Callable[[], Optional[Tuple[int, bytes]]]:
+def stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Callable[[bytearray], Optional[Tuple[int, memoryview]]]:
     """Parts of a stream of unknown length: `head` (already read) then the rest, part_size each but the last."""
-    buffered = [head]
+    left = [memoryview(head)]
     number = [0]
 
-    def read(n: int) -> bytes:
-        chunks, want = [], n
-        while want and buffered[0]:
-            piece = buffered[0][:want]
-            buffered[0] = buffered[0][want:]
-            chunks.append(piece)
-            want -= len(piece)
-        while want:
-            piece = stream.read(want)
-            if not piece:
+    def next_part(buffer: bytearray):
+        view = memoryview(buffer)[:part_size]
+        got = min(len(left[0]), part_size)
+        view[:got] = left[0][:got]
+        left[0] = left[0][got:] if got < len(left[0]) else memoryview(b'')  # let the head go once copied
+        while got < part_size:
+            n = stream.readinto(view[got:])
+            if not n:
                 break
-            chunks.append(piece)
-            want -= len(piece)
-        return b''.join(chunks)
-
-    def next_part():
-        data = read(part_size)
-        if not data:
+            got += n
+        if not got:
             return None
         number[0] += 1
-        return number[0], data
+        return number[0], view[:got]
     return next_part
 
 
@@ -483,7 +500,13 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
         name = plan.name or os.path.basename(absolute)
         progress = reporter.file(name, size)
         state = State.find(api.url, kind, absolute, size, st.st_mtime_ns, asset_id)
+        if state is None:
+            for stale in State.all():
+                if stale.service == api.url and stale.path == absolute and stale.kind == kind:
+                    reporter.message(f'{name}: changed since its interrupted upload to asset {stale.asset_id}; '
+                                     f'starting over (`assetgate abort {stale.asset_id}` frees the old parts)')
         if state is not None:
+            _check_still_open(api, state)
             reporter.message(f'{name}: resuming the upload of asset {state.asset_id} '
                              f'({len(state.done)} of {state.part_count()} parts already uploaded)')
             progress.advance(sum(state.length_of(int(n)) for n in state.done))
@@ -510,6 +533,24 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
         return _finish_multipart(api, state, f, progress, plan.concurrency)
 
 
+def _check_still_open(api: Api, state: State) -> None:
+    """Before resuming: the version must still be a pending upload (not aborted, completed or deleted)."""
+    try:
+        meta = api.meta(state.asset_id)
+    except CliError as e:
+        if e.api_code == 'asset_not_found':
+            state.remove()
+            e.message = (f'The interrupted upload\'s asset {state.asset_id} no longer exists. Its resume state was '
+                         f'dropped: run the same command again to start over.')
+        raise
+    status = {int(v['version']): v['status'] for v in meta.get('versions', [])}.get(state.version)
+    if status != 'pending':
+        state.remove()
+        raise CliError(f'The interrupted upload to asset {state.asset_id} no longer exists on the service '
+                       f'(version {state.version} is {status or "gone"}). Its resume state was dropped: run the '
+                       f'same command again to start over.', GONE, api_code='NoSuchUpload')
+
+
 def _finish_multipart(api: Api, state: State, f: BinaryIO, progress: FileProgress,
                       concurrency: int = DEFAULT_CONCURRENCY) -> dict:
     engine = Multipart(api, state, concurrency, progress)
@@ -518,13 +559,20 @@ def _finish_multipart(api: Api, state: State, f: BinaryIO, progress: FileProgres
     except KeyboardInterrupt:
         raise
     except CliError as e:
-        if e.exit_code != INTEGRITY:
+        if e.api_code in GONE_UPLOAD:
+            state.remove()
+            e.message += ' Its resume state was dropped: run the same command again to start over.'
+        elif e.exit_code != INTEGRITY:
             e.message += (f' {len(state.done)} of {state.part_count()} parts are uploaded: run the same command '
                           f'again to send the rest, or `assetgate abort {state.asset_id}` to give up.')
         raise
     state.remove()
     progress.finish()
-    token = _link_after(api, state)
+    try:
+        token = _link_after(api, state)
+    except CliError as e:
+        e.message += f' The file is uploaded as asset {state.asset_id}: mint a link with `assetgate link {state.asset_id}`.'
+        raise
     return {'asset': done['asset'], 'token': token, 'name': state.name, 'size': state.size,
             'parts': state.part_count()}
 
@@ -552,8 +600,10 @@ def send_stdin(api: Api, plan: Plan, reporter: Reporter, stream: Optional[Binary
     if state.size is not None:
         raise CliError('The service planned a fixed size for standard input; it does not support open-ended '
                        'uploads yet.', LOCAL)
+    parts = stream_parts(head, stream, state.part_size)
+    del head
     try:
-        done = Multipart(api, state, plan.concurrency, progress).run(stream_parts(head, stream, state.part_size))
+        done = Multipart(api, state, plan.concurrency, progress).run(parts)
     except BaseException:
         _forget(api, state.asset_id)  # standard input cannot be read again: nothing to resume
         raise
