@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,6 @@ s3.upload_file(path, bucket, key, Config=config)
 
 
 def free_port() -> int:
-    import socket
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]

@@ -510,7 +510,7 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
             reporter.message(f'{name}: resuming the upload of asset {state.asset_id} '
                              f'({len(state.done)} of {state.part_count()} parts already uploaded)')
             progress.advance(sum(state.length_of(int(n)) for n in state.done))
-            return _finish_multipart(api, state, f, progress)
+            return _finish_multipart(api, state, f, progress, plan.concurrency)
         if size <= plan.threshold:
             digest = hash_file(f)
             params = {**_params(plan, name if kind == 'share' else None, kind == 'share'), 'size': size,
