@@ -15,7 +15,7 @@ LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0
 LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
+.PHONY: help bootstrap-venv run test test-unit test-e2e check bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
 	localstack-venv test-conformance webapp test-browser check-data soak
 
@@ -66,6 +66,9 @@ soak: $(STAMP) ## mixed load at concurrency 16 on its own local stack, then the 
 
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py
+
+bench-cli: $(STAMP) ## 1 GiB through `assetgate share` vs boto3 upload_file, paired: ratio, MiB/s, peak RSS
+	$(PY) scripts/bench_cli.py
 
 apikey: $(STAMP) ## mint an API key: make apikey OWNER=alice [STAGE=local]
 	@test -n "$(OWNER)" || { echo "usage: make apikey OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }

@@ -158,7 +158,8 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     assert 'chalicelib/webapp/index.html' in names and 'chalicelib/webapp/static/manifest.json' in names
     assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]
     for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
-                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests'):
+                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests', 'cli', 'assetgate_cli', 'rich',
+                     'platformdirs'):
         assert unwanted not in top, unwanted
     # chalice contributes only its runtime (app.py), not the CLI or the deployer.
     assert sorted(n for n in names if n.startswith('chalice/')) == ['chalice/__init__.py', 'chalice/app.py']
