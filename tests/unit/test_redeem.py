@@ -1,4 +1,6 @@
 """GET /asset-token/{token}, GET /asset/{id}, upload completion and /health."""
+import base64
+import hashlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -192,3 +194,22 @@ def test_health_answers_503_when_the_bucket_is_missing(client, s3, aws):
 ])
 def test_content_disposition_is_an_rfc6266_attachment(name, expected):
     assert content_disposition(name) == expected
+
+
+def test_redeem_of_a_verified_upload_carries_its_sha256_as_repr_digest(client, owner_key, aws, s3, api_calls):
+    data = b'verified bytes'
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    _, created = post_asset(client, owner_key, query=f'name=v.txt&token=1&size={len(data)}&sha256={digest}')
+    s3.put_object(Bucket=aws.bucket, Key=keys.object_key(created['asset']['id'], 1), Body=data)
+    get(client, f'/asset-token/{created["token"]["token"]}')  # first touch notices the upload
+    api_calls.reset()
+    response, _ = get(client, f'/asset-token/{created["token"]["token"]}')
+    assert response.status_code == 302 and response.headers['Repr-Digest'] == f'sha-256=:{digest}:'
+    assert api_calls.calls == [('dynamodb', 'UpdateItem')]
+    assert items_of_kind(aws, 'token')[0]['sha256']['S'] == digest
+
+
+def test_redeem_without_a_verified_sha256_sends_no_repr_digest(client, shared, s3, aws):
+    upload(s3, aws, shared)
+    response, _ = get(client, f'/asset-token/{shared["token"]["token"]}')
+    assert response.status_code == 302 and 'Repr-Digest' not in response.headers
