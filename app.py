@@ -3,7 +3,22 @@ import os
 
 from chalice import Chalice
 
-from chalicelib import assets, auth, forms, health, keys, landing, listing, redeem, tokens, uploads, views, web, webapp
+from chalicelib import (
+    assets,
+    auth,
+    forms,
+    health,
+    keys,
+    landing,
+    listing,
+    openapi,
+    redeem,
+    tokens,
+    uploads,
+    views,
+    web,
+    webapp,
+)
 from chalicelib.config import settings
 
 app = Chalice(app_name='assetgate')
@@ -11,9 +26,14 @@ app.api.binary_types.append('multipart/form-data')
 app.register_middleware(web.render_errors, 'http')
 
 
-def route(path: str, method: str):
-    """app.route for one method, taking any body type; errors below it reach web.render_errors."""
+OPERATIONS: dict[tuple[str, str], openapi.Operation] = {}
+
+
+def route(path: str, method: str, summary: str, **declared):
+    """app.route for one method, taking any body type, declared once: its form (the parameters it
+    takes), its answers and errors, which /openapi.json publishes. Errors below it reach web.render_errors."""
     def register(view):
+        OPERATIONS[path, method] = openapi.Operation(path, method, view.__name__, summary, **declared)
         return app.route(path, methods=[method], content_types=web.ANY_BODY)(web.answers_errors(view))
     return register
 
@@ -22,126 +42,136 @@ def _owner() -> str:
     return auth.owner_of(app.current_request.headers.get('authorization'))
 
 
-def _form(form, with_body: bool = True):
-    return forms.read(form, app.current_request, with_body)
+def _form():
+    """The current route's declared form, filled from the request."""
+    context = app.current_request.context
+    op = OPERATIONS[context['resourcePath'], context['httpMethod']]
+    return forms.read(op.form, app.current_request, op.body)
 
 
 def _base() -> str:
     return web.share_base(app.current_request)
 
 
-@route('/asset', 'POST')
+@route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.',
+       form=forms.CreateForm, answer=201, errors=(409,))
 def create_asset():
     owner = _owner()
-    created = assets.create(settings(), owner, _form(forms.CreateForm).parse(settings()))
+    created = assets.create(settings(), owner, _form().parse(settings()))
     return web.created(views.created(created, _base()))
 
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@route('/asset/{ref}', 'POST')
+@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', form=forms.CreateForm, answer=201,
+       errors=(409,))
 def create_named_asset(ref):
     owner = _owner()
-    created = assets.create(settings(), owner, _form(forms.CreateForm).parse(settings(), path_name=ref))
+    created = assets.create(settings(), owner, _form().parse(settings(), path_name=ref))
     return web.created(views.created(created, _base()))
 
 
-@route('/asset', 'GET')
+@route('/asset', 'GET', 'List your assets, newest first.', form=forms.PageForm)
 def list_assets():
     owner = _owner()
-    return web.ok(views.page(listing.listing(owner, _form(forms.PageForm).parse())))
+    return web.ok(views.page(listing.listing(owner, _form().parse())))
 
 
-@route('/asset/{ref}', 'GET')
+@route('/asset/{ref}', 'GET', 'Download as the owner.', form=forms.VersionSelect, answer=302, errors=(409, 410))
 def download_asset(ref):
     owner = _owner()
-    number = _form(forms.VersionSelect).parse()
+    number = _form().parse()
     return web.redirect(assets.download(settings(), owner, forms.asset_id(ref), number))
 
 
-@route('/asset/{ref}', 'DELETE')
+@route('/asset/{ref}', 'DELETE', 'Delete the asset, every version and token.', answer=204)
 def delete_asset(ref):
     owner = _owner()
-    _form(forms.NoParams)
+    _form()
     assets.delete(settings(), owner, forms.asset_id(ref))
     return web.no_content()
 
 
-@route('/asset/{ref}/meta', 'GET')
+@route('/asset/{ref}/meta', 'GET', 'The asset, its versions and its links.')
 def asset_meta(ref):
     owner = _owner()
-    _form(forms.NoParams)
+    _form()
     return web.ok(views.details(listing.details(owner, forms.asset_id(ref))))
 
 
-@route('/asset/{ref}/tokens', 'GET')
+@route('/asset/{ref}/tokens', 'GET', 'The asset\'s links (never the tokens themselves).')
 def asset_tokens(ref):
     owner = _owner()
-    _form(forms.NoParams)
+    _form()
     return web.ok(views.tokens(*listing.token_list(owner, forms.asset_id(ref))))
 
 
-@route('/asset/{ref}/token', 'POST')
+@route('/asset/{ref}/token', 'POST', 'Mint another share link.', form=forms.TokenForm, answer=201)
 def mint_token(ref):
     owner = _owner()
-    wanted = _form(forms.TokenForm).parse(settings())
+    wanted = _form().parse(settings())
     issued = tokens.mint(settings(), owner, forms.asset_id(ref), wanted)
     return web.created(views.issued(issued, _base()))
 
 
-@route('/asset/{ref}/version', 'POST')
+@route('/asset/{ref}/version', 'POST', 'Start a new version with its own upload.', form=forms.VersionForm,
+       answer=201, errors=(409,))
 def create_version(ref):
     owner = _owner()
-    wanted = _form(forms.VersionForm).parse(settings())
+    wanted = _form().parse(settings())
     return web.created(views.created(assets.create_version(settings(), owner, forms.asset_id(ref), wanted), _base()))
 
 
-@route('/asset/{ref}/upload', 'GET')
+@route('/asset/{ref}/upload', 'GET', 'More presigned part URLs of a multipart upload.', form=forms.PartWindow)
 def upload_parts(ref):
     owner = _owner()
-    number, first, count = _form(forms.PartWindow).parse()
+    number, first, count = _form().parse()
     page = uploads.more_parts(settings(), owner, forms.asset_id(ref), number, first, count)
     return web.ok(views.upload(page, _base()))
 
 
-@route('/asset/{ref}/upload/parts', 'POST')
+@route('/asset/{ref}/upload/parts', 'POST', 'Part URLs that sign each part\'s SHA-256.', form=forms.VersionSelect,
+       body=False, json_body=forms.PARTS_SCHEMA)
 def sign_upload_parts(ref):
     owner = _owner()
-    number = _form(forms.VersionSelect, with_body=False).parse()
+    number = _form().parse()
     checksums = forms.part_checksums(app.current_request)
     return web.ok(uploads.sign_parts(settings(), owner, forms.asset_id(ref), number, checksums))
 
 
-@route('/asset/{ref}/upload/complete', 'POST')
+@route('/asset/{ref}/upload/complete', 'POST', 'Complete a multipart upload.', form=forms.VersionSelect,
+       errors=(409,))
 def complete_upload(ref):
     owner = _owner()
-    number = _form(forms.VersionSelect).parse()
+    number = _form().parse()
     return web.ok(views.completed(*uploads.complete(settings(), owner, forms.asset_id(ref), number)))
 
 
-@route('/asset/{ref}/upload', 'DELETE')
+@route('/asset/{ref}/upload', 'DELETE', 'Abort a multipart upload.', form=forms.VersionSelect, answer=204,
+       errors=(409,))
 def abort_upload(ref):
     owner = _owner()
-    number = _form(forms.VersionSelect).parse()
+    number = _form().parse()
     uploads.abort(settings(), owner, forms.asset_id(ref), number)
     return web.no_content()
 
 
-@route('/asset-token/{token}', 'GET')
+@route('/asset-token/{token}', 'GET', 'Redeem a share link: a redirect to the bytes.', owner=False, answer=302,
+       errors=(409, 410))
 def redeem_token(token):
     grant = redeem.redeem(settings(), forms.token(token))
     return web.redirect(grant.url, grant.sha256)
 
 
-@route('/asset-token/{token}', 'DELETE')
+@route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', answer=204)
 def revoke_token(token):
     owner = _owner()
-    _form(forms.NoParams)
+    _form()
     tokens.revoke(owner, forms.token(token))
     return web.no_content()
 
 
-@route('/health', 'GET')
+@route('/health', 'GET', 'Whether the table and bucket answer.', owner=False)
 def health_check():
     return web.ok(health.check(settings()))
 
@@ -162,11 +192,16 @@ else:
 
 
 # The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.
-@route('/', 'GET')
+@route('/', 'GET', 'The owner web app.', owner=False, media='text/html')
 def webapp_page():
     return webapp.page(_base())
 
 
-@route('/static/{name}', 'GET')
+@route('/static/{name}', 'GET', 'The web app\'s content-hashed files.', owner=False, media='text/plain')
 def webapp_static(name):
     return webapp.static_file(name)
+
+
+@route('/openapi.json', 'GET', 'This document: every route, parameter, answer and error.', owner=False)
+def openapi_document():
+    return web.ok(openapi.document(OPERATIONS.values(), _base()))

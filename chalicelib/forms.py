@@ -312,6 +312,15 @@ class NoParams:
 
 
 PARTS_EXAMPLE = 'Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.'
+PARTS_SCHEMA = {
+    'type': 'object', 'required': ['parts'], 'additionalProperties': False,
+    'properties': {'parts': {'type': 'array', 'minItems': 1, 'items': {
+        'type': 'object', 'required': ['part_number', 'sha256'], 'additionalProperties': False,
+        'properties': {'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
+                       'sha256': {'type': 'string', 'description': 'The part\'s SHA-256, hex or base64.'},
+                       'size': {'type': 'integer', 'minimum': 1,
+                                'description': 'Bytes in the part; required when the upload\'s size is unknown.'}}}}},
+}
 
 
 def part_checksums(request) -> dict[int, PartChecksum]:
