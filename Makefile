@@ -16,7 +16,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance
+	localstack-venv test-conformance stack-memory
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ check: $(STAMP) ## byte-compile everything (syntax check)
 
 bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
 	$(PY) scripts/bench.py
+
+stack-memory: $(STAMP) ## does the local stack stay bounded? CREATES=5000 creates, moto's RSS and create latency
+	$(PY) scripts/stack_memory.py --creates $(or $(CREATES),5000)
 
 apikey: $(STAMP) ## mint an API key: make apikey OWNER=alice [STAGE=local]
 	@test -n "$(OWNER)" || { echo "usage: make apikey OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }
