@@ -49,7 +49,7 @@ test-e2e: $(STAMP) ## only the end-to-end tests
 check: $(STAMP) ## byte-compile everything (syntax check)
 	$(PY) -m compileall -q app.py chalicelib scripts tests
 
-bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
+bench: $(STAMP) ## AWS requests per request; cold and warm redeem vs a boto3 floor (checkout, package); zip size
 	$(PY) scripts/bench.py
 
 stack-memory: $(STAMP) ## does the local stack stay bounded? CREATES=5000 creates, moto's RSS and create latency

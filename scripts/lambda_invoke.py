@@ -5,6 +5,8 @@
     python scripts/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
     python scripts/lambda_invoke.py --root DIR warm-redeem --token TOKEN -n 200
     python scripts/lambda_invoke.py --root DIR warm-floor -n 200
+    python scripts/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
+    python scripts/lambda_invoke.py --root DIR redeem --token TOKEN --count
 
 DIR is what Lambda would have in /var/task: the source checkout, or an unzipped deployment
 package (run it with `python -S -B` so nothing but DIR and the standard library is importable
@@ -79,10 +81,62 @@ def share(key: str, data: bytes) -> dict:
     return result
 
 
-def redeem(token: str) -> dict:
+def redeem(token: str, count: bool = False) -> dict:
+    calls = _counting() if count else None
     import app
     answer = app.app(redeem_event(token), None)
-    return {'status': answer['statusCode'], 'seconds': time.perf_counter() - STARTED}
+    result = {'status': answer['statusCode'], 'seconds': time.perf_counter() - STARTED}
+    return {**result, 'calls': _tally(calls)} if count else result
+
+
+def _counting() -> list:
+    """Record every AWS request (service:operation); PynamoDB and boto3 both go through this method."""
+    from botocore.client import BaseClient
+    calls, original = [], BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        calls.append(f'{self.meta.service_model.service_name}:{operation_name}')
+        return original(self, operation_name, api_params)
+    BaseClient._make_api_call = counting
+    return calls
+
+
+def _tally(calls: list) -> dict:
+    tally = {}
+    for call in calls:
+        tally[call] = tally.get(call, 0) + 1
+    return tally
+
+
+def counts(key: str) -> dict:
+    """AWS requests made by each kind of request, in one warm process (the cold redeem: redeem --count)."""
+    calls = _counting()
+    import app
+    auth = {'Authorization': f'Bearer {key}'}
+    results = {}
+
+    def measure(label, event):
+        calls.clear()
+        answer = app.app(event, None)
+        results[label] = {'status': answer['statusCode'], 'calls': _tally(calls)}
+        return answer
+
+    created = json.loads(measure('create (with token)', proxy_event(
+        'POST', '/asset', '/asset', query={'name': 'a.txt', 'token': '1'}, headers=auth))['body'])
+    upload = created['upload']
+    _http('PUT', upload['url'], b'x', upload.get('headers'))
+    asset, token = created['asset']['id'], created['token']['token']
+    measure('redeem, first touch after upload', redeem_event(token))
+    measure('redeem, warm', redeem_event(token))
+    minted = json.loads(app.app(proxy_event('POST', '/asset/{ref}/token', f'/asset/{asset}/token', {'ref': asset},
+                                            query={'max_uses': '3'}, headers=auth), None)['body'])['token']
+    measure('redeem with max_uses, warm', redeem_event(minted))
+    for _ in range(2):
+        app.app(redeem_event(minted), None)
+    measure('redeem with max_uses, used up (410)', redeem_event(minted))
+    measure('owner GET /asset/{id}', proxy_event('GET', '/asset/{ref}', f'/asset/{asset}', {'ref': asset},
+                                                 headers=auth))
+    return {'counts': results, 'token': token}
 
 
 def _floor_clients():
@@ -118,7 +172,8 @@ def warm(fn, n: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', required=True, help='the folder Lambda would run from')
-    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm-redeem', 'warm-floor'])
+    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm-redeem', 'warm-floor', 'counts'])
+    parser.add_argument('--count', action='store_true', help='redeem: also report the AWS requests it made')
     parser.add_argument('--key')
     parser.add_argument('--token')
     parser.add_argument('-n', type=int, default=200)
@@ -127,7 +182,9 @@ def main(argv=None) -> int:
     if args.mode == 'share':
         result = share(args.key, b'assetgate bench object\n')
     elif args.mode == 'redeem':
-        result = redeem(args.token)
+        result = redeem(args.token, args.count)
+    elif args.mode == 'counts':
+        result = counts(args.key)
     elif args.mode == 'floor':
         result = floor()
     elif args.mode == 'warm-redeem':

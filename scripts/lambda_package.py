@@ -125,6 +125,13 @@ def _packager(config: Config) -> LambdaDeploymentPackager:
 
 def build(stage: str, project_dir: str = ROOT) -> str:
     """Make the zip chalice will reuse for ``stage`` exist, rewritten; its path."""
+    path = chalice_package(stage, project_dir)
+    rewrite(path)
+    return path
+
+
+def chalice_package(stage: str, project_dir: str = ROOT) -> str:
+    """The zip chalice builds (or reuses) for ``stage``, as it is: rewritten only if it was before."""
     _check_runtime()
     project_dir = os.path.abspath(project_dir)
     with open(os.path.join(project_dir, '.chalice', 'config.json')) as f:
@@ -133,10 +140,7 @@ def build(stage: str, project_dir: str = ROOT) -> str:
     if config.automatic_layer:
         raise SystemExit('automatic_layer is set: chalice would build other packages (a layer), which this '
                          'script does not compile; see docs/packaging.md')
-    packager = _packager(config)
-    path = packager.create_deployment_package(project_dir, config.lambda_python_version)
-    rewrite(path)
-    return path
+    return _packager(config).create_deployment_package(project_dir, config.lambda_python_version)
 
 
 def expected_path(stage: str, project_dir: str = ROOT) -> str:
