@@ -41,6 +41,13 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f'no VmRSS for {pid}')
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (/proc/<pid>/stat)."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def moto_pid(stack_pid: int) -> int:
     """The moto server: the child of local_stack.py that runs scripts/moto_server.py."""
     for entry in os.listdir('/proc'):

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from chalice.config import Config
 from chalice.deploy import models
-from chalice.deploy.deployer import DeploymentPackager, create_build_stage
+from chalice.deploy.deployer import create_build_stage
 from chalice.deploy.swagger import SwaggerGenerator
 from chalice.utils import UI, OSUtils
 
@@ -77,10 +77,8 @@ def test_the_cfn_output_zip_is_the_cached_package_chalice_deploy_reuses(packaged
     with open(project / '.chalice' / 'config.json') as f:
         config = Config(chalice_stage='dev', user_provided_params={'project_dir': str(project)},
                         config_from_disk=json.load(f))
-    [packager] = [step for step in create_build_stage(OSUtils(), UI(), SwaggerGenerator('us-east-1', {}), config)
-                  ._steps if isinstance(step, DeploymentPackager)]
     resource = models.DeploymentPackage(filename=models.Placeholder.BUILD_STAGE)
-    packager.handle(config, resource)
+    create_build_stage(OSUtils(), UI(), SwaggerGenerator('us-east-1', {}), config).execute(config, [resource])
     assert lambda_package.is_rewritten(resource.filename)
     assert open(resource.filename, 'rb').read() == (packaged['dev'] / 'deployment.zip').read_bytes()
     assert os.listdir(project / '.chalice' / 'deployments') == [os.path.basename(resource.filename)]
