@@ -52,15 +52,15 @@ def _touched_items(backend, transact_items: list) -> list:
     """(table, hash, range, deep copy of the item or None) for every item the transaction names."""
     saved = []
     for entry in transact_items:
-        for op in entry.values():
+        for op in entry.values() if isinstance(entry, dict) else ():
             table = backend.tables.get(op.get('TableName')) if isinstance(op, dict) else None
             if table is None:
                 continue
             try:
                 hash_value, range_value = _key_of(table, op)
-            except (KeyError, TypeError, IndexError, AttributeError):
-                continue  # malformed: moto rejects it before it writes anything
-            item = table.get_item(hash_value, range_value)
+                item = table.get_item(hash_value, range_value)
+            except Exception:  # a malformed operation: moto rejects it before it writes anything
+                continue
             saved.append((table, hash_value, range_value, copy.deepcopy(item)))
     return saved
 
