@@ -17,7 +17,7 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance webapp test-browser check-data soak
+	localstack-venv test-conformance webapp test-browser check-data soak stack-memory
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,11 +64,14 @@ check-data: $(STAMP) ## check a stage's table and bucket against the invariants:
 soak: $(STAMP) ## mixed load at concurrency 16 on its own local stack, then the invariants: make soak [DURATION=120] [COUNT=n]
 	$(PY) scripts/soak.py --duration $(or $(DURATION),120) $(if $(COUNT),--count $(COUNT),)
 
-bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
+bench: $(STAMP) ## AWS requests per request; cold and warm redeem vs a boto3 floor (checkout, package); zip size
 	$(PY) scripts/bench.py
 
 bench-cli: $(STAMP) ## 1 GiB through `assetgate share` vs boto3 upload_file, paired: ratio, MiB/s, peak RSS
 	$(PY) scripts/bench_cli.py
+
+stack-memory: $(STAMP) ## does the local stack stay bounded? CREATES=5000 creates, moto's RSS and create latency
+	$(PY) scripts/stack_memory.py --creates $(or $(CREATES),5000)
 
 apikey: $(STAMP) ## mint an API key: make apikey OWNER=alice [STAGE=local]
 	@test -n "$(OWNER)" || { echo "usage: make apikey OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }

@@ -149,12 +149,17 @@ def package(stage: str, out: str, project_dir: str = ROOT) -> str:
     with open(merge_path, 'w') as f:
         json.dump(merge_template(stage, project_dir), f, indent=2)
     chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
+    from scripts import lambda_package
     from scripts.bootstrap import stage_environment
-    # chalice needs a region to package for: the stage's. No credentials are used.
-    env = {**os.environ, 'ASSETGATE_S3_EVENTS': 'template',
+    # The byte-compiled, trimmed zip, where chalice looks for a package to reuse (docs/packaging.md).
+    lambda_package.build(stage, project_dir)
+    # chalice needs a region to package for: the stage's. No credentials are used. It imports app.py:
+    # writing no __pycache__ into chalicelib/ keeps the cached package's name (a hash of chalicelib/).
+    env = {**os.environ, 'ASSETGATE_S3_EVENTS': 'template', 'PYTHONDONTWRITEBYTECODE': '1',
            'AWS_DEFAULT_REGION': stage_environment(stage, project_dir)['ASSETGATE_REGION']}
     subprocess.run([chalice, '--project-dir', project_dir, 'package', '--stage', stage, '--merge-template',
                     os.path.abspath(merge_path), os.path.abspath(out)], check=True, env=env)
+    lambda_package.rewrite(os.path.join(out, 'deployment.zip'))  # a no-op unless chalice built its own
     return os.path.join(out, 'sam.json')
 
 

@@ -14,6 +14,10 @@ sys.path.insert(0, ROOT)
 
 from chalicelib import auth, aws as clients, config, models  # noqa: E402 (after the path is set)
 from scripts.bootstrap import ensure_bucket, ensure_table  # noqa: E402
+from scripts.moto_server import bound_moto_memory  # noqa: E402
+
+# moto 5.2.5 copies the whole table for each TransactWriteItems item and keeps every copy.
+bound_moto_memory()
 
 TABLE = 'assetgate-test'
 BUCKET = 'assetgate-test-bucket'

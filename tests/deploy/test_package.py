@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,24 +11,7 @@ import pytest
 
 from chalicelib import models
 from tests.conftest import ROOT
-
-STAGES = ('dev', 'prod')
-
-
-@pytest.fixture(scope='module')
-def packaged(tmp_path_factory):
-    """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
-    project = tmp_path_factory.mktemp('package') / 'project'
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'node_modules'))
-    out = {}
-    for stage in STAGES:
-        out[stage] = project / 'build' / f'cfn-{stage}'
-        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
-        subprocess.run([sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out',
-                        str(out[stage])], check=True, env=env, cwd=project, timeout=600,
-                       stdout=subprocess.DEVNULL)
-    return out
+from tests.deploy.conftest import STAGES
 
 
 def template(packaged, stage) -> dict:
@@ -162,6 +144,8 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
                      'platformdirs'):
         assert unwanted not in top, unwanted
     # chalice contributes only its runtime (app.py), not the CLI or the deployer.
-    assert sorted(n for n in names if n.startswith('chalice/')) == ['chalice/__init__.py', 'chalice/app.py']
+    assert sorted(n for n in names if n.startswith('chalice/')) == [
+        'chalice/__init__.py', 'chalice/__pycache__/__init__.cpython-311.pyc', 'chalice/__pycache__/app.cpython-311.pyc',
+        'chalice/app.py']
     installed = {re.sub(r'[-_.]+', '_', n.split('-')[0]).lower() for n in top if n.endswith('.dist-info')}
     assert installed <= _runtime_distributions()
