@@ -1,4 +1,5 @@
 """AWS clients: one botocore session per process, clients created once on first use, one time budget."""
+import contextvars
 import threading
 
 import boto3
@@ -25,6 +26,7 @@ LONG_RETRIES = {'mode': 'standard', 'total_max_attempts': 1}
 DEPENDENCY_ERRORS = (BotoCoreError, ClientError, PynamoDBException)
 
 _lock = threading.RLock()
+_requests_made: contextvars.ContextVar[int] = contextvars.ContextVar('aws_requests', default=0)
 _session: botocore.session.Session | None = None
 _boto3: boto3.session.Session | None = None
 _s3: dict = {}
@@ -37,6 +39,7 @@ def botocore_session() -> botocore.session.Session:
         with _lock:
             if _session is None:
                 _session = botocore.session.get_session()
+                _session.register('before-send', _count_request)
                 # One boto3 session over it: each would register boto3's handlers on it again.
                 _boto3 = boto3.session.Session(botocore_session=_session)
     return _session
@@ -79,3 +82,16 @@ def forget_clients() -> None:
     """Drop the cached S3 clients (tests of a cold start; a changed endpoint gets new ones anyway)."""
     with _lock:
         _s3.clear()
+
+
+def _count_request(**_) -> None:
+    _requests_made.set(_requests_made.get() + 1)
+
+
+def count_requests() -> contextvars.Token:
+    """Start counting this request's AWS requests (every HTTP attempt, retries included)."""
+    return _requests_made.set(0)
+
+
+def requests_made() -> int:
+    return _requests_made.get()
