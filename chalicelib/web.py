@@ -5,6 +5,7 @@ from chalice import Response
 
 from chalicelib.config import settings
 from chalicelib.errors import AssetgateError, Unauthorized
+from chalicelib.public_url import public_base
 
 # Every body-taking route accepts any media type, so Chalice's own 415 never answers;
 # params.collect() decides what it can read and answers 415 in assetgate's shape.
@@ -50,16 +51,13 @@ def share_base(request) -> str:
     """Absolute base URL of this API as its clients reach it.
 
     ASSETGATE_PUBLIC_URL wins (custom domains). Behind API Gateway the context names the
-    domain and stage. chalice local's context has neither, so the Host header decides.
+    domain and the stage or base path (public_url.py). chalice local's context has no domain,
+    so there the Host header decides.
     """
-    configured = settings().public_url
-    if configured:
-        return configured
-    context = request.context or {}
+    base = public_base(request.context, settings().public_url)
+    if base:
+        return base
     headers = request.headers
-    domain, stage = context.get('domainName'), context.get('stage')
-    if domain and stage:
-        return f'https://{domain}/{stage}'
     scheme = (headers.get('x-forwarded-proto') or 'http').split(',')[0].strip()
     host = headers.get('host') or '127.0.0.1:8000'
     return f'{scheme}://{host}'
