@@ -12,11 +12,14 @@ LS_VENV := .venv-localstack
 LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography==44.0.3' \
 	service_identity 'joserfc<1.1'
 LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' ' -f1)
+# tests/cloud's LocalStack Lambda executor (functions as local Python processes: there is no Docker).
+LS_EXECUTOR := tests/cloud/localstack_local_executor
+LS_EXECUTOR_FILES := $(LS_EXECUTOR)/pyproject.toml $(wildcard $(LS_EXECUTOR)/localstack_local_executor/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance
+	localstack-venv test-conformance test-cloud
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,11 +37,12 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
 	$(PY) scripts/local_stack.py
 
-test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, then S3 conformance (LocalStack checks signatures)
+test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, S3 conformance, then make deploy to LocalStack
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance
+	$(PY) -m pytest -q tests/cloud
 
 test-unit: $(STAMP) ## only the in-process tests
 	$(PY) -m pytest -q tests/unit
@@ -91,17 +95,25 @@ test-deploy: $(STAMP) ## only the deploy checks (policy, bootstrap on moto serve
 	$(PY) -m pytest -q tests/deploy
 
 
-$(LS_STAMP):
+$(LS_STAMP): $(LS_EXECUTOR_FILES)
 	@test -n "$(LOCALSTACK_PYTHON)" || { echo "tests/conformance needs Python 3.13 for LocalStack and none was found" \
 		"(tried python3.13 and ~/.pyenv/versions/3.13*); install it or set LOCALSTACK_PYTHON=..." >&2; exit 1; }
 	@$(LOCALSTACK_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
 		{ echo "LOCALSTACK_PYTHON=$(LOCALSTACK_PYTHON) is not Python 3.13" >&2; exit 1; }
 	test -x $(LS_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LS_PACKAGES)
+	# The executor plugin, built from a copy so that no build output lands in the tree.
+	rm -rf $(LS_VENV)/build-executor && cp -r $(LS_EXECUTOR) $(LS_VENV)/build-executor
+	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+		$(LS_VENV)/build-executor
+	rm -rf $(LS_VENV)/build-executor
 	rm -f $(LS_VENV)/.installed-*
 	touch $@
 
-localstack-venv: $(LS_STAMP) ## create .venv-localstack (Python 3.13) with LocalStack's S3 for the conformance tier
+localstack-venv: $(LS_STAMP) ## create .venv-localstack (Python 3.13): LocalStack and the cloud tier's Lambda executor
 
 test-conformance: $(STAMP) $(LS_STAMP) ## only the S3 conformance tests (presigned URLs against LocalStack)
 	$(PY) -m pytest -q tests/conformance
+
+test-cloud: $(STAMP) $(LS_STAMP) ## only the cloud tier: make deploy/destroy of a copy to LocalStack, the API through API Gateway
+	$(PY) -m pytest -q tests/cloud
