@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
 HOP_BY_HOP = {'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding'}
+OWN_HEADERS = {'server', 'date'}  # the proxy's http.server sends its own
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class RecordingProxy:
                 proxy.record(Call(time.time(), operation, answer.status_code, error))
                 self.send_response(answer.status_code)
                 for name, value in answer.headers.items():
-                    if name.lower() not in HOP_BY_HOP:
+                    if name.lower() not in HOP_BY_HOP | OWN_HEADERS:
                         self.send_header(name, value)
                 self.send_header('Content-Length', str(len(answer.content)))
                 self.end_headers()

@@ -9,7 +9,7 @@ import requests
 
 from app import app as chalice_app
 from chalicelib import keys
-from scripts.bootstrap import stage_environment
+from scripts.bootstrap import stage_environment, tls_only_policy
 from tests.cloud.conftest import STAGE
 
 # The settings the README's Configuration and Deployment sections promise each deployed function.
@@ -83,8 +83,11 @@ def test_deployed_functions_carry_the_stage_settings_and_policy(deployed, locals
         assert [iam.get_role_policy(RoleName=role, PolicyName=n)['PolicyDocument'] for n in names] == [policy]
 
 
-def test_bucket_notifies_upload_landed_of_objects_under_assets(deployed, localstack):
-    notification = localstack.client('s3').get_bucket_notification_configuration(Bucket=deployed.bucket)
+def test_bucket_has_the_tls_only_policy_and_notifies_upload_landed_of_objects_under_assets(deployed, localstack):
+    s3 = localstack.client('s3')
+    # In place, though LocalStack does not evaluate it: the plain-HTTP uploads below still work.
+    assert json.loads(s3.get_bucket_policy(Bucket=deployed.bucket)['Policy']) == tls_only_policy(deployed.bucket)
+    notification = s3.get_bucket_notification_configuration(Bucket=deployed.bucket)
     [rule] = notification['LambdaFunctionConfigurations']
     assert rule['LambdaFunctionArn'].endswith(f':function:assetgate-{STAGE}-upload_landed')
     assert rule['Events'] == ['s3:ObjectCreated:*']

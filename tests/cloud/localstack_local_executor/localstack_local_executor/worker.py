@@ -97,7 +97,9 @@ def main(argv: list[str]) -> int:
     try:
         handler, init_error = load_handler(code_dir, handler_name), None
     except Exception as exc:  # reported on every invocation, as Lambda does
-        handler, init_error = None, error_payload(exc, f'Runtime.ImportModuleError: {type(exc).__name__}')
+        module = handler_name.rpartition('.')[0]
+        handler, init_error = None, {'errorMessage': f"Unable to import module '{module}': {exc}",
+                                     'errorType': 'Runtime.ImportModuleError', 'stackTrace': []}
         traceback.print_exc(file=capture)
     init_logs = capture.take()
     protocol.write(json.dumps({'ready': True, 'python': '%d.%d' % sys.version_info[:2], 'logs': init_logs}) + '\n')
