@@ -30,11 +30,23 @@ def public_base(context: dict | None, configured: str | None) -> str | None:
 
 
 def _mapped_prefix(path, resource_path) -> str | None:
-    """What ``path`` (the request's path as the client sent it) holds in front of the route ``resource_path``."""
+    """What ``path`` (the request's path as the client sent it) holds in front of the route ``resource_path``.
+
+    Unique for routes of fixed length (all of assetgate's). Behind a greedy ``{name+}`` route
+    the split is ambiguous and the shortest prefix is taken.
+    """
     if not isinstance(path, str) or not isinstance(resource_path, str) or not path.startswith('/'):
         return None
-    route = ''.join(
-        '[^/]+' if part.startswith('{') and not part.endswith('+}') else '.+' if part.startswith('{') else re.escape(part)
-        for part in re.split(r'(\{[^{}/]+\})', resource_path.rstrip('/')))
-    match = re.fullmatch(rf'((?:/[^/]+)*?){route}/?', path)
+    match = re.fullmatch(rf'((?:/[^/]+)*?){_route_pattern(resource_path)}/?', path)
     return match.group(1) if match else None
+
+
+def _route_pattern(resource_path: str) -> str:
+    """A regex for the concrete paths of a route: {name} is one segment, {name+} one or more."""
+    pattern = ''
+    for piece in re.split(r'(\{[^{}/]+\})', resource_path.rstrip('/')):
+        if piece.startswith('{'):
+            pattern += '.+' if piece.endswith('+}') else '[^/]+'
+        else:
+            pattern += re.escape(piece)
+    return pattern

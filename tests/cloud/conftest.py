@@ -197,8 +197,8 @@ def localstack(tmp_path_factory, dynamodb):
     cert = home / 'server.pem'
     _self_signed_cert(cert)
     port = free_port()
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(('AWS_', 'PYTHON', 'VIRTUAL_ENV', 'LOCALSTACK_', 'LOCAL_EXECUTOR_', 'MAKE', 'MFLAGS'))}
+    dropped = ('AWS_', 'PYTHON', 'VIRTUAL_ENV', 'LOCALSTACK_', 'LOCAL_EXECUTOR_', 'MAKE', 'MFLAGS')
+    env = {name: value for name, value in os.environ.items() if not name.startswith(dropped)}
     env.update({
         'SERVICES': 's3,iam,sts,lambda,apigateway,logs',
         'GATEWAY_LISTEN': f'127.0.0.1:{port}',

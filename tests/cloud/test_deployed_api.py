@@ -35,7 +35,7 @@ def wait_for_status(table, asset_id: str, number: int, status: str) -> dict:
 
 
 def wait_for_log_line(localstack, function: str, start: str) -> str:
-    """The first line of the function's CloudWatch logs that starts with ``start`` (Lambda ships them asynchronously)."""
+    """The first line of the function's CloudWatch logs starting with ``start`` (Lambda ships them asynchronously)."""
     logs = localstack.client('logs')
     deadline = time.monotonic() + LANDING_TIMEOUT
     while True:

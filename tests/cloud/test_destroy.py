@@ -5,11 +5,10 @@ Runs after test_deployed_api.py (pytest keeps file order): each step builds on t
 import time
 from dataclasses import dataclass
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cloud.conftest import STAGE, write_report, make
+from tests.cloud.conftest import STAGE, boto3_client, make, write_report
 
 
 @dataclass
@@ -59,9 +58,7 @@ def stage_log_groups(localstack) -> list[str]:
 
 
 def table_exists(dynamodb, deployed) -> bool:
-    client = boto3.session.Session(region_name='us-east-1', aws_access_key_id='test',
-                                   aws_secret_access_key='test').client('dynamodb', endpoint_url=dynamodb.upstream)
-    return deployed.table in client.list_tables()['TableNames']
+    return deployed.table in boto3_client('dynamodb', dynamodb.upstream).list_tables()['TableNames']
 
 
 def bucket_exists(localstack, deployed) -> bool:
@@ -85,7 +82,8 @@ def test_destroy_keeps_the_table_bucket_data_and_log_groups_and_says_so(destroye
     assert f'kept: table {deployed.table} and bucket {deployed.bucket} with their data' in destroyed.output
     assert table_exists(dynamodb, deployed) and bucket_exists(localstack, deployed)
     assert localstack.client('s3').list_objects_v2(Bucket=deployed.bucket, Prefix='assets/')['KeyCount'] > 0
-    assert stage_log_groups(localstack) == [f'/aws/lambda/assetgate-{STAGE}', f'/aws/lambda/assetgate-{STAGE}-upload_landed']
+    assert stage_log_groups(localstack) == [f'/aws/lambda/assetgate-{STAGE}',
+                                            f'/aws/lambda/assetgate-{STAGE}-upload_landed']
     assert 'kept: the CloudWatch log groups' in destroyed.output
 
 
