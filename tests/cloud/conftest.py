@@ -134,6 +134,15 @@ class Deployment:
     dynamodb_calls: list = field(default_factory=list)
 
 
+def is_running(pid: int) -> bool:
+    """True if ``pid`` is a live (not zombie) process."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
 def boto3_client(service: str, endpoint: str, retries: dict | None = None):
     session = boto3.session.Session(region_name=REGION, aws_access_key_id=CREDENTIALS['AWS_ACCESS_KEY_ID'],
                                     aws_secret_access_key=CREDENTIALS['AWS_SECRET_ACCESS_KEY'])
@@ -188,19 +197,20 @@ def dynamodb(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope='session')
-def localstack(tmp_path_factory, dynamodb):
-    """LocalStack on a free 127.0.0.1 port with S3, IAM, STS, Lambda (local executor), API Gateway, Logs."""
+SERVICES = 's3,iam,sts,lambda,apigateway,logs'
+
+
+def launch_localstack(home: Path, services: str, extra_env: dict) -> LocalStack:
+    """LocalStack with ``services`` on a free 127.0.0.1 port, the local Lambda executor and TLS; ready to use."""
     if not os.access(LOCALSTACK_PYTHON, os.X_OK):
         pytest.fail(f'{LOCALSTACK_PYTHON} is missing: run `make localstack-venv` (needs Python 3.13)')
-    home = tmp_path_factory.mktemp('localstack')
     cert = home / 'server.pem'
     _self_signed_cert(cert)
     port = free_port()
     dropped = ('AWS_', 'PYTHON', 'VIRTUAL_ENV', 'LOCALSTACK_', 'LOCAL_EXECUTOR_', 'MAKE', 'MFLAGS')
     env = {name: value for name, value in os.environ.items() if not name.startswith(dropped)}
     env.update({
-        'SERVICES': 's3,iam,sts,lambda,apigateway,logs',
+        'SERVICES': services,
         'GATEWAY_LISTEN': f'127.0.0.1:{port}',
         'DNS_ADDRESS': '0',
         'DISABLE_EVENTS': '1',
@@ -211,28 +221,41 @@ def localstack(tmp_path_factory, dynamodb):
         'FILESYSTEM_ROOT': str(home / 'filesystem'),
         'CONFIG_DIR': str(home / 'config'),
         'TMPDIR': str(home / 'tmp'),  # where LocalStack unzips the functions' code
-        # The local executor (tests/cloud/localstack_local_executor): the functions' Python, their
-        # DynamoDB endpoint (LocalStack itself sets AWS_ENDPOINT_URL), and where it records worker PIDs.
+        # The local executor (tests/cloud/localstack_local_executor): the functions' Python and
+        # where it records worker PIDs (LocalStack itself sets the functions' AWS_ENDPOINT_URL).
         'LAMBDA_RUNTIME_EXECUTOR': 'local-python',
         'LOCAL_EXECUTOR_PYTHON': VENV_PYTHON,
-        'LOCAL_EXECUTOR_ENV_AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint,
         'LOCAL_EXECUTOR_STATE_DIR': str(home / 'state'),
+        **extra_env,
     })
-    (home / 'tmp').mkdir()
+    (home / 'tmp').mkdir(exist_ok=True)
     server = Server('LocalStack', [LOCALSTACK_PYTHON, '-m', 'localstack.runtime.main'], env, home / 'localstack.log')
     localstack = LocalStack(server, port, home, cert)
+
+    def ready():
+        health = requests.get(f'{localstack.endpoint}/_localstack/health', timeout=2).json()['services']
+        return all(health.get(s) in ('available', 'running') for s in services.split(','))
     try:
-        def ready():
-            health = requests.get(f'http://127.0.0.1:{port}/_localstack/health', timeout=2).json()['services']
-            return all(health.get(s) in ('available', 'running')
-                       for s in ('s3', 'iam', 'sts', 'lambda', 'apigateway', 'logs'))
         server.wait_until(ready)
+    except Exception:
+        localstack.stop()
+        raise
+    return localstack
+
+
+@pytest.fixture(scope='session')
+def localstack(tmp_path_factory, dynamodb):
+    """LocalStack on a free 127.0.0.1 port with S3, IAM, STS, Lambda (local executor), API Gateway, Logs."""
+    localstack = launch_localstack(tmp_path_factory.mktemp('localstack'), SERVICES, {
+        # The functions' DynamoDB: moto, through the recording proxy.
+        'LOCAL_EXECUTOR_ENV_AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint})
+    try:
         yield localstack
     finally:
         localstack.stop()
 
 
-def _copy_project(dest: Path) -> Path:
+def copy_project(dest: Path) -> Path:
     """The project without its virtualenvs, with a `cloud` stage like dev (its own table and policy file)."""
     shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
         '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments'))
@@ -261,7 +284,7 @@ def make(deployment_env: dict, project: Path, *args: str, timeout: float = 300) 
 def deployed(tmp_path_factory, localstack, dynamodb, localstack_names) -> Deployment:
     """`make deploy STAGE=cloud` of a project copy, with nothing but endpoints and credentials set."""
     home = tmp_path_factory.mktemp('deploy')
-    project = _copy_project(home / 'project')
+    project = copy_project(home / 'project')
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(('AWS_', 'ASSETGATE_', 'VIRTUAL_ENV', 'MAKE', 'MFLAGS'))}
     env.update(CREDENTIALS)
@@ -285,19 +308,19 @@ def deployed(tmp_path_factory, localstack, dynamodb, localstack_names) -> Deploy
         output=done.stdout, seconds=seconds, table=stage_env['ASSETGATE_TABLE'],
         bucket=stage_env['ASSETGATE_BUCKET'], aws_calls=localstack.calls(ls_mark),
         dynamodb_calls=dynamodb.since(ddb_mark))
-    write_report('deploy', deployment.seconds, deployment.aws_calls, deployment.dynamodb_calls)
+    write_report('deploy', f'make deploy STAGE={STAGE}', deployment.seconds, deployment.aws_calls,
+                 deployment.dynamodb_calls)
     return deployment
 
 
-def write_report(step: str, seconds: float, aws_calls: list, dynamodb_calls: list) -> None:
-    """build/cloud/<step>.txt: the AWS calls one make step made, in order, with their answers."""
+def write_report(name: str, what: str, seconds: float, aws_calls: list, dynamodb_calls: list) -> None:
+    """build/cloud/<name>.txt: the AWS calls one step (``what``) made, in order, with their answers."""
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    lines = [f'make {step} STAGE={STAGE}: {seconds:.1f} s, {len(aws_calls)} LocalStack calls, '
-             f'{len(dynamodb_calls)} DynamoDB calls']
+    lines = [f'{what}: {seconds:.1f} s, {len(aws_calls)} LocalStack calls, {len(dynamodb_calls)} DynamoDB calls']
     lines += [f'{c.at}  {c.line()}' for c in aws_calls]
     lines += [f'{datetime.datetime.fromtimestamp(c.at, datetime.timezone.utc):%Y-%m-%dT%H:%M:%S.%f}  {c.line()}'
               for c in dynamodb_calls]
-    (REPORT_DIR / f'{step}.txt').write_text('\n'.join(lines) + '\n')
+    (REPORT_DIR / f'{name}.txt').write_text('\n'.join(lines) + '\n')
 
 
 @pytest.fixture(scope='session')

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cloud.conftest import STAGE, boto3_client, make, write_report
+from tests.cloud.conftest import STAGE, boto3_client, is_running, make, write_report
 
 
 @dataclass
@@ -23,7 +23,8 @@ def run_step(name: str, deployed, localstack, dynamodb, *args: str) -> Step:
     started = time.monotonic()
     done = make(deployed.env, deployed.project, 'destroy', f'STAGE={STAGE}', *args)
     step = Step(done.stdout, localstack.calls(ls_mark), dynamodb.since(ddb_mark))
-    write_report(name, time.monotonic() - started, step.aws_calls, step.dynamodb_calls)
+    write_report(name, f'make destroy STAGE={STAGE} {" ".join(args)}'.rstrip(), time.monotonic() - started,
+                 step.aws_calls, step.dynamodb_calls)
     return step
 
 
@@ -107,14 +108,6 @@ def test_no_lambda_worker_outlives_localstack(destroyed_again, localstack):
     workers = localstack.started_workers()
     assert len(workers) >= 2  # both functions ran
     localstack.stop()
-    alive = [pid for pid in workers if _running(pid)]
+    alive = [pid for pid in workers if is_running(pid)]
     assert alive == []
 
-
-def _running(pid: int) -> bool:
-    """True if ``pid`` is a live (not zombie) process."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
