@@ -186,6 +186,21 @@ def test_tokens_answer_409_while_pending_then_410_when_used_up_or_revoked_and_40
     assert listed['KeyCount'] == 0
 
 
+
+def test_browser_form_upload_url_works_exactly_as_returned_and_lands_through_the_s3_event(api, table):
+    data = os.urandom(2048)
+    created = api.owner('POST', '/asset?name=form.bin&upload=post&token=1')
+    assert created.status_code == 201, created.text
+    body = created.json()
+    upload = body['upload']
+    files = {**{name: (None, value) for name, value in upload['fields'].items()}, 'file': ('form.bin', data)}
+    posted = api.request(upload['method'], upload['url'], files=files)
+    assert posted.status_code == 204, posted.text
+    assert wait_for_status(table, body['asset']['id'], 1, 'ready')['size']['N'] == str(len(data))
+    redirect = api.request('GET', body['token']['url'])
+    assert redirect.status_code == 302
+    assert requests.get(redirect.headers['Location'], timeout=30).content == data
+
 def test_multipart_upload_urls_work_exactly_as_returned(api, deployed, table):
     data = os.urandom(3000)
     created = api.owner('POST', f'/asset?name=parts.bin&upload=multipart&size={len(data)}&token=1')
