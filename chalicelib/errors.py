@@ -120,3 +120,21 @@ class DependencyUnavailable(AssetgateError):
     status = 503
     code = 'service_unavailable'
     message = 'A storage service did not answer; nothing was changed. Try again.'
+
+
+class InternalError(AssetgateError):
+    status = 500
+    code = 'internal_error'
+    message = 'Something went wrong on our side; nothing was changed. Try again.'
+
+
+class MethodNotAllowed(AssetgateError):
+    status = 405
+    code = 'method_not_allowed'
+    message = 'This route does not take that method.'
+
+
+class RouteNotFound(AssetgateError):
+    status = 404
+    code = 'route_not_found'
+    message = 'No route matches this method and path.'

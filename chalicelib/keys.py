@@ -1,9 +1,13 @@
-"""Every ObjID/ObjSort shape and every S3 object key is built here, and only here."""
+"""Every ObjID/ObjSort shape, cursor shape and S3 object key is built (and parsed) here, and only here."""
+import base64
 import hashlib
+import json
 import re
 
 _UUID4 = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
 
+HASH_KEY = 'ObjID'
+RANGE_KEY = 'ObjSort'
 ASSET_SORT = 'ASSET'
 TOKEN_SORT = 'TOKEN'
 APIKEY_SORT = 'APIKEY'
@@ -11,6 +15,8 @@ VERSION_PREFIX = 'VERSION#'
 TOKEN_REF_PREFIX = 'TOKEN#'
 OWNER_ASSET_PREFIX = 'ASSET#'
 OWNER_APIKEY_PREFIX = 'APIKEY#'
+OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
+_OWNER_ASSET_SORT = re.compile(r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$')
 
 
 def is_uuid4(value: str) -> bool:
@@ -27,29 +33,46 @@ def short_id(digest: str) -> str:
     return digest[:16]
 
 
+def asset_partition(asset_id: str) -> str:
+    """The partition holding an asset, its versions and its token refs."""
+    return f'ASSET#{asset_id}'
+
+
+def asset_id_of(obj_id: str) -> str | None:
+    """The asset id of an ASSET#<id> partition, or None."""
+    prefix = asset_partition('')
+    rest = obj_id[len(prefix):] if obj_id.startswith(prefix) else ''
+    return rest if is_uuid4(rest) else None
+
+
 def asset(asset_id: str) -> tuple[str, str]:
-    return f'ASSET#{asset_id}', ASSET_SORT
+    return asset_partition(asset_id), ASSET_SORT
 
 
 def version(asset_id: str, number: int) -> tuple[str, str]:
-    return f'ASSET#{asset_id}', f'{VERSION_PREFIX}{number:06d}'
+    return asset_partition(asset_id), f'{VERSION_PREFIX}{number:06d}'
 
 
 def token(digest: str) -> tuple[str, str]:
     return f'TOKEN#{digest}', TOKEN_SORT
 
 
+def token_digest_of(obj_id: str) -> str:
+    """The SHA-256 in a TOKEN#<digest> partition."""
+    return obj_id[len(token('')[0]):]
+
+
 def token_ref(asset_id: str, digest: str) -> tuple[str, str]:
-    return f'ASSET#{asset_id}', f'{TOKEN_REF_PREFIX}{short_id(digest)}'
-
-
-def owner_asset(owner: str, created: int, asset_id: str) -> tuple[str, str]:
-    # Zero-padded creation time first, so a descending Query lists newest first.
-    return f'OWNER#{owner}', f'{OWNER_ASSET_PREFIX}{created:012d}#{asset_id}'
+    return asset_partition(asset_id), f'{TOKEN_REF_PREFIX}{short_id(digest)}'
 
 
 def owner_partition(owner: str) -> str:
     return f'OWNER#{owner}'
+
+
+def owner_asset(owner: str, created: int, asset_id: str) -> tuple[str, str]:
+    # Zero-padded creation time first, so a descending Query lists newest first.
+    return owner_partition(owner), f'{OWNER_ASSET_PREFIX}{created:012d}#{asset_id}'
 
 
 def apikey(digest: str) -> tuple[str, str]:
@@ -57,20 +80,45 @@ def apikey(digest: str) -> tuple[str, str]:
 
 
 def owner_apikey(owner: str, key_id: str) -> tuple[str, str]:
-    return f'OWNER#{owner}', f'{OWNER_APIKEY_PREFIX}{key_id}'
+    return owner_partition(owner), f'{OWNER_APIKEY_PREFIX}{key_id}'
 
 
 def health() -> tuple[str, str]:
     return 'HEALTH', 'HEALTH'
 
 
+def key_dict(key: tuple[str, str]) -> dict:
+    """A key in DynamoDB's wire shape, as PynamoDB's last_evaluated_key takes it."""
+    return {HASH_KEY: {'S': key[0]}, RANGE_KEY: {'S': key[1]}}
+
+
+def encode_cursor(last_evaluated_key: dict) -> str:
+    """An opaque "next page" cursor: the sort key of the last OwnerAsset row only."""
+    sort_key = last_evaluated_key[RANGE_KEY]['S']
+    return base64.urlsafe_b64encode(json.dumps({'k': sort_key}).encode()).decode().rstrip('=')
+
+
+def decode_cursor(owner: str, cursor: str) -> dict | None:
+    """The DynamoDB key a cursor stands for, in the caller's own partition; None if it is not a cursor."""
+    try:
+        sort_key = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))['k']
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(sort_key, str) or not _OWNER_ASSET_SORT.match(sort_key):
+        return None
+    # The partition comes from the caller's key, never from the cursor: it cannot page another owner.
+    return key_dict((owner_partition(owner), sort_key))
+
+
 def object_key(asset_id: str, number: int) -> str:
     """The S3 key of one version's bytes: from the asset id, never from the user's name."""
-    return f'assets/{asset_id}/{number}'
+    return f'{OBJECT_PREFIX}{asset_id}/{number}'
 
 
 def parse_object_key(key: str) -> tuple[str, int] | None:
-    parts = key.split('/')
-    if len(parts) != 3 or parts[0] != 'assets' or not is_uuid4(parts[1]) or not parts[2].isdigit():
+    if not key.startswith(OBJECT_PREFIX):
         return None
-    return parts[1], int(parts[2])
+    parts = key[len(OBJECT_PREFIX):].split('/')
+    if len(parts) != 2 or not is_uuid4(parts[0]) or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])

@@ -1,13 +1,24 @@
-"""The one DynamoDB table and its entities. Every entity states its key shape; keys.py builds them."""
-import threading
-from datetime import datetime, timezone
+"""The one DynamoDB table and its entities. Every entity states its key shape; keys.py builds them.
 
-from pynamodb.attributes import (BooleanAttribute, DiscriminatorAttribute, NumberAttribute,
-                                 TTLAttribute, UnicodeAttribute)
+The models are bound to the configured table when this module is imported (settings come from
+the environment, which Lambda and chalice local set before the app loads); ``bind`` moves them
+to another stage's table, for the scripts that serve several stages.
+"""
+import threading
+from datetime import UTC, datetime
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from chalicelib.config import Settings
+from chalicelib import aws
+from chalicelib.config import Settings, settings
 
 PENDING = 'pending'
 READY = 'ready'
@@ -18,11 +29,13 @@ class Base(Model):
     """The table: hash key ObjID, range key ObjSort, TTL on ``ttl``. No secondary index."""
 
     class Meta:
-        # Placeholders: bind() sets the table, region and endpoint from configuration.
-        table_name = 'assetgate-local'
-        region = 'us-east-1'
+        # Set by bind() from configuration, below; never hard-coded here.
+        table_name = 'unbound'
+        region = None
         host = None
-        max_retry_attempts = 3
+        connect_timeout_seconds = aws.CONNECT_TIMEOUT
+        read_timeout_seconds = aws.READ_TIMEOUT
+        max_retry_attempts = aws.ATTEMPTS - 1  # PynamoDB counts retries, botocore counts attempts
 
     ObjID = UnicodeAttribute(hash_key=True)
     ObjSort = UnicodeAttribute(range_key=True)
@@ -65,7 +78,11 @@ class Asset(Base, discriminator='asset'):
 
 
 class Version(Base, discriminator='version'):
-    """ObjID=ASSET#<asset id>, ObjSort=VERSION#<number, 6 digits>: one upload's object."""
+    """ObjID=ASSET#<asset id>, ObjSort=VERSION#<number, 6 digits>: one upload's object.
+
+    A multipart upload of unknown length (``declared_size`` and ``part_count`` unset) learns
+    both when it completes.
+    """
     number = NumberAttribute()
     s3_key = UnicodeAttribute()
     content_type = UnicodeAttribute()
@@ -106,6 +123,7 @@ class Token(Base, discriminator='token'):
     name = UnicodeAttribute()
     content_type = UnicodeAttribute()
     status = UnicodeAttribute(default=PENDING)
+    sha256 = UnicodeAttribute(null=True)  # base64 SHA-256 of the served bytes, when S3 verified it
 
 
 class TokenRef(Base, discriminator='token_ref'):
@@ -128,28 +146,46 @@ _bound: tuple | None = None
 _lock = threading.Lock()
 
 
-def bind(s: Settings) -> None:
-    """Point the models at the configured table, creating one shared connection on first use."""
+def bind(s: Settings, fresh: bool = False) -> None:
+    """Point the models at the configured table; all entities share one connection (one botocore client).
+
+    ``fresh`` makes a new connection even for the same table, as a new process would.
+    """
     global _bound
     wanted = (s.table, s.region, s.dynamodb_endpoint_url)
-    if _bound == wanted:
+    if _bound == wanted and not fresh:
         return
     with _lock:
-        if _bound == wanted:
+        if _bound == wanted and not fresh:
             return
         Base.Meta.table_name, Base.Meta.region, Base.Meta.host = wanted
-        Base._connection = None
-        connection = Base._get_connection()
-        # One botocore client for every entity: they share the table and its key schema.
+        Base._connection = None  # PynamoDB has no public way to share a connection between entities
+        shared = Base._get_connection()
         for entity in ENTITIES:
-            entity._connection = connection
+            entity._connection = shared
         _bound = wanted
 
 
 def connection() -> Connection:
-    """The shared low-level connection, for TransactWrite."""
+    """The shared low-level connection, for transactions."""
     return Base._get_connection().connection
 
 
+def key_schema() -> dict:
+    """CreateTable's KeySchema and AttributeDefinitions, from the models' key attributes."""
+    keys = [a for a in Base.get_attributes().values() if a.is_hash_key or a.is_range_key]
+    keys.sort(key=lambda a: not a.is_hash_key)
+    return {'KeySchema': [{'AttributeName': a.attr_name, 'KeyType': 'HASH' if a.is_hash_key else 'RANGE'}
+                          for a in keys],
+            'AttributeDefinitions': [{'AttributeName': a.attr_name, 'AttributeType': a.attr_type} for a in keys]}
+
+
+def ttl_attribute_name() -> str:
+    return next(a.attr_name for a in Base.get_attributes().values() if isinstance(a, TTLAttribute))
+
+
 def epoch(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+bind(settings())

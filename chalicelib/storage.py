@@ -1,10 +1,13 @@
-"""S3: presigned upload and download URLs, and the one HeadObject that notices a landed upload."""
+"""S3: presigned upload and download URLs, multipart calls, and the HeadObject that notices a landed upload."""
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws
 from chalicelib.config import Settings
+from chalicelib.errors import DependencyUnavailable
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,6 @@ def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int
 
 def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
     """Every uploaded part (number, size, ETag), or None when there is no such upload any more."""
-    from botocore.exceptions import ClientError
     parts, marker = [], 0
     while True:
         try:
@@ -79,13 +81,12 @@ def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict])
     """Complete an upload from its listed parts: (ETag, S3's composite SHA-256 when parts carried one)."""
     listed = [{'PartNumber': p['PartNumber'], 'ETag': p['ETag'],
                **({'ChecksumSHA256': p['ChecksumSHA256']} if p.get('ChecksumSHA256') else {})} for p in parts]
-    answer = aws.s3(s).complete_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id,
+    answer = aws.s3(s, long=True).complete_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id,
                                                  MultipartUpload={'Parts': listed})
     return answer['ETag'].strip('"'), answer.get('ChecksumSHA256')
 
 
 def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
-    from botocore.exceptions import ClientError
     try:
         aws.s3(s).abort_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id)
     except ClientError as exc:
@@ -105,7 +106,6 @@ def presign_get(s: Settings, key: str, name: str, content_type: str) -> str:
 
 def head(s: Settings, key: str) -> Landed | None:
     """Size and ETag of an uploaded object, or None while nothing is there."""
-    from botocore.exceptions import ClientError
     try:
         answer = aws.s3(s).head_object(Bucket=s.bucket, Key=key)
     except ClientError as exc:
@@ -139,7 +139,6 @@ def _ascii_fallback(name: str) -> str:
 
 def delete_objects(s: Settings, object_keys: list[str]) -> None:
     """Delete objects (1000 per request); any per-key error is a dependency failure."""
-    from chalicelib.errors import DependencyUnavailable
     client = aws.s3(s)
     for start in range(0, len(object_keys), 1000):
         chunk = object_keys[start:start + 1000]

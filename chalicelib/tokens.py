@@ -1,129 +1,84 @@
-"""Access tokens: minted as UUID4s, stored only hashed, redeemed with one conditional UpdateItem."""
+"""Share tokens: minted as UUID4s and stored only hashed; counting a use; following new versions.
+
+A token serves one version. A *pinned* token keeps its version. A *following* token moves to
+each newer version whose bytes land: ``follow_landed`` moves it when a landing is recorded,
+and ``newer`` (the latest version created while it served an older one) sends its next redeem
+down the slow path once, to notice a landing nobody recorded yet (docs/data-design.md draws it).
+"""
 import uuid
+from dataclasses import dataclass
 
-from chalicelib import aws, keys, storage
-from chalicelib.config import now as clock, settings
-from chalicelib.errors import (TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, UploadAborted,
-                               UploadPending, VersionNotFound)
+from chalicelib import keys, models, records, writes
+from chalicelib.config import Settings, now as clock
+from chalicelib.errors import AssetNotFound, TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, VersionNotFound
+
+Token = models.Token
 
 
-def build(asset, version, wanted, created: int, retention: int, newer: int | None = None):
-    """A new token serving ``version`` of ``asset``: (plaintext, Token item, TokenRef item).
+@dataclass(frozen=True)
+class TokenRequest:
+    expiry_minutes: int
+    max_uses: int | None = None
+    version: int | None = None  # pinned version; None follows the latest ready one
 
-    Only the hash of the plaintext is stored. ``wanted`` is a params.TokenRequest.
+
+@dataclass(frozen=True)
+class Issued:
+    """A token just minted: the plaintext, shown once, and its stored item."""
+    plaintext: str
+    item: models.Token
+
+
+def build(asset: models.Asset, version: models.Version, wanted: TokenRequest, created: int, retention: int,
+          newer: int | None = None) -> tuple[Issued, models.TokenRef]:
+    """A new token serving ``version`` of ``asset``, and the ref that lists it under the asset.
+
+    Only the hash of the plaintext is stored: a leaked table does not leak working links.
     """
-    from chalicelib import models
     plaintext = str(uuid.uuid4())
     digest = keys.secret_hash(plaintext)
     expires = created + wanted.expiry_minutes * 60
     ttl = models.epoch(expires + retention)
     pinned = wanted.version is not None
-    item = models.Token(
+    item = Token(
         *keys.token(digest), token_id=keys.short_id(digest), asset_id=asset.asset_id, owner=asset.owner,
         created=created, expires=expires, uses=0, max_uses=wanted.max_uses, pinned=pinned,
         newer=None if pinned or not newer or newer <= version.number else newer,
         version=version.number, s3_key=version.s3_key, name=asset.name, content_type=version.content_type,
-        status=version.status, ttl=ttl)
+        status=version.status, sha256=version.sha256, ttl=ttl)
     ref = models.TokenRef(*keys.token_ref(asset.asset_id, digest), token_hash=digest, created=created,
                           expires=expires, pinned=pinned, ttl=ttl)
-    return plaintext, item, ref
+    return Issued(plaintext, item), ref
 
 
-def view(plaintext: str, item, share_base: str) -> dict:
-    return {'token': plaintext, 'expiry': int(item.expires), 'asset_id': item.asset_id,
-            'url': f'{share_base}/asset-token/{plaintext}'}
-
-
-def summary(item, now: int) -> dict:
-    """What an owner may see of a token after creation: never the token itself."""
-    return {'id': item.token_id, 'created': int(item.created), 'expiry': int(item.expires),
-            'expired': int(item.expires) <= now, 'uses': int(item.uses),
-            'max_uses': None if item.max_uses is None else int(item.max_uses), 'revoked': bool(item.revoked),
-            'version': int(item.version) if item.pinned else None, 'serving_version': int(item.version),
-            'status': item.status}
-
-
-@aws.guarded
-def mint(owner: str, asset_id: str, wanted, share_base: str) -> dict:
+def mint(s: Settings, owner: str, asset_id: str, wanted: TokenRequest) -> Issued:
     """Another token for an owner's asset, following its latest ready version or pinned to one."""
-    from pynamodb.transactions import TransactWrite
-
-    from chalicelib import assets, models
-    s = settings()
-    aws.table(s)
-    now = clock()
-    asset = assets.owned(owner, asset_id)
-    if wanted.version is not None:
-        if wanted.version > int(asset.version):
-            raise VersionNotFound()
-        serve = wanted.version
-    else:
-        serve = int(asset.ready_version or asset.version)
-    try:
-        version = models.Version.get(*keys.version(asset_id, serve), consistent_read=True)
-    except models.Version.DoesNotExist:
+    asset = records.owned(owner, asset_id)
+    if wanted.version is not None and wanted.version > int(asset.version):
         raise VersionNotFound()
-    plaintext, item, ref = build(asset, version, wanted, now, s.expired_retention, newer=int(asset.version))
-    with TransactWrite(connection=models.connection()) as tx:
+    serve = wanted.version if wanted.version is not None else int(asset.ready_version or asset.version)
+    version = records.version(asset_id, serve)
+    issued, ref = build(asset, version, wanted, clock(), s.expired_retention, newer=int(asset.version))
+    # The asset may be deleted between the read above and this write: then it is a 404, not a token.
+    with writes.transaction(refused=AssetNotFound) as tx:
         tx.condition_check(models.Asset, *keys.asset(asset_id), condition=models.Asset.owner == owner)
-        tx.save(item, condition=models.Token.ObjID.does_not_exist())
+        tx.save(issued.item, condition=Token.ObjID.does_not_exist())
         tx.save(ref)
-    return view(plaintext, item, share_base)
+    return issued
 
 
-@aws.guarded
 def revoke(owner: str, token: str) -> None:
     """Revoke a token of one's own; another owner's token and an unknown one are both 404."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib import models
-    aws.table(settings())
-    Token = models.Token
-    try:
-        Token(*keys.token(keys.secret_hash(token))).update(
-            actions=[Token.revoked.set(True)], condition=Token.ObjID.exists() & (Token.owner == owner))
-    except UpdateError as exc:
-        if exc.cause_response_code != 'ConditionalCheckFailedException':
-            raise
-        raise TokenNotFound()
+    writes.update_if(Token(*keys.token(keys.secret_hash(token))), [Token.revoked.set(True)],
+                     Token.ObjID.exists() & (Token.owner == owner), refused=TokenNotFound)
 
 
-@aws.guarded
-def redeem(token: str) -> str:
-    """The presigned download URL a token grants right now.
+def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
+    """One conditional UpdateItem that counts a use, or None when its condition refused it.
 
-    The happy path is a single UpdateItem whose condition checks existence, expiry,
-    revocation, the download limit and readiness at once, and counts the use in the
-    same write: no read first and no S3 call, so it costs one DynamoDB request, and
-    the limit holds however many redeems race.
+    The condition checks existence, expiry, revocation, the download limit and readiness in
+    the same write that counts the use, so the limit holds however many redeems race.
     """
-    from chalicelib import assets, models
-    s = settings()
-    aws.table(s)
-    digest = keys.secret_hash(token)
-    item = _count_use(digest, clock(), strict=True)
-    if item is None:
-        # Refused: read once to say why. Only this path costs more than one request.
-        current = _refusal(digest, clock())
-        # What is left: the served version is pending, or a newer version may have landed.
-        assets.bring_up_to_date(current)
-        item = _count_use(digest, clock(), strict=False)
-        if item is None:
-            current = _refusal(digest, clock())
-            if current.status != models.READY:
-                if current.pinned and assets.is_aborted(current.asset_id, int(current.version)):
-                    raise UploadAborted()
-                raise UploadPending()
-            raise TokenUsedUp()  # a concurrent redeem took the last use
-    return storage.presign_get(s, item.s3_key, item.name, item.content_type)
-
-
-def _count_use(digest: str, now: int, strict: bool):
-    """One conditional UpdateItem that counts a use. None when the condition refused it."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib import models
-    Token = models.Token
     condition = (Token.ObjID.exists() & (Token.expires > now) & (Token.status == models.READY)
                  & (Token.revoked == False)  # noqa: E712 (a DynamoDB condition, not a Python test)
                  & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses)))
@@ -131,22 +86,15 @@ def _count_use(digest: str, now: int, strict: bool):
         # A following token whose asset has a newer version than it serves takes the slow path once.
         condition &= Token.newer.does_not_exist() | (Token.newer <= Token.version)
     item = Token(*keys.token(digest))
-    try:
-        item.update(actions=[Token.uses.add(1)], condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code != 'ConditionalCheckFailedException':
-            raise
-        return None
-    return item
+    return item if writes.update_if(item, [Token.uses.add(1)], condition) else None
 
 
-def _refusal(digest: str, now: int):
+def explain_refusal(digest: str, now: int) -> models.Token:
     """Read the token and raise the error that explains a refusal; return it if none applies."""
-    from chalicelib import models
     try:
-        current = models.Token.get(*keys.token(digest), consistent_read=True)
-    except models.Token.DoesNotExist:
-        raise TokenNotFound()
+        current = Token.get(*keys.token(digest), consistent_read=True)
+    except Token.DoesNotExist:
+        raise TokenNotFound() from None
     if current.revoked:
         raise TokenRevoked()
     if current.expires <= now:
@@ -156,10 +104,58 @@ def _refusal(digest: str, now: int):
     return current
 
 
-def summaries(refs, now: int) -> list[dict]:
-    """Summaries of the tokens behind TokenRef items, newest first (one BatchGetItem per 100)."""
-    from chalicelib import models
-    items = {t.ObjID: t for t in models.Token.batch_get([keys.token(r.token_hash) for r in refs])}
+def summaries(refs, now: int) -> list[models.Token]:
+    """The tokens behind TokenRef items, newest first (one BatchGetItem per 100)."""
+    items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])}
     found = [items[keys.token(r.token_hash)[0]] for r in refs if keys.token(r.token_hash)[0] in items]
     found.sort(key=lambda t: (int(t.created), t.token_id), reverse=True)
-    return [summary(t, now) for t in found]
+    return found
+
+
+# --- following ------------------------------------------------------------------------------------
+
+def _serve(version: models.Version) -> list:
+    """The actions that make a token serve ``version``."""
+    return [Token.version.set(int(version.number)), Token.s3_key.set(version.s3_key),
+            Token.content_type.set(version.content_type), Token.status.set(models.READY),
+            Token.sha256.set(version.sha256) if version.sha256 else Token.sha256.remove()]
+
+
+def tell_followers(asset_id: str, number: int, now: int) -> None:
+    """Version ``number`` was created: mark the following tokens, so their next redeem looks for it once."""
+    for ref in records.token_refs(asset_id):
+        if ref.pinned or ref.expires <= now:
+            continue
+        writes.update_if(Token(*keys.token(ref.token_hash)), [Token.newer.set(number)],
+                         Token.ObjID.exists() & (Token.pinned == False))  # noqa: E712
+
+
+def follow(token: models.Token, version: models.Version, pending: int | None) -> None:
+    """Point a following token at ``version``; ``newer`` becomes the newest version still pending (or goes)."""
+    seen = None if token.newer is None else int(token.newer)
+    # Unchanged ``newer`` only: a version created meanwhile must not be forgotten.
+    unchanged = Token.newer.does_not_exist() if seen is None else (Token.newer == seen)
+    writes.update_if(Token(token.ObjID, keys.TOKEN_SORT),
+                     _serve(version) + [Token.newer.set(pending) if pending else Token.newer.remove()],
+                     Token.ObjID.exists() & (Token.pinned == False) & unchanged  # noqa: E712
+                     & ((Token.version <= int(version.number)) | (Token.status != models.READY)))
+
+
+def needs_following(token: models.Token, version: models.Version, pending: int | None) -> bool:
+    newer = None if token.newer is None else int(token.newer)
+    return int(version.number) != int(token.version) or token.status != models.READY or newer != pending
+
+
+def follow_landed(asset_id: str, version: models.Version) -> None:
+    """Version ``version`` landed: pinned tokens on it become ready, following tokens move to it."""
+    number = int(version.number)
+    for ref in records.token_refs(asset_id):
+        token = Token(*keys.token(ref.token_hash))
+        if ref.pinned:
+            writes.update_if(token, [Token.status.set(models.READY)],
+                             Token.ObjID.exists() & (Token.version == number))
+        else:
+            writes.update_if(token, _serve(version),
+                             Token.ObjID.exists() & (Token.pinned == False)  # noqa: E712
+                             & ((Token.version < number) | ((Token.version == number)
+                                                            & (Token.status != models.READY))))

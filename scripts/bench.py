@@ -1,105 +1,188 @@
-"""Measure what the issues promise: AWS calls per request, and app.py's import cost against boto3's.
+"""Measure what the issues promise: AWS requests per request, cold and warm redeems against a floor, the zip.
 
-    python scripts/bench.py [--runs 7]
+    python scripts/bench.py [--pairs 21] [--warm 200] [--project-dir .] [--raw-package]
 
-Counts come from botocore (every call goes through BaseClient._make_api_call), under moto.
-Import times are the median of fresh interpreters, so each one is a cold import.
+Everything runs against `make run`'s stack (scripts/local_stack.py: moto server, table, bucket, API
+key) started from a copy of this project on free ports, and drives the app only as Lambda does,
+through Chalice's entry point app.app(event, None) in fresh processes (scripts/lambda_invoke.py).
+The seed asset and token are made through the app (POST /asset?token=1, then a PUT to its
+presigned URL).
+
+- counts: AWS requests (botocore API calls) per kind of request.
+- cold: the wall time of a whole fresh process that serves ONE redeem (GET /asset-token/{token}),
+  against the floor: a fresh process that imports boto3, makes a DynamoDB and an S3 client, does one
+  UpdateItem and one presign. Measured (i) from the source checkout, (ii) from the unzipped
+  deployment package as Lambda runs it (read-only, python -S -B, PYTHONDONTWRITEBYTECODE=1: nothing
+  but the package and the standard library importable, no bytecode written) and (iii) from a
+  byte-compiled local copy of the same package (compileall). The commands run in turn, round after
+  round in a rotating order, and each ratio is taken within a round: medians of --pairs rounds.
+- warm: CPU seconds (time.process_time) per redeem in one process after its first request, against
+  the floor's UpdateItem + presign, --warm requests each.
+- zip: chalice's package as chalice builds it, and as it ships (scripts/lambda_package.py).
+
+--project-dir measures another checkout (copied first; nothing is written to it). --raw-package
+measures chalice's zip as chalice builds it (the package before issue 14) instead of the rewritten one.
 """
 import argparse
+import compileall
 import json
 import os
+import py_compile
+import shutil
 import statistics
 import subprocess
 import sys
-from collections import Counter
+import tempfile
+import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-IMPORT = 'import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)'
+from scripts import lambda_package  # noqa: E402 (after the project is on sys.path)
+from scripts.stack_memory import Stack  # noqa: E402
+
+INVOKE = os.path.join(ROOT, 'scripts', 'lambda_invoke.py')
+MiB = 1024 * 1024
+COPY_IGNORE = shutil.ignore_patterns('.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache',
+                                     'deployed', 'deployments', 'tests')
+GOALS = {'checkout / floor': 1.10, 'package / floor': 1.10, 'package / compiled copy': 1.05}
 
 
-def import_seconds(module: str, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, '-c', IMPORT.format(module=module)], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
-        samples.append(float(out.strip()))
-    return statistics.median(samples)
+class Runner:
+    def __init__(self, env: dict):
+        self.env = env
+
+    def command(self, root: str, *args: str, lambda_like: bool = False) -> list[str]:
+        flags = ['-S', '-B'] if lambda_like else []
+        return [sys.executable, *flags, INVOKE, '--root', root, *args]
+
+    def run(self, argv: list[str], lambda_like: bool = False) -> dict:
+        env = {**self.env, 'PYTHONDONTWRITEBYTECODE': '1'} if lambda_like else self.env
+        done = subprocess.run(argv, env=env, cwd=argv[argv.index('--root') + 1], capture_output=True, text=True,
+                              timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f'{" ".join(argv)} failed:\n{done.stderr[-3000:]}')
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def count_calls() -> dict:
-    for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
-        os.environ.pop(name, None)
-    os.environ.update({'AWS_ACCESS_KEY_ID': 'bench', 'AWS_SECRET_ACCESS_KEY': 'bench', 'ASSETGATE_TABLE': 'bench',
-                       'ASSETGATE_BUCKET': 'bench', 'ASSETGATE_REGION': 'us-east-1'})
-    from botocore.client import BaseClient
-    from chalice.test import Client
-    from moto import mock_aws
+def _read_only(tree: str) -> None:
+    for folder, dirs, files in os.walk(tree):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            os.chmod(path, os.stat(path).st_mode & ~0o222)
 
-    calls = []
-    original = BaseClient._make_api_call
 
-    def counting(self, op, params):
-        calls.append(f'{self.meta.service_model.service_name}:{op}')
-        return original(self, op, params)
+def _listing(tree: str) -> list[str]:
+    return sorted(os.path.join(folder, name) for folder, _, files in os.walk(tree) for name in files)
 
-    import app
-    from chalicelib import auth, aws, config, keys, models
-    from scripts.bootstrap import ensure_bucket, ensure_table
-    results = {}
-    with mock_aws():
-        s = config.settings()
-        ensure_table(s)
-        ensure_bucket(s)
-        key = auth.mint('bench')[0]
-        BaseClient._make_api_call = counting
-        with Client(app.app, stage_name='bench') as client:
-            def measure(label, fn):
-                calls.clear()
-                status = fn()
-                results[label] = {'status': status, 'calls': dict(Counter(calls))}
-                return status
-            headers = {'Authorization': f'Bearer {key}'}
-            body = {}
 
-            def create():
-                response = client.http.post('/asset?name=a.txt&token=1', headers=headers)
-                body.update(json.loads(response.body))
-                return response.status_code
-            measure('create (with token)', create)
-            aws.s3(s).put_object(Bucket=s.bucket, Key=keys.object_key(body['asset']['id'], 1), Body=b'x')
-            token = body['token']['token']
-            redeem = lambda: client.http.get(f'/asset-token/{token}').status_code  # noqa: E731
-            measure('redeem, first touch after upload', redeem)
-            measure('redeem, warm', redeem)
-            aws._s3.clear()
-            models._bound = None
-            measure('redeem, cold (no clients yet)', redeem)
-            minted = json.loads(client.http.post(f'/asset/{body["asset"]["id"]}/token?max_uses=3',
-                                                 headers=headers).body)
-            measure('redeem with max_uses, warm', lambda: client.http.get(
-                f'/asset-token/{minted["token"]}').status_code)
-            for _ in range(2):
-                client.http.get(f'/asset-token/{minted["token"]}')
-            measure('redeem with max_uses, used up (410)', lambda: client.http.get(
-                f'/asset-token/{minted["token"]}').status_code)
-            measure('owner GET /asset/{id}', lambda: client.http.get(f'/asset/{body["asset"]["id"]}',
-                                                                      headers=headers).status_code)
-        BaseClient._make_api_call = original
-    return results
+def package(project: str, home: str, raw: bool) -> dict:
+    """Build the dev stage's package in the project copy; unzip it as /var/task and as a compiled copy."""
+    path = lambda_package.chalice_package('dev', project)
+    raw_size = os.path.getsize(path)
+    if not raw:
+        lambda_package.rewrite(path)
+    task, compiled = os.path.join(home, 'task'), os.path.join(home, 'compiled')
+    for tree in (task, compiled):
+        with zipfile.ZipFile(path) as z:
+            z.extractall(tree)
+    # The reference: the same files, byte-compiled locally as pip would (timestamp .pyc, writable).
+    compileall.compile_dir(compiled, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    _read_only(task)
+    return {'zip': path, 'raw_size': raw_size, 'size': os.path.getsize(path), 'task': task, 'compiled': compiled}
+
+
+def cold(runner: Runner, commands: dict, pairs: int, out) -> dict:
+    """Rounds of the commands in a rotating order; per-round ratios to the floor; medians."""
+    names = list(commands)
+    for name in names:  # warm-up: the checkout writes its __pycache__, the disk cache fills
+        runner.run(*commands[name])
+    walls = {name: [] for name in names}
+    for i in range(pairs):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            argv, lambda_like = commands[name]
+            t = time.perf_counter()
+            result = runner.run(argv, lambda_like)
+            walls[name].append(time.perf_counter() - t)
+            if result['status'] != 302:
+                raise RuntimeError(f'{name}: a redeem answered {result["status"]}')
+        print('.', end='', file=out, flush=True)
+    print(file=out)
+
+    def ratio(a, b):
+        return statistics.median(x / y for x, y in zip(walls[a], walls[b]))
+    return {'median_s': {name: statistics.median(v) for name, v in walls.items()},
+            'ratios': {'checkout / floor': ratio('checkout', 'floor'), 'package / floor': ratio('package', 'floor'),
+                       'compiled copy / floor': ratio('compiled copy', 'floor'),
+                       'package / compiled copy': ratio('package', 'compiled copy')}}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--runs', type=int, default=7)
+    parser.add_argument('--pairs', type=int, default=21)
+    parser.add_argument('--warm', type=int, default=200)
+    parser.add_argument('--project-dir', default=ROOT)
+    parser.add_argument('--raw-package', action='store_true', help="measure chalice's zip as chalice builds it")
     args = parser.parse_args(argv)
-    for label, result in count_calls().items():
-        print(f'{label:40s} HTTP {result["status"]}  calls {result["calls"]}')
-    app_s = import_seconds('app', args.runs)
-    boto_s = import_seconds('boto3', args.runs)
-    print(f'import app: {app_s * 1000:.1f} ms, import boto3: {boto_s * 1000:.1f} ms, '
-          f'ratio {app_s / boto_s:.2f} (median of {args.runs} fresh interpreters)')
+    out = sys.stdout
+    with tempfile.TemporaryDirectory(prefix='assetgate-bench-') as home:
+        project = os.path.join(home, 'project')
+        shutil.copytree(os.path.abspath(args.project_dir), project, ignore=COPY_IGNORE)
+        os.makedirs(os.path.join(home, 'stack'))
+        stack = Stack(os.path.join(home, 'stack'))
+        try:
+            values = stack.values
+            env = {name: value for name, value in os.environ.items()
+                   if not name.startswith(('AWS_', 'ASSETGATE_', 'PYTHON'))}
+            env.update({'AWS_ENDPOINT_URL': values['AWS_ENDPOINT_URL'], 'AWS_ACCESS_KEY_ID': 'assetgate-local',
+                        'AWS_SECRET_ACCESS_KEY': 'assetgate-local', 'AWS_DEFAULT_REGION': 'us-east-1',
+                        'ASSETGATE_REGION': 'us-east-1', 'ASSETGATE_TABLE': values['ASSETGATE_TABLE'],
+                        'ASSETGATE_BUCKET': values['ASSETGATE_BUCKET']})
+            runner = Runner(env)
+            key = values['ASSETGATE_API_KEY']
+
+            counted = runner.run(runner.command(project, 'counts', '--key', key))
+            counts = counted['counts']
+            cold_count = runner.run(runner.command(project, 'redeem', '--token', counted['token'], '--count'))
+            counts['redeem, cold (fresh process)'] = {'status': cold_count['status'], 'calls': cold_count['calls']}
+            print('AWS requests per request (botocore API calls, through app.app):', file=out)
+            for label, result in counts.items():
+                total = sum(result['calls'].values())
+                print(f'  {label:40s} HTTP {result["status"]}  {total:2d} requests  {result["calls"]}', file=out)
+
+            pkg = package(project, home, args.raw_package)
+            print(f'\nzip: chalice builds {pkg["raw_size"] / MiB:.2f} MiB; ships {pkg["size"] / MiB:.2f} MiB'
+                  f'{" (--raw-package: as chalice builds it)" if args.raw_package else ""}', file=out)
+
+            shared = runner.run(runner.command(project, 'share', '--key', key))
+            token = shared['token']
+            before = _listing(pkg['task'])
+            commands = {
+                'floor': (runner.command(project, 'floor'), False),
+                'checkout': (runner.command(project, 'redeem', '--token', token), False),
+                'package': (runner.command(pkg['task'], 'redeem', '--token', token, lambda_like=True), True),
+                'compiled copy': (runner.command(pkg['compiled'], 'redeem', '--token', token, lambda_like=True), True),
+            }
+            print(f'\ncold first redeem, whole fresh process ({args.pairs} rounds, rotating order)', end='',
+                  file=out, flush=True)
+            c = cold(runner, commands, args.pairs, out)
+            if _listing(pkg['task']) != before:
+                raise RuntimeError('the package run wrote files into its read-only tree')
+            for name, seconds in c['median_s'].items():
+                print(f'  {name:15s} median {seconds * 1000:7.1f} ms', file=out)
+            for name, ratio in c['ratios'].items():
+                goal = GOALS.get(name)
+                verdict = f'  (goal <= {goal:.2f}: {"met" if ratio <= goal else "NOT met"})' if goal else ''
+                print(f'  {name:25s} {ratio:5.2f}x{verdict}', file=out)
+
+            app_cpu = runner.run(runner.command(project, 'warm-redeem', '--token', token, '-n', str(args.warm)))
+            floor_cpu = runner.run(runner.command(project, 'warm-floor', '-n', str(args.warm)))
+            print(f'\nwarm redeem, CPU per request ({args.warm} in one process after its first): handler '
+                  f'{app_cpu["cpu_per_request"] * 1000:.2f} ms, boto3 floor {floor_cpu["cpu_per_request"] * 1000:.2f} '
+                  f'ms, ratio {app_cpu["cpu_per_request"] / floor_cpu["cpu_per_request"]:.2f}x', file=out)
+        finally:
+            stack.stop()
     return 0
 
 

@@ -9,18 +9,19 @@ changes nothing and says so. Credentials and endpoints come from the usual boto3
 import argparse
 import json
 import os
+import re
 import sys
+from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-CORS_RULES = [{
-    'AllowedOrigins': ['*'],  # the presigned URL is the credential, not the page's origin
-    'AllowedMethods': ['GET', 'HEAD', 'PUT', 'POST'],
-    'AllowedHeaders': ['*'],
-    'ExposeHeaders': ['ETag'],  # browsers need each part's ETag to complete a multipart upload
-    'MaxAgeSeconds': 3600,
-}]
+# Browser uploads and downloads from the owner app: its origins only, never '*'. Browsers set
+# Content-Length themselves, so it is no allowed header; the app sends the signed type and checksum.
+CORS_METHODS = ['GET', 'HEAD', 'PUT', 'POST']
+CORS_HEADERS = ['content-type', 'x-amz-checksum-sha256']
+CORS_EXPOSE = ['ETag']  # browsers need each part's ETag to complete a multipart upload
+CORS_MAX_AGE = 3600
 PUBLIC_ACCESS_BLOCK = {'BlockPublicAcls': True, 'IgnorePublicAcls': True, 'BlockPublicPolicy': True,
                        'RestrictPublicBuckets': True}
 BUCKET_ENCRYPTION = {'SSEAlgorithm': 'AES256'}
@@ -37,9 +38,49 @@ def stage_environment(stage: str, project_dir: str = ROOT) -> dict:
     return env
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ('http', 'https') or not parts.netloc:
+        raise SystemExit(f'not an origin: {url!r} (expected https://host[:port])')
+    return f'{parts.scheme}://{parts.netloc}'
+
+
+def app_origins(env: dict, project_dir: str = ROOT, stage: str | None = None, extra=()) -> list[str]:
+    """The origins the owner app is served from, which the bucket's CORS allows.
+
+    ASSETGATE_APP_ORIGINS (comma- or space-separated), the origin of ASSETGATE_PUBLIC_URL, the
+    API's own origin once chalice deployed it (.chalice/deployed/<stage>.json), and ``extra``.
+    """
+    found = [u for u in re.split(r'[\s,]+', env.get('ASSETGATE_APP_ORIGINS') or '') if u]
+    if '*' in found:
+        raise SystemExit("ASSETGATE_APP_ORIGINS must list origins; '*' would let any page use the bucket")
+    if env.get('ASSETGATE_PUBLIC_URL'):
+        found.append(env['ASSETGATE_PUBLIC_URL'])
+    if stage:
+        deployed = os.path.join(project_dir, '.chalice', 'deployed', f'{stage}.json')
+        if os.path.exists(deployed):
+            with open(deployed) as f:
+                resources = json.load(f).get('resources', [])
+            found += [r['rest_api_url'] for r in resources if r.get('rest_api_url')]
+    found += list(extra)
+    return sorted({_origin(u) for u in found})
+
+
+def cors_rules(origins: list[str]) -> list[dict]:
+    """The bucket's CORS rules for these app origins; none without an origin."""
+    if not origins:
+        return []
+    return [{'AllowedOrigins': list(origins), 'AllowedMethods': list(CORS_METHODS),
+             'AllowedHeaders': list(CORS_HEADERS), 'ExposeHeaders': list(CORS_EXPOSE), 'MaxAgeSeconds': CORS_MAX_AGE}]
+
+
 def apply_environment(env: dict) -> None:
+    """Make a stage's environment this process's, and bind the models to the stage's table."""
+    from chalicelib import models
+    from chalicelib.config import settings
     for name, value in env.items():
         os.environ[name] = value
+    models.bind(settings())
 
 
 # --- the stage's configuration -------------------------------------------------------------
@@ -115,18 +156,16 @@ def ensure_table(s, changes: list | None = None) -> bool:
 
     True if it was created. Each change made is appended to ``changes``.
     """
-    from chalicelib import aws, models
+    from chalicelib import models
     changes = [] if changes is None else changes
-    aws.table(s)
     client = _dynamodb(s)
     created = False
     try:
         table = client.describe_table(TableName=s.table)['Table']
     except client.exceptions.ResourceNotFoundException:
-        schema = models.Base._get_schema()
         # boto3 rather than Model.create_table: PynamoDB cannot ask for SSE. The schema is still the models'.
-        client.create_table(TableName=s.table, AttributeDefinitions=schema['attribute_definitions'],
-                            KeySchema=schema['key_schema'], BillingMode='PAY_PER_REQUEST', SSESpecification=TABLE_SSE)
+        client.create_table(TableName=s.table, **models.key_schema(), BillingMode='PAY_PER_REQUEST',
+                            SSESpecification=TABLE_SSE)
         client.get_waiter('table_exists').wait(TableName=s.table, WaiterConfig={'Delay': 1, 'MaxAttempts': 120})
         changes.append(f'table {s.table}: created (on demand, KMS encryption)')
         created = True
@@ -137,7 +176,7 @@ def ensure_table(s, changes: list | None = None) -> bool:
     if table.get('SSEDescription', {}).get('Status') not in ('ENABLED', 'UPDATING'):
         client.update_table(TableName=s.table, SSESpecification=TABLE_SSE)
         changes.append(f'table {s.table}: KMS encryption')
-    ttl_name = models.Base._ttl_attribute().attr_name
+    ttl_name = models.ttl_attribute_name()
     ttl = client.describe_time_to_live(TableName=s.table)['TimeToLiveDescription']
     if ttl.get('TimeToLiveStatus') not in ('ENABLED', 'ENABLING') or ttl.get('AttributeName') != ttl_name:
         client.update_time_to_live(TableName=s.table,
@@ -171,8 +210,8 @@ def lifecycle_rules(days: int) -> list:
              'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': days}}]
 
 
-def ensure_bucket(s, changes: list | None = None, tls_only: bool = False) -> bool:
-    """The bucket: private, encrypted, CORS for browser uploads, stale multipart parts aborted; TLS only if asked.
+def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origins: list[str] = ()) -> bool:
+    """The bucket: private, encrypted, CORS for the app's ``origins``, stale multipart parts aborted; TLS only if asked.
 
     True if it was created. Each change made is appended to ``changes``. Deployed stages ask for
     ``tls_only``; emulators (moto) cannot evaluate its condition and would deny every object request.
@@ -226,9 +265,12 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False) -> boo
     if tls_only:
         converge('TLS-only bucket policy', json.loads(policy) if policy else None, wanted_policy,
                  lambda: client.put_bucket_policy(Bucket=s.bucket, Policy=json.dumps(wanted_policy)))
-    converge('CORS for browser uploads',
-             current(client.get_bucket_cors, ['CORSRules'], ('NoSuchCORSConfiguration',)), CORS_RULES,
-             lambda: client.put_bucket_cors(Bucket=s.bucket, CORSConfiguration={'CORSRules': CORS_RULES}))
+    wanted_cors = cors_rules(list(origins))
+    converge(f'CORS for the app at {", ".join(origins)}' if origins else 'no CORS (no app origin known yet)',
+             _comparable_cors(current(client.get_bucket_cors, ['CORSRules'], ('NoSuchCORSConfiguration',))),
+             _comparable_cors(wanted_cors),
+             lambda: client.put_bucket_cors(Bucket=s.bucket, CORSConfiguration={'CORSRules': wanted_cors})
+             if wanted_cors else client.delete_bucket_cors(Bucket=s.bucket))
     wanted_rules = lifecycle_rules(abort_multipart_days())
     converge(f'lifecycle: abort incomplete multipart uploads after {abort_multipart_days()} days',
              _comparable_rules(current(client.get_bucket_lifecycle_configuration, ['Rules'],
@@ -237,6 +279,11 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False) -> boo
              lambda: client.put_bucket_lifecycle_configuration(Bucket=s.bucket,
                                                                LifecycleConfiguration={'Rules': wanted_rules}))
     return created
+
+
+def _comparable_cors(rules):
+    """CORS rules without the ID S3 may add, in a stable order; [] for none."""
+    return [{k: sorted(v) if isinstance(v, list) else v for k, v in r.items() if k != 'ID'} for r in rules or []]
 
 
 def _comparable_rules(rules):
@@ -273,7 +320,7 @@ def main(argv=None) -> int:
     from chalicelib.config import settings
     s = settings()
     ensure_table(s, changes)
-    ensure_bucket(s, changes, tls_only=deployed)
+    ensure_bucket(s, changes, tls_only=deployed, origins=app_origins(env, args.project_dir, args.stage))
     for line in changes:
         print(line)
     print(f'stage {args.stage}: table {s.table}, bucket {s.bucket}, region {s.region}: '

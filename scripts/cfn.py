@@ -16,6 +16,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from chalicelib import keys  # noqa: E402 (after the path is set)
+
 # chalice's logical ids for what it generates from app.py. With autogen_policy false chalice
 # gives each function its own role, both carrying .chalice/policy-<stage>.json.
 ROLES, API, HANDLER, LANDED = ('ApiHandlerRole', 'UploadLandedRole'), 'RestAPI', 'APIHandler', 'UploadLanded'
@@ -36,7 +38,7 @@ def _arn(bucket, suffix=''):
 def table_resource(env: dict) -> dict:
     from chalicelib import models
     from scripts.bootstrap import TABLE_SSE
-    schema = models.Base._get_schema()
+    schema = models.key_schema()
     return {
         'Type': 'AWS::DynamoDB::Table',
         # Data outlives the stack: deleting or replacing it never deletes the table.
@@ -44,9 +46,9 @@ def table_resource(env: dict) -> dict:
         'Properties': {
             'TableName': env['ASSETGATE_TABLE'],
             'BillingMode': 'PAY_PER_REQUEST',
-            'AttributeDefinitions': schema['attribute_definitions'],
-            'KeySchema': schema['key_schema'],
-            'TimeToLiveSpecification': {'AttributeName': models.Base._ttl_attribute().attr_name, 'Enabled': True},
+            'AttributeDefinitions': schema['AttributeDefinitions'],
+            'KeySchema': schema['KeySchema'],
+            'TimeToLiveSpecification': {'AttributeName': models.ttl_attribute_name(), 'Enabled': True},
             'PointInTimeRecoverySpecification': {'PointInTimeRecoveryEnabled': True},
             'SSESpecification': {'SSEEnabled': TABLE_SSE['Enabled'], 'SSEType': TABLE_SSE['SSEType']},
         },
@@ -58,9 +60,11 @@ def bucket_resources(stage: str, env: dict) -> dict:
     name = bucket_name(stage, env)
     days = int(env.get('ASSETGATE_ABORT_MULTIPART_DAYS') or bootstrap.DEFAULT_ABORT_DAYS)
     rule = bootstrap.lifecycle_rules(days)[0]
-    cors = [{'AllowedOrigins': r['AllowedOrigins'], 'AllowedMethods': r['AllowedMethods'],
-             'AllowedHeaders': r['AllowedHeaders'], 'ExposedHeaders': r['ExposeHeaders'], 'MaxAge': r['MaxAgeSeconds']}
-            for r in bootstrap.CORS_RULES]
+    # The app is served by this stack's own API, so its origin is in the template; configured ones join it.
+    api_origin = {'Fn::Sub': f'https://${{{API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}'}
+    cors = [{'AllowedOrigins': bootstrap.app_origins(env) + [api_origin], 'AllowedMethods': bootstrap.CORS_METHODS,
+             'AllowedHeaders': bootstrap.CORS_HEADERS, 'ExposedHeaders': bootstrap.CORS_EXPOSE,
+             'MaxAge': bootstrap.CORS_MAX_AGE}]
     tls = bootstrap.tls_only_policy('BUCKET')['Statement'][0]
     tls['Resource'] = [_arn(name), _arn(name, '/*')]
     return {
@@ -80,7 +84,7 @@ def bucket_resources(stage: str, env: dict) -> dict:
                     'AbortIncompleteMultipartUpload': rule['AbortIncompleteMultipartUpload']}]},
                 'NotificationConfiguration': {'LambdaConfigurations': [{
                     'Event': 's3:ObjectCreated:*',
-                    'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': 'assets/'}]}},
+                    'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': keys.OBJECT_PREFIX}]}},
                     'Function': {'Fn::GetAtt': [LANDED, 'Arn']}}]},
             },
         },
@@ -145,12 +149,17 @@ def package(stage: str, out: str, project_dir: str = ROOT) -> str:
     with open(merge_path, 'w') as f:
         json.dump(merge_template(stage, project_dir), f, indent=2)
     chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
+    from scripts import lambda_package
     from scripts.bootstrap import stage_environment
-    # chalice needs a region to package for: the stage's. No credentials are used.
-    env = {**os.environ, 'ASSETGATE_S3_EVENTS': 'template',
+    # The byte-compiled, trimmed zip, where chalice looks for a package to reuse (docs/packaging.md).
+    lambda_package.build(stage, project_dir)
+    # chalice needs a region to package for: the stage's. No credentials are used. It imports app.py:
+    # writing no __pycache__ into chalicelib/ keeps the cached package's name (a hash of chalicelib/).
+    env = {**os.environ, 'ASSETGATE_S3_EVENTS': 'template', 'PYTHONDONTWRITEBYTECODE': '1',
            'AWS_DEFAULT_REGION': stage_environment(stage, project_dir)['ASSETGATE_REGION']}
     subprocess.run([chalice, '--project-dir', project_dir, 'package', '--stage', stage, '--merge-template',
                     os.path.abspath(merge_path), os.path.abspath(out)], check=True, env=env)
+    lambda_package.rewrite(os.path.join(out, 'deployment.zip'))  # a no-op unless chalice built its own
     return os.path.join(out, 'sam.json')
 
 

@@ -23,16 +23,26 @@ sys.path.insert(0, ROOT)
 def _chalice(args: list[str], region: str, project_dir: str) -> None:
     chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
     # chalice deploys to the session's region: make it the stage's, so the functions sit next to the data.
-    env = {**os.environ, 'AWS_DEFAULT_REGION': region}
+    # It imports app.py: writing no __pycache__ into chalicelib/ keeps the cached package's name.
+    env = {**os.environ, 'AWS_DEFAULT_REGION': region, 'PYTHONDONTWRITEBYTECODE': '1'}
     env.pop('AWS_REGION', None)
     subprocess.run([chalice, '--project-dir', project_dir, *args], check=True, env=env)
 
 
 def deploy(stage: str, project_dir: str = ROOT) -> int:
-    from scripts import bootstrap, gateway_responses
+    from scripts import bootstrap, gateway_responses, lambda_package
     bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     region = bootstrap.stage_environment(stage, project_dir)['ASSETGATE_REGION']
+    # chalice deploy reuses the package cached under .chalice/deployments/ when its name (a hash of the
+    # sources) exists: make it the byte-compiled, trimmed one first (docs/packaging.md).
+    package = lambda_package.build(stage, project_dir)
     _chalice(['deploy', '--stage', stage], region, project_dir)
+    shipped = lambda_package.expected_path(stage, project_dir)
+    if shipped != package and os.path.exists(shipped) and not lambda_package.is_rewritten(shipped):
+        raise SystemExit(f'the sources changed during the deploy, so chalice built and shipped {shipped}, which is '
+                         f'not byte-compiled; run make deploy STAGE={stage} again')
+    # Now that the API exists, the bucket's CORS can name its origin (the owner app is served there).
+    bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     os.environ['AWS_DEFAULT_REGION'] = region
     gateway_responses.main(['--stage', stage, '--project-dir', project_dir])
     return 0

@@ -1,12 +1,31 @@
-"""Fixtures shared by both tiers."""
+"""Fixtures shared by every tier: call counting, and the in-process stack (moto's mock_aws)."""
 import os
 import sys
 from collections import Counter
 
+import boto3
 import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from moto import mock_aws
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from chalicelib import auth, aws as clients, config, models  # noqa: E402 (after the path is set)
+from scripts.bootstrap import ensure_bucket, ensure_table  # noqa: E402
+from scripts.moto_server import bound_moto_memory  # noqa: E402
+
+# moto 5.2.5 copies the whole table for each TransactWriteItems item and keeps every copy.
+bound_moto_memory()
+
+TABLE = 'assetgate-test'
+BUCKET = 'assetgate-test-bucket'
+IN_PROCESS_ENV = {'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing', 'AWS_DEFAULT_REGION': 'us-east-1',
+                  'ASSETGATE_REGION': 'us-east-1', 'ASSETGATE_TABLE': TABLE, 'ASSETGATE_BUCKET': BUCKET}
+# mock_aws does not intercept a client given an endpoint; a profile or token would not be moto's.
+FOREIGN_ENV = ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_PROFILE',
+               'AWS_SESSION_TOKEN', 'ASSETGATE_PUBLIC_URL')
 
 
 class CallCounter:
@@ -28,7 +47,6 @@ class CallCounter:
 @pytest.fixture
 def api_calls(monkeypatch):
     """Record every botocore API call; PynamoDB and boto3 both go through BaseClient._make_api_call."""
-    from botocore.client import BaseClient
     counter = CallCounter()
     original = BaseClient._make_api_call
 
@@ -40,22 +58,103 @@ def api_calls(monkeypatch):
     return counter
 
 
-# The in-process tiers (unit, conformance) each define ``aws``: the table and bucket, and fresh clients.
+@pytest.fixture
+def fail_operation(monkeypatch):
+    """fail_operation('UpdateItem'): that botocore operation raises a throttling error from now on."""
+    original = BaseClient._make_api_call
+    failing = set()
 
-def provisioned():
-    """The table and the bucket for the current environment; yields the settings.
+    def maybe_fail(self, operation, params):
+        if operation in failing:
+            raise ClientError({'Error': {'Code': 'ThrottlingException', 'Message': 'slow down'}}, operation)
+        return original(self, operation, params)
+    monkeypatch.setattr(BaseClient, '_make_api_call', maybe_fail)
+    return failing.add
 
-    The app's clients are kept from test to test, as in a warm Lambda container: moto's
-    mock intercepts clients made before it started, and a changed endpoint or table gets
-    new ones (aws.s3 and models.bind key them by configuration). Tests of a cold start
-    clear them explicitly.
-    """
-    from chalicelib import config
-    from scripts.bootstrap import ensure_bucket, ensure_table
+
+_clients: dict = {}
+
+
+def _dynamodb(s: config.Settings):
+    key = (s.region, s.dynamodb_endpoint_url)
+    if key not in _clients:
+        _clients[key] = boto3.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url)
+    return _clients[key]
+
+
+def provisioned() -> config.Settings:
+    """The table and the bucket for the current environment, with the models bound to them."""
     s = config.settings()
+    models.bind(s)
     ensure_table(s)
     ensure_bucket(s)
+    return s
+
+
+def empty(s: config.Settings) -> None:
+    """Remove every item, object and open multipart upload: the next test starts from nothing.
+    A test that removed the table or the bucket gets them back."""
+    dynamodb = _dynamodb(s)
+    try:
+        pages = list(dynamodb.get_paginator('scan').paginate(TableName=s.table, ProjectionExpression='ObjID, ObjSort'))
+    except dynamodb.exceptions.ResourceNotFoundException:
+        ensure_table(s)
+        pages = []
+    try:
+        clients.s3(s).head_bucket(Bucket=s.bucket)
+    except ClientError:
+        ensure_bucket(s)
+    items = [item for page in pages for item in page['Items']]
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={s.table: [{'DeleteRequest': {'Key': key}}
+                                                          for key in items[start:start + 25]]})
+    s3 = clients.s3(s)
+    for upload in s3.list_multipart_uploads(Bucket=s.bucket).get('Uploads', []):
+        s3.abort_multipart_upload(Bucket=s.bucket, Key=upload['Key'], UploadId=upload['UploadId'])
+    keys = [{'Key': o['Key']} for o in s3.list_objects_v2(Bucket=s.bucket).get('Contents', [])]
+    if keys:
+        s3.delete_objects(Bucket=s.bucket, Delete={'Objects': keys, 'Quiet': True})
+
+
+@pytest.fixture(scope='session')
+def in_process_stack(tmp_path_factory):
+    """moto's mock_aws for the whole session: its environment, the table (from the models) and the bucket.
+
+    The app's clients live as long as the session, as in a warm Lambda container.
+    """
+    clock_file = tmp_path_factory.mktemp('clock') / 'offset'
+    with pytest.MonkeyPatch.context() as env:
+        for name in FOREIGN_ENV:
+            env.delenv(name, raising=False)
+        for name, value in IN_PROCESS_ENV.items():
+            env.setenv(name, value)
+        env.setenv('ASSETGATE_TEST_CLOCK_FILE', str(clock_file))
+        with mock_aws():
+            clients.forget_clients()
+            yield provisioned(), clock_file
+
+
+@pytest.fixture
+def aws(in_process_stack):
+    """The session's table and bucket, emptied after the test, with the clock back at now."""
+    s, clock_file = in_process_stack
     yield s
+    clock_file.write_text('0')
+    empty(s)
+
+
+@pytest.fixture
+def clock(in_process_stack):
+    """Moves the service's clock: clock.advance(seconds)."""
+    _, path = in_process_stack
+
+    class Clock:
+        offset = 0.0
+
+        def advance(self, seconds: float) -> None:
+            self.offset += seconds
+            path.write_text(str(self.offset))
+    return Clock()
 
 
 @pytest.fixture
@@ -71,19 +170,16 @@ def client(aws):
 @pytest.fixture
 def owner_key(aws):
     """An API key for owner 'alice'."""
-    from chalicelib import auth
     return auth.mint('alice')[0]
 
 
 @pytest.fixture
 def other_key(aws):
     """An API key for owner 'mallory'."""
-    from chalicelib import auth
     return auth.mint('mallory')[0]
 
 
 @pytest.fixture
 def s3(aws):
     """The service's own S3 client, as configured for this tier."""
-    from chalicelib import aws as clients
     return clients.s3(aws)

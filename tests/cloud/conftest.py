@@ -153,7 +153,7 @@ def _self_signed_cert(path: Path) -> None:
     """Key and certificate (one PEM, LocalStack's CUSTOM_SSL_CERT_PATH format) for LocalStack's names."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALSTACK_DOMAIN)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
@@ -318,7 +318,7 @@ def write_report(name: str, what: str, seconds: float, aws_calls: list, dynamodb
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     lines = [f'{what}: {seconds:.1f} s, {len(aws_calls)} LocalStack calls, {len(dynamodb_calls)} DynamoDB calls']
     lines += [f'{c.at}  {c.line()}' for c in aws_calls]
-    lines += [f'{datetime.datetime.fromtimestamp(c.at, datetime.timezone.utc):%Y-%m-%dT%H:%M:%S.%f}  {c.line()}'
+    lines += [f'{datetime.datetime.fromtimestamp(c.at, datetime.UTC):%Y-%m-%dT%H:%M:%S.%f}  {c.line()}'
               for c in dynamodb_calls]
     (REPORT_DIR / f'{name}.txt').write_text('\n'.join(lines) + '\n')
 
@@ -375,5 +375,5 @@ def pytest_collection_modifyitems(items):
     here = Path(__file__).parent
     positions = [i for i, item in enumerate(items) if item.path.parent == here and item.path.name in MODULE_ORDER]
     ordered = sorted((items[i] for i in positions), key=lambda item: MODULE_ORDER.index(item.path.name))
-    for i, item in zip(positions, ordered):
+    for i, item in zip(positions, ordered, strict=True):
         items[i] = item

@@ -14,8 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.cloud.conftest import (CREDENTIALS, LOCALSTACK_DOMAIN, REGION, STAGE, LocalStack, copy_project,
-                                  launch_localstack, localstack_names, make, write_report)
+from tests.cloud.conftest import (
+    CREDENTIALS,
+    LOCALSTACK_DOMAIN,
+    REGION,
+    STAGE,
+    LocalStack,
+    copy_project,
+    launch_localstack,
+    localstack_names,
+    make,
+    write_report,
+)
 from tests.conftest import ROOT
 
 __all__ = ['localstack_names']  # a session fixture of the cloud tier, used here too

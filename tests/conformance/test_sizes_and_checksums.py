@@ -110,7 +110,7 @@ def test_multipart_with_part_checksums_completes_and_s3_rejects_a_wrong_part(cre
     signed = _sign_parts(client, owner_key, asset_id, {1: one, 2: two})
     wrong = requests.put(signed[1]['url'], data=b'TWO', headers=signed[1]['headers'], timeout=60)
     assert wrong.status_code == 400 and _s3_error_code(wrong) == 'BadDigest', wrong.text
-    for part, data in zip(signed, (one, two)):
+    for part, data in zip(signed, (one, two), strict=True):
         response = requests.put(part['url'], data=data, headers=part['headers'], timeout=60)
         assert response.status_code == 200, response.text
     done = client.http.post(f'/asset/{asset_id}/upload/complete', headers={'Authorization': f'Bearer {owner_key}'})

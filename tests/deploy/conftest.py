@@ -2,13 +2,16 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import ROOT
 from tests import servers
+from tests.conftest import ROOT
 
 ACCOUNT = '123456789012'  # moto's account
+STAGES = ('dev', 'prod')
 
 
 @pytest.fixture(scope='session')
@@ -48,3 +51,20 @@ def client(service: str, endpoint: str):
     import boto3
     return boto3.client(service, endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='testing',
                         aws_secret_access_key='testing')
+
+
+@pytest.fixture(scope='session')
+def packaged(tmp_path_factory):
+    """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
+    project = tmp_path_factory.mktemp('package') / 'project'
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
+        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments',
+        'node_modules'))
+    out = {}
+    for stage in STAGES:
+        out[stage] = project / 'build' / f'cfn-{stage}'
+        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
+        subprocess.run([sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out',
+                        str(out[stage])], check=True, env=env, cwd=project, timeout=600,
+                       stdout=subprocess.DEVNULL)
+    return out

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from chalicelib import models
 from tests.conftest import ROOT
 from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
 
@@ -39,9 +40,24 @@ def state(project, endpoint, stage='dev') -> dict:
         'public_access': s3.get_public_access_block(Bucket=bucket)['PublicAccessBlockConfiguration'],
         'encryption': s3.get_bucket_encryption(Bucket=bucket)['ServerSideEncryptionConfiguration']['Rules'],
         'bucket_policy': json.loads(s3.get_bucket_policy(Bucket=bucket)['Policy']),
-        'cors': s3.get_bucket_cors(Bucket=bucket)['CORSRules'],
+        'cors': _cors(s3, bucket),
         'lifecycle': s3.get_bucket_lifecycle_configuration(Bucket=bucket)['Rules'],
     }
+
+
+def _cors(s3, bucket):
+    try:
+        return s3.get_bucket_cors(Bucket=bucket)['CORSRules']
+    except s3.exceptions.ClientError as exc:
+        assert exc.response['Error']['Code'] == 'NoSuchCORSConfiguration'
+        return None
+
+
+def set_stage(project, stage, **values):
+    config_path = project / '.chalice' / 'config.json'
+    config = read_json(config_path)
+    config['stages'][stage]['environment_variables'].update(values)
+    config_path.write_text(json.dumps(config))
 
 
 def test_bootstrap_twice_ends_in_the_same_state_and_the_second_run_changes_nothing(moto_server, project):
@@ -54,12 +70,12 @@ def test_bootstrap_twice_ends_in_the_same_state_and_the_second_run_changes_nothi
 
 
 def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, project):
-    from chalicelib import models
+    set_stage(project, 'prod', ASSETGATE_APP_ORIGINS='https://files.example.com, https://app.example.org/')
     run_bootstrap(project, moto_server, 'prod')
     got = state(project, moto_server, 'prod')
-    schema = models.Base._get_schema()
-    assert got['table']['keys'] == schema['key_schema']
-    assert sorted(map(str, got['table']['attributes'])) == sorted(map(str, schema['attribute_definitions']))
+    schema = models.key_schema()
+    assert got['table']['keys'] == schema['KeySchema']
+    assert sorted(map(str, got['table']['attributes'])) == sorted(map(str, schema['AttributeDefinitions']))
     assert got['table']['billing'] == 'PAY_PER_REQUEST' and got['table']['sse'] == 'ENABLED'
     assert got['ttl'] == {'TimeToLiveStatus': 'ENABLED', 'AttributeName': 'ttl'}
     assert got['pitr'] == 'ENABLED'
@@ -67,8 +83,11 @@ def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, p
     assert got['encryption'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'] == 'AES256'
     deny = got['bucket_policy']['Statement'][0]
     assert deny['Effect'] == 'Deny' and deny['Condition'] == {'Bool': {'aws:SecureTransport': 'false'}}
-    assert set(got['cors'][0]['AllowedMethods']) >= {'PUT', 'POST', 'GET', 'HEAD'}
-    assert got['cors'][0]['ExposeHeaders'] == ['ETag']
+    cors, = got['cors']
+    assert cors['AllowedOrigins'] == ['https://app.example.org', 'https://files.example.com']
+    assert sorted(cors['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
+    assert sorted(cors['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
+    assert cors['ExposeHeaders'] == ['ETag']
     prod_days = int(got['config']['stages']['prod']['environment_variables']['ASSETGATE_ABORT_MULTIPART_DAYS'])
     assert got['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {'DaysAfterInitiation': prod_days}
 
@@ -108,3 +127,27 @@ def test_the_abort_rule_follows_the_setting(moto_server, project, days):
     run_bootstrap(project, moto_server)
     assert state(project, moto_server)['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {
         'DaysAfterInitiation': int(days)}
+
+
+def test_bucket_cors_allows_only_the_app_origins_and_the_deployed_api(moto_server, project):
+    set_stage(project, 'dev', ASSETGATE_APP_ORIGINS='', ASSETGATE_PUBLIC_URL='')
+    run_bootstrap(project, moto_server)
+    assert state(project, moto_server)['cors'] is None  # no app origin known yet: no browser may use the bucket
+    deployed = project / '.chalice' / 'deployed'
+    deployed.mkdir()
+    (deployed / 'dev.json').write_text(json.dumps({'resources': [
+        {'name': 'rest_api', 'rest_api_url': 'https://abc123.execute-api.us-east-1.amazonaws.com/api/'}]}))
+    set_stage(project, 'dev', ASSETGATE_PUBLIC_URL='https://files.example.com/')
+    output = run_bootstrap(project, moto_server)
+    assert 'CORS for the app at' in output
+    cors, = state(project, moto_server)['cors']
+    assert cors['AllowedOrigins'] == ['https://abc123.execute-api.us-east-1.amazonaws.com', 'https://files.example.com']
+    assert 'up to date, nothing changed' in run_bootstrap(project, moto_server)
+
+
+def test_bootstrap_refuses_a_wildcard_app_origin(moto_server, project):
+    set_stage(project, 'dev', ASSETGATE_APP_ORIGINS='*')
+    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', 'dev', '--project-dir', str(project)],
+                          env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "'*' would let any page use the bucket" in done.stderr

@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,25 +9,9 @@ from importlib import metadata
 
 import pytest
 
+from chalicelib import models
 from tests.conftest import ROOT
-
-STAGES = ('dev', 'prod')
-
-
-@pytest.fixture(scope='module')
-def packaged(tmp_path_factory):
-    """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
-    project = tmp_path_factory.mktemp('package') / 'project'
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed'))
-    out = {}
-    for stage in STAGES:
-        out[stage] = project / 'build' / f'cfn-{stage}'
-        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
-        subprocess.run([sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out',
-                        str(out[stage])], check=True, env=env, cwd=project, timeout=600,
-                       stdout=subprocess.DEVNULL)
-    return out
+from tests.deploy.conftest import STAGES
 
 
 def template(packaged, stage) -> dict:
@@ -53,13 +36,12 @@ def test_cfn_lint_does_report_a_broken_template(packaged, tmp_path):
 
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_table_has_the_models_schema_and_ttl(packaged, stage):
-    from chalicelib import models
     table = template(packaged, stage)['Resources']['AssetTable']
-    schema = models.Base._get_schema()
+    schema = models.key_schema()
     props = table['Properties']
-    assert props['KeySchema'] == schema['key_schema']
-    assert props['AttributeDefinitions'] == schema['attribute_definitions']
-    assert props['TimeToLiveSpecification'] == {'AttributeName': models.Base._ttl_attribute().attr_name,
+    assert props['KeySchema'] == schema['KeySchema']
+    assert props['AttributeDefinitions'] == schema['AttributeDefinitions']
+    assert props['TimeToLiveSpecification'] == {'AttributeName': models.ttl_attribute_name(),
                                                 'Enabled': True}
     assert props['BillingMode'] == 'PAY_PER_REQUEST'
     assert props['PointInTimeRecoverySpecification'] == {'PointInTimeRecoveryEnabled': True}
@@ -79,6 +61,16 @@ def test_template_bucket_invokes_the_upload_handler_on_object_created(packaged, 
     assert resources['UploadLanded']['Type'] == 'AWS::Serverless::Function'
     assert all(bucket['PublicAccessBlockConfiguration'].values())
     assert bucket['LifecycleConfiguration']['Rules'][0]['AbortIncompleteMultipartUpload']['DaysAfterInitiation'] > 0
+
+
+@pytest.mark.parametrize('stage', STAGES)
+def test_template_bucket_cors_allows_the_stack_api_origin_and_no_wildcard(packaged, stage):
+    [rule] = template(packaged, stage)['Resources']['AssetBucket']['Properties']['CorsConfiguration']['CorsRules']
+    assert rule['AllowedOrigins'] == [
+        {'Fn::Sub': 'https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}'}]
+    assert sorted(rule['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
+    assert sorted(rule['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
+    assert rule['ExposedHeaders'] == ['ETag']
 
 
 @pytest.mark.parametrize('stage', STAGES)
@@ -143,11 +135,17 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     with zipfile.ZipFile(packaged[stage] / 'deployment.zip') as z:
         names = z.namelist()
     top = {name.split('/')[0] for name in names}
-    assert 'app.py' in top and 'chalicelib/assets.py' in names and 'pynamodb' in top
+    assert 'app.py' in top and 'chalicelib/redeem.py' in names and 'pynamodb' in top
+    # The owner app ships inside chalicelib; its build tree and node_modules do not.
+    assert 'chalicelib/webapp/index.html' in names and 'chalicelib/webapp/static/manifest.json' in names
+    assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]
     for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
-                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests'):
+                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests', 'cli', 'assetgate_cli', 'rich',
+                     'platformdirs'):
         assert unwanted not in top, unwanted
     # chalice contributes only its runtime (app.py), not the CLI or the deployer.
-    assert sorted(n for n in names if n.startswith('chalice/')) == ['chalice/__init__.py', 'chalice/app.py']
+    assert sorted(n for n in names if n.startswith('chalice/')) == [
+        'chalice/__init__.py', 'chalice/__pycache__/__init__.cpython-311.pyc', 'chalice/__pycache__/app.cpython-311.pyc',
+        'chalice/app.py']
     installed = {re.sub(r'[-_.]+', '_', n.split('-')[0]).lower() for n in top if n.endswith('.dist-info')}
     assert installed <= _runtime_distributions()

@@ -11,9 +11,8 @@ import os
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.unit.conftest import BUCKET, TABLE, aws, clock, environment  # noqa: F401 (fixtures)
-from tests.unit.helpers import bearer, get, post_asset
+from tests.conftest import BUCKET, ROOT, TABLE
+from tests.helpers import bearer, get, post_asset
 
 # botocore operation -> IAM actions it needs. TransactWriteItems is checked per item instead.
 OPERATION_ACTIONS = {
@@ -80,8 +79,8 @@ def recorder(monkeypatch, aws):  # noqa: F811
 
     original_s3 = clients.s3
 
-    def s3_client(settings):
-        client = original_s3(settings)
+    def s3_client(settings, **kwargs):
+        client = original_s3(settings, **kwargs)
         if not getattr(client, '_assetgate_recorded', False):
             url, post = client.generate_presigned_url, client.generate_presigned_post
 

@@ -7,20 +7,26 @@ import sys
 import pytest
 import requests
 
+from chalicelib.config import settings
+from scripts.bootstrap import stage_environment
 from tests.conftest import ROOT
+from tests.fault_proxy import FaultProxy
 from tests.servers import Server, free_port
 
 
-@pytest.fixture(scope='session')
-def stack(tmp_path_factory):
-    """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them."""
-    home = tmp_path_factory.mktemp('stack')
+def run_local_stack(home, stage_env=None, moto_port: int | None = None):
+    """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them.
+
+    ``stage_env`` adds settings to the copy's local stage (chalice local lets them win). Yields a Stack.
+    """
     project = home / 'project'
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build', 'node_modules', 'cli'))
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
-    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    local = config['stages']['local']['environment_variables']
+    local['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{moto_port or free_port()}'
+    local.update(stage_env or {})
     config_path.write_text(json.dumps(config, indent=2))
     env_file, clock_file, log_path = home / 'env', home / 'clock', home / 'stack.log'
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
@@ -34,6 +40,12 @@ def stack(tmp_path_factory):
         yield Stack(values, clock_file, log_path, project, server.proc)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope='session')
+def stack(tmp_path_factory):
+    """The local stack with its default settings."""
+    yield from run_local_stack(tmp_path_factory.mktemp('stack'))
 
 
 class Stack:
@@ -78,3 +90,28 @@ def clock(stack):
     yield stack
     stack._offset = 0.0
     stack.clock_file.write_text('0')
+
+
+@pytest.fixture
+def stage_settings(stack, monkeypatch):
+    """The stack's local stage environment in this process (restored after the test); its Settings."""
+    for name, value in stage_environment('local', str(stack.project)).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('ASSETGATE_ABORT_MULTIPART_DAYS', raising=False)
+    return settings()
+
+
+PART = 5 * 1024 ** 2  # the CLI stack's part size and multipart threshold
+
+
+@pytest.fixture(scope='session')
+def cli_stack(tmp_path_factory):
+    """A local stack with 5 MiB parts and threshold whose S3 endpoint is a fault proxy (cli_stack.proxy)."""
+    moto_port = free_port()
+    with FaultProxy(f'http://127.0.0.1:{moto_port}', seed=9) as proxy:
+        for running in run_local_stack(tmp_path_factory.mktemp('cli-stack'), {
+                'AWS_ENDPOINT_URL_S3': proxy.url, 'ASSETGATE_MULTIPART_THRESHOLD': str(PART),
+                'ASSETGATE_PART_SIZE': str(PART)}, moto_port):
+            running.proxy = proxy
+            running.part_size = PART
+            yield running

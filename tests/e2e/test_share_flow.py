@@ -146,3 +146,14 @@ def test_redeem_in_a_cold_process_makes_exactly_one_dynamodb_request(stack):
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert measured == {'status': 302, 'calls': ['dynamodb:UpdateItem']}
+
+
+def test_an_unknown_route_answers_404_route_not_found_without_echoing_the_key(stack):
+    response = requests.get(f'{stack.url}/no/such/route', headers=stack.auth(), timeout=30)
+    assert response.status_code == 404 and response.json()['error']['code'] == 'route_not_found'
+    assert stack.key not in response.text and response.headers['Cache-Control'] == 'no-store'
+
+
+def test_a_wrong_method_answers_405_method_not_allowed(stack):
+    response = requests.put(f'{stack.url}/health', timeout=30)
+    assert response.status_code == 405 and response.json()['error']['code'] == 'method_not_allowed'

@@ -1,12 +1,13 @@
 """POST /asset and POST /asset/{name}: the create contract."""
+import json
 import re
 import uuid
 
 import pytest
+from chalice.app import Request
 
-from chalicelib import keys
-from tests.unit.conftest import items_of_kind, scan
-from tests.unit.helpers import multipart, post_asset
+from chalicelib import keys, web
+from tests.helpers import items_of_kind, multipart, post_asset, scan
 
 UUID4 = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
 
@@ -201,9 +202,13 @@ def test_missing_or_unknown_key_answers_401(client, aws, header):
     assert only_keys_in_table(aws)
 
 
-def test_share_url_uses_the_host_header_under_chalice_local(client, owner_key):
-    _, body = post_asset(client, owner_key, query='token=1', headers={'Host': 'files.example:8000'})
-    assert body['token']['url'] == f'http://files.example:8000/asset-token/{body["token"]["token"]}'
+def test_share_url_ignores_client_host_and_forwarded_headers(client, owner_key):
+    _, body = post_asset(client, owner_key, query='token=1&upload=multipart&size=20000000',
+                         headers={'Host': 'evil.example', 'X-Forwarded-Proto': 'gopher',
+                                  'X-Forwarded-Host': 'evil.example'})
+    assert body['token']['url'] == f'{web.LOCAL_BASE}/asset-token/{body["token"]["token"]}'
+    assert body['upload']['complete']['url'].startswith(web.LOCAL_BASE + '/asset/')
+    assert 'evil' not in json.dumps(body) and 'gopher' not in json.dumps(body)
 
 
 def test_share_url_uses_the_public_url_when_configured(client, owner_key, monkeypatch):
@@ -213,9 +218,6 @@ def test_share_url_uses_the_public_url_when_configured(client, owner_key, monkey
 
 
 def test_share_url_includes_the_api_gateway_stage():
-    from chalice.app import Request
-
-    from chalicelib import web
     event = {'multiValueQueryStringParameters': None, 'headers': {'host': 'abc.execute-api.us-east-1.amazonaws.com'},
              'pathParameters': None, 'requestContext': {'httpMethod': 'POST', 'resourcePath': '/asset',
                                                         'domainName': 'abc.execute-api.us-east-1.amazonaws.com',

@@ -2,11 +2,11 @@
 import json
 from urllib.parse import urlparse
 
+import boto3
 import pytest
 
-from chalicelib import keys
-from tests.unit.conftest import items_of_kind, scan
-from tests.unit.helpers import bearer, get, post_asset
+from chalicelib import auth, keys, records
+from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 
 def upload(s3, aws, asset_id, number, data: bytes, content_type='text/plain'):
@@ -53,6 +53,21 @@ def test_mint_with_bad_parameters_answers_400_and_writes_nothing(client, owner_k
     response, body = mint(client, owner_key, asset, query)
     assert response.status_code == 400 and body['error']['code'] in ('invalid_parameter', 'unknown_parameter')
     assert items_of_kind(aws, 'token') == []
+
+
+def test_mint_racing_a_delete_of_the_asset_answers_404_and_writes_no_token(client, owner_key, asset, aws,
+                                                                            monkeypatch):
+    read_version = records.version
+
+    def deleted_meanwhile(asset_id, number):
+        found = read_version(asset_id, number)
+        boto3.client('dynamodb', region_name=aws.region).delete_item(
+            TableName=aws.table, Key=keys.key_dict(keys.asset(asset_id)))  # a DELETE finishing in between
+        return found
+    monkeypatch.setattr(records, 'version', deleted_meanwhile)
+    response, body = mint(client, owner_key, asset)
+    assert response.status_code == 404 and body['error']['code'] == 'asset_not_found'
+    assert items_of_kind(aws, 'token') == [] and items_of_kind(aws, 'token_ref') == []
 
 
 def test_mint_for_a_version_that_does_not_exist_answers_404(client, owner_key, asset, aws):
@@ -293,7 +308,6 @@ def test_every_owner_route_answers_404_for_another_owners_asset(client, other_ke
 # --- API keys --------------------------------------------------------------------------------------
 
 def test_revoked_api_key_answers_401(client, aws):
-    from chalicelib import auth
     key, key_id = auth.mint('carol')
     assert post_asset(client, key)[0].status_code == 201
     assert auth.list_keys('carol') == [{'id': key_id, 'created': auth.list_keys('carol')[0]['created'],

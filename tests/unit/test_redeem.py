@@ -1,11 +1,13 @@
 """GET /asset-token/{token}, GET /asset/{id}, upload completion and /health."""
+import base64
+import hashlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys
-from tests.unit.conftest import items_of_kind
-from tests.unit.helpers import get, post_asset
+from chalicelib import aws as clients, keys, models
+from chalicelib.storage import content_disposition
+from tests.helpers import get, items_of_kind, post_asset
 
 
 @pytest.fixture
@@ -104,12 +106,10 @@ def test_redeem_costs_one_dynamodb_request_and_no_s3_request(client, shared, s3,
 
 
 def test_redeem_in_a_cold_process_costs_one_dynamodb_request(client, shared, s3, aws, api_calls):
-    from chalicelib import aws as clients
-    from chalicelib import models
     upload(s3, aws, shared)
     get(client, f'/asset-token/{shared["token"]["token"]}')
-    clients._s3.clear()
-    models._bound = None  # no client, no connection: as in a fresh Lambda container
+    clients.forget_clients()
+    models.bind(aws, fresh=True)  # no client, no connection: as in a fresh Lambda container
     api_calls.reset()
     assert get(client, f'/asset-token/{shared["token"]["token"]}')[0].status_code == 302
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
@@ -193,5 +193,23 @@ def test_health_answers_503_when_the_bucket_is_missing(client, s3, aws):
     ('日本', 'attachment; filename="download"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC'),
 ])
 def test_content_disposition_is_an_rfc6266_attachment(name, expected):
-    from chalicelib.storage import content_disposition
     assert content_disposition(name) == expected
+
+
+def test_redeem_of_a_verified_upload_carries_its_sha256_as_repr_digest(client, owner_key, aws, s3, api_calls):
+    data = b'verified bytes'
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    _, created = post_asset(client, owner_key, query=f'name=v.txt&token=1&size={len(data)}&sha256={digest}')
+    s3.put_object(Bucket=aws.bucket, Key=keys.object_key(created['asset']['id'], 1), Body=data)
+    get(client, f'/asset-token/{created["token"]["token"]}')  # first touch notices the upload
+    api_calls.reset()
+    response, _ = get(client, f'/asset-token/{created["token"]["token"]}')
+    assert response.status_code == 302 and response.headers['Repr-Digest'] == f'sha-256=:{digest}:'
+    assert api_calls.calls == [('dynamodb', 'UpdateItem')]
+    assert items_of_kind(aws, 'token')[0]['sha256']['S'] == digest
+
+
+def test_redeem_without_a_verified_sha256_sends_no_repr_digest(client, shared, s3, aws):
+    upload(s3, aws, shared)
+    response, _ = get(client, f'/asset-token/{shared["token"]["token"]}')
+    assert response.status_code == 302 and 'Repr-Digest' not in response.headers

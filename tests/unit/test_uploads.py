@@ -6,11 +6,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, uploads
-from chalicelib.uploads import GiB, MAX_PARTS, MiB, TiB, plan_parts
-from tests.unit.conftest import items_of_kind, scan
-from tests.unit.helpers import bearer, get, post_asset
-
+from chalicelib import keys, limits
+from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
+from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 # --- part arithmetic at S3's edges -----------------------------------------------------------------
 
@@ -44,20 +42,20 @@ def test_part_plan_refuses_sizes_s3_cannot_hold(size):
     (None, None, 'put'), (None, 100 * MiB, 'put'), (None, 100 * MiB + 1, 'multipart'),
     ('post', 200 * MiB, 'post'), ('multipart', 10, 'multipart')])
 def test_upload_method_follows_the_declared_size(requested, size, expected):
-    assert uploads.choose_method(requested, size, threshold=100 * MiB) == expected
+    assert limits.choose_method(requested, size, threshold=100 * MiB) == expected
 
 
 def test_threshold_never_lets_a_single_put_exceed_5_gib():
-    assert uploads.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
+    assert limits.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
 
 
 def test_sha256_is_accepted_as_hex_or_base64():
     digest = hashlib.sha256(b'abc').digest()
     b64 = base64.b64encode(digest).decode()
-    assert uploads.sha256_base64(digest.hex()) == b64
-    assert uploads.sha256_base64(b64) == b64
-    assert uploads.sha256_base64('abc') is None
-    assert uploads.sha256_base64(base64.b64encode(b'short').decode()) is None
+    assert limits.sha256_base64(digest.hex()) == b64
+    assert limits.sha256_base64(b64) == b64
+    assert limits.sha256_base64('abc') is None
+    assert limits.sha256_base64(base64.b64encode(b'short').decode()) is None
 
 
 # --- single PUT: signed length and checksum --------------------------------------------------------
@@ -322,3 +320,81 @@ def test_a_token_pinned_to_an_aborted_version_answers_410(client, owner_key, aws
     assert response.status_code == 410 and error['error']['code'] == 'upload_aborted'
     response, error = get(client, f'/asset/{asset_id}?version=1', owner_key)
     assert response.status_code == 410 and error['error']['code'] == 'upload_aborted'
+
+
+# --- multipart of unknown length (stdin) ----------------------------------------------------------
+
+def test_multipart_without_a_size_plans_parts_of_the_preferred_size_with_a_maximum(client, owner_key, aws,
+                                                                                  multipart_env, monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', str(20 * MiB))
+    response, body = post_asset(client, owner_key, query='name=stdin.bin&upload=multipart&part_checksums=sha256')
+    assert response.status_code == 201
+    upload = body['upload']
+    assert (upload['size'], upload['part_count'], upload['part_size']) == (None, None, 5 * MiB)
+    assert upload['max_size'] == 20 * MiB and upload['max_parts'] == MAX_PARTS
+    assert upload['sign_parts']['body'] == {'parts': [{'part_number': 1, 'sha256': '<hex or base64>',
+                                                       'size': 5 * MiB}]}
+    version = items_of_kind(aws, 'version')[0]
+    assert 'declared_size' not in version and 'part_count' not in version
+
+
+def test_multipart_without_a_size_needs_part_checksums(client, owner_key, aws):
+    response, body = post_asset(client, owner_key, query='name=x&upload=multipart')
+    assert response.status_code == 400 and body['error']['parameter'] == 'size'
+    assert items_of_kind(aws, 'asset') == []
+
+
+def test_unknown_length_parts_are_signed_with_their_size_and_complete_learns_the_length(client, owner_key, aws,
+                                                                                       multipart_env, s3):
+    _, body = post_asset(client, owner_key, query='name=s.bin&upload=multipart&part_checksums=sha256&token=1')
+    asset_id, upload = body['asset']['id'], body['upload']
+    one, two = b'a' * (5 * MiB), b'b' * 7
+    response, error = sign(client, owner_key, asset_id, {'parts': [{'part_number': 1, 'sha256': b64_sha256(one)}]})
+    assert response.status_code == 400 and 'needs its size' in error['error']['message']
+    response, error = sign(client, owner_key, asset_id, {'parts': [
+        {'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB + 1}]})
+    assert response.status_code == 400 and error['error']['parameter'] == 'parts'
+    response, signed = sign(client, owner_key, asset_id, {'parts': [
+        {'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB},
+        {'part_number': 2, 'sha256': b64_sha256(two), 'size': 7}]})
+    assert response.status_code == 200
+    assert [p['headers']['Content-Length'] for p in signed['parts']] == [str(5 * MiB), '7']
+    key = keys.object_key(asset_id, 1)
+    for number, data in ((1, one), (2, two)):
+        s3.upload_part(Bucket=aws.bucket, Key=key, UploadId=upload['upload_id'], PartNumber=number, Body=data,
+                       ChecksumSHA256=b64_sha256(data))
+    response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
+    assert response.status_code == 200
+    assert done['asset']['size'] == 5 * MiB + 7 and done['version']['declared_size'] == 5 * MiB + 7
+    version = items_of_kind(aws, 'version')[0]
+    assert version['declared_size']['N'] == str(5 * MiB + 7) and version['part_count']['N'] == '2'
+    assert s3.get_object(Bucket=aws.bucket, Key=key)['Body'].read() == one + two
+
+
+def test_unknown_length_complete_with_a_short_middle_part_answers_409_and_keeps_the_upload(client, owner_key, aws,
+                                                                                          multipart_env, s3):
+    _, body = post_asset(client, owner_key, query='name=s.bin&upload=multipart&part_checksums=sha256')
+    asset_id, upload = body['asset']['id'], body['upload']
+    key = keys.object_key(asset_id, 1)
+    for number, data in ((1, b'a' * (5 * MiB - 1)), (2, b'b' * 3)):
+        s3.upload_part(Bucket=aws.bucket, Key=key, UploadId=upload['upload_id'], PartNumber=number, Body=data)
+    response, error = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
+    assert response.status_code == 409 and error['error']['code'] == 'upload_incomplete'
+    assert error['error']['wrong_size_parts'] == [1]
+    assert s3.list_multipart_uploads(Bucket=aws.bucket)['Uploads'][0]['UploadId'] == upload['upload_id']
+    assert 'declared_size' not in items_of_kind(aws, 'version')[0]
+
+
+def test_complete_reads_nothing_back_to_answer(client, owner_key, aws, multipart_env, s3, api_calls):
+    _, body = post_asset(client, owner_key, query=f'size={10 * MiB}')
+    asset_id, upload = body['asset']['id'], body['upload']
+    for number in (1, 2):
+        put_part(s3, aws, upload, number, b'x' * (5 * MiB))
+    api_calls.reset()
+    response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
+    assert response.status_code == 200 and done['asset']['status'] == 'ready' and done['asset']['size'] == 10 * MiB
+    # key, asset, version; ListParts, CompleteMultipartUpload; version, asset ready_version, asset status; token refs
+    assert sorted(api_calls.calls) == sorted([
+        ('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('s3', 'ListParts'),
+        ('s3', 'CompleteMultipartUpload'), ('dynamodb', 'UpdateItem'), ('dynamodb', 'UpdateItem'),
+        ('dynamodb', 'UpdateItem'), ('dynamodb', 'Query')])

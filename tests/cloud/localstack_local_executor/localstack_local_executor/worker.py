@@ -102,7 +102,8 @@ def main(argv: list[str]) -> int:
                                      'errorType': 'Runtime.ImportModuleError', 'stackTrace': []}
         traceback.print_exc(file=capture)
     init_logs = capture.take()
-    protocol.write(json.dumps({'ready': True, 'python': '%d.%d' % sys.version_info[:2], 'logs': init_logs}) + '\n')
+    version = f'{sys.version_info[0]}.{sys.version_info[1]}'
+    protocol.write(json.dumps({'ready': True, 'python': version, 'logs': init_logs}) + '\n')
     for line in sys.stdin:
         request = json.loads(line)
         request_id = request['request_id']

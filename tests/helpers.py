@@ -1,4 +1,4 @@
-"""Small request helpers for the in-process tier."""
+"""Small request and table helpers for the in-process tiers."""
 import json
 
 
@@ -39,3 +39,14 @@ def multipart(fields: dict, files: dict | None = None) -> tuple[bytes, str]:
                      f'Content-Type: application/octet-stream\r\n\r\n{data}\r\n')
     parts.append(f'--{boundary}--\r\n')
     return ''.join(parts).encode(), f'multipart/form-data; boundary={boundary}'
+
+
+def scan(s) -> list[dict]:
+    """Every raw item in the table (tests may scan; the app never does)."""
+    import boto3
+    return boto3.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url).scan(
+        TableName=s.table)['Items']
+
+
+def items_of_kind(s, kind: str) -> list[dict]:
+    return [item for item in scan(s) if item.get('kind', {}).get('S') == kind]

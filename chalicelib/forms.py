@@ -1,0 +1,357 @@
+"""Each route's parameters, declared once: a form's fields are the parameters the route takes.
+
+``read(Form, request)`` refuses any other parameter, and ``Form.parse`` checks the values and
+builds the domain's request. The OpenAPI document is generated from the same fields.
+"""
+import re
+import unicodedata
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+from urllib.parse import unquote
+
+from chalicelib import body, keys, limits
+from chalicelib.assets import CreateRequest
+from chalicelib.config import Settings
+from chalicelib.errors import AssetNotFound, InvalidBody, InvalidParameter, TokenNotFound, TooLarge
+from chalicelib.listing import PageRequest
+from chalicelib.tokens import TokenRequest
+from chalicelib.uploads import PartChecksum, UploadRequest
+
+MAX_NAME = 255
+MAX_USES = 1_000_000_000
+MAX_PAGE = 100
+MAX_PARTS_BODY = 256 * 1024
+_CONTENT_TYPE = re.compile(
+    r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
+    r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*")
+_WHOLE = re.compile(r'[0-9]+')
+_TRUE = {'1', 'true'}
+_FALSE = {'0', 'false'}
+# Unicode categories a file name may not hold: controls, format and direction marks (used to
+# disguise names), surrogates, private use, unassigned, and line/paragraph separators.
+_REFUSED_CATEGORIES = {'Cc', 'Cf', 'Cs', 'Co', 'Cn', 'Zl', 'Zp'}
+# Joiners are format characters that some scripts and emoji sequences need inside a name.
+_JOINERS = {'\u200c', '\u200d'}
+
+
+def param(doc: str, schema: dict) -> Any:
+    """A declared parameter: absent is None; ``doc`` and ``schema`` describe it in the OpenAPI document."""
+    return field(default=None, metadata={'doc': doc, 'schema': schema})
+
+
+def names(form) -> frozenset[str]:
+    return frozenset(f.name for f in fields(form))
+
+
+def read(form, request, with_body: bool = True):
+    """The form filled from the request's query string (and body); unknown parameters are 400."""
+    return form(**body.collect(request, names(form), with_body))
+
+
+# --- value checks ---------------------------------------------------------------------------------
+
+def whole(value, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high], from a JSON integer or a string of digits only."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _WHOLE.fullmatch(value))):
+        raise InvalidParameter(f'{name} must be a whole number.', parameter=name)
+    if isinstance(value, str) and len(value) > 20:
+        raise InvalidParameter(f'{name} must be between {low} and {high}.', parameter=name)
+    number = int(value)
+    if number < low or number > high:
+        raise InvalidParameter(f'{name} must be between {low} and {high}.', parameter=name)
+    return number
+
+
+def flag(value, name: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else ''
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidParameter(f'{name} must be 1, true, 0 or false.', parameter=name)
+
+
+def validate_name(name) -> str:
+    if not isinstance(name, str):
+        raise InvalidParameter('The name must be text.', parameter='name')
+    if not name or not name.strip():
+        raise InvalidParameter('The name must not be empty.', parameter='name')
+    if len(name) > MAX_NAME:
+        raise InvalidParameter(f'The name must be at most {MAX_NAME} characters.', parameter='name')
+    if '\ufffd' in name:
+        raise InvalidParameter('The name is not valid UTF-8.', parameter='name')
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES and c not in _JOINERS for c in name):
+        raise InvalidParameter('The name must not contain control, format or invisible characters.',
+                               parameter='name')
+    if name in ('.', '..'):
+        raise InvalidParameter('The name must be a file name.', parameter='name')
+    return name
+
+
+def decode_path_name(value: str) -> str:
+    """Path parameters arrive percent-encoded (chalice local, its test client and API Gateway's REST APIs)."""
+    try:
+        return unquote(value, errors='strict')
+    except UnicodeDecodeError:
+        raise InvalidParameter('The name is not valid percent-encoded UTF-8.', parameter='name') from None
+
+
+def validate_content_type(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 255 or not _CONTENT_TYPE.fullmatch(value.strip()):
+        raise InvalidParameter('content_type must be a media type such as "text/plain".', parameter='content_type')
+    return value.strip()
+
+
+def expiry(value, s: Settings) -> int:
+    """Whole minutes from 1 to the configured maximum; absent means the configured default."""
+    if value is None:
+        return s.token_expiry_default
+    if isinstance(value, str) and len(value) > 12:
+        raise InvalidParameter(f'expiry must be between 1 and {s.token_expiry_max} minutes.', parameter='expiry')
+    return whole(value, 'expiry', 1, s.token_expiry_max)
+
+
+def max_uses(value) -> int | None:
+    return None if value is None else whole(value, 'max_uses', 1, MAX_USES)
+
+
+def version(value) -> int | None:
+    return None if value is None else whole(value, 'version', 1, 10 ** 9)
+
+
+def asset_id(value: str) -> str:
+    """An asset id from the path: anything but a UUID4 names no asset."""
+    value = value.lower()
+    if not keys.is_uuid4(value):
+        raise AssetNotFound()
+    return value
+
+
+def token(value: str) -> str:
+    value = value.lower()
+    if not keys.is_uuid4(value):
+        raise TokenNotFound()
+    return value
+
+
+def sha256(value, name: str = 'sha256') -> str:
+    digest = limits.sha256_base64(value) if isinstance(value, str) else None
+    if digest is None:
+        raise InvalidParameter(f'{name} must be a SHA-256 digest in hex (64 digits) or base64.', parameter=name)
+    return digest
+
+
+# --- the declared parameters ------------------------------------------------------------------------
+
+_INT = {'type': 'integer', 'minimum': 1}
+_NAME = param('File name shown to recipients (Content-Disposition). Default: the asset id.',
+              {'type': 'string', 'minLength': 1, 'maxLength': MAX_NAME})
+_CONTENT = param('Media type of the bytes. Default: guessed from the name.', {'type': 'string', 'maxLength': 255})
+_TOKEN = param('Also mint a share token (1/true).', {'type': 'string', 'enum': ['1', 'true', '0', 'false']})
+_EXPIRY = param('Token lifetime in minutes (default and maximum are configured).', _INT)
+_MAX_USES = param('Downloads the token allows.', {**_INT, 'maximum': MAX_USES})
+_SIZE = param('Size in bytes, signed into the upload so S3 enforces it.', {'type': 'integer', 'minimum': 0})
+_SHA256 = param('SHA-256 of the bytes, hex or base64; S3 rejects other bytes (single PUT).',
+                {'type': 'string'})
+_UPLOAD = param('put (default), post (browser form) or multipart.',
+                {'type': 'string', 'enum': list(limits.METHODS)})
+_PART_CHECKSUMS = param('sha256: each multipart part URL signs that part\'s SHA-256.',
+                        {'type': 'string', 'enum': ['sha256', '1', 'true', '0', 'false']})
+_VERSION = param('A version number (default: the latest).', _INT)
+
+
+def _upload_request(form, s: Settings) -> UploadRequest:
+    """How the bytes will go up, checked against S3's limits and the configured maximum size."""
+    size = form.size
+    if size is not None:
+        if isinstance(size, str) and len(size) > 16:
+            raise TooLarge(f'size must be at most {s.max_asset_size} bytes.', parameter='size')
+        size = whole(size, 'size', 0, 10 ** 16)
+        if size > min(s.max_asset_size, limits.MAX_OBJECT):
+            raise TooLarge(f'size must be at most {min(s.max_asset_size, limits.MAX_OBJECT)} bytes.',
+                           parameter='size')
+    digest = None if form.sha256 is None else sha256(form.sha256)
+    requested = form.upload
+    if requested is not None and (not isinstance(requested, str) or requested.lower() not in limits.METHODS):
+        raise InvalidParameter('upload must be put, post or multipart.', parameter='upload')
+    checksums = form.part_checksums
+    checksums = False if checksums is None else (
+        True if isinstance(checksums, str) and checksums.lower() == 'sha256' else flag(checksums, 'part_checksums'))
+    # Asking for part checksums asks for a multipart upload, whatever the size.
+    method = limits.choose_method((requested and requested.lower()) or ('multipart' if checksums else None),
+                                  size, s.multipart_threshold)
+    if checksums and method != 'multipart':
+        raise InvalidParameter('part_checksums applies to multipart uploads; a single PUT takes sha256.',
+                               parameter='part_checksums')
+    if method == 'multipart':
+        if size == 0 or (size is None and not checksums):
+            raise InvalidParameter('A multipart upload needs its size in bytes (size=...), or, for a length not '
+                                   'known yet, part_checksums=sha256 and each part\'s size when it is signed.',
+                                   parameter='size')
+        if digest is not None:
+            raise InvalidParameter('sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
+                                   'part_checksums=sha256 and sign each part\'s SHA-256.', parameter='sha256')
+    else:
+        if size is not None and size > limits.MAX_SINGLE_PUT:
+            raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
+        if size is None and method == 'put' and s.max_asset_size < limits.MAX_SINGLE_PUT:
+            # Without a signed length S3 would take up to 5 GiB: the limit needs the size declared.
+            raise InvalidParameter(f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.',
+                                   parameter='size')
+        if method == 'post' and digest is not None:
+            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.',
+                                   parameter='sha256')
+    return UploadRequest(method=method, size=size, sha256=digest, part_checksums=checksums)
+
+
+def _optional_token(form, s: Settings) -> TokenRequest | None:
+    wanted = flag(form.token, 'token')
+    # Validate every token parameter even when no token is asked for: garbage is an error either way.
+    minutes, uses = expiry(form.expiry, s), max_uses(form.max_uses)
+    return TokenRequest(expiry_minutes=minutes, max_uses=uses) if wanted else None
+
+
+@dataclass(frozen=True)
+class CreateForm:
+    """POST /asset and POST /asset/{name}."""
+    name: str | None = _NAME
+    content_type: str | None = _CONTENT
+    token: str | None = _TOKEN
+    expiry: str | None = _EXPIRY
+    max_uses: str | None = _MAX_USES
+    size: str | None = _SIZE
+    sha256: str | None = _SHA256
+    upload: str | None = _UPLOAD
+    part_checksums: str | None = _PART_CHECKSUMS
+
+    def parse(self, s: Settings, path_name: str | None = None) -> CreateRequest:
+        name = self.name
+        if path_name is not None:
+            decoded = decode_path_name(path_name)
+            if name is not None and name != decoded:
+                raise InvalidParameter('The name is given both in the path and as a parameter.', parameter='name')
+            name = decoded
+        return CreateRequest(name=None if name is None else validate_name(name),
+                             content_type=validate_content_type(self.content_type),
+                             token=_optional_token(self, s), upload=_upload_request(self, s))
+
+
+@dataclass(frozen=True)
+class VersionForm:
+    """POST /asset/{id}/version."""
+    content_type: str | None = _CONTENT
+    token: str | None = _TOKEN
+    expiry: str | None = _EXPIRY
+    max_uses: str | None = _MAX_USES
+    size: str | None = _SIZE
+    sha256: str | None = _SHA256
+    upload: str | None = _UPLOAD
+    part_checksums: str | None = _PART_CHECKSUMS
+
+    def parse(self, s: Settings) -> CreateRequest:
+        return CreateRequest(name=None, content_type=validate_content_type(self.content_type),
+                             token=_optional_token(self, s), upload=_upload_request(self, s))
+
+
+@dataclass(frozen=True)
+class TokenForm:
+    """POST /asset/{id}/token."""
+    expiry: str | None = _EXPIRY
+    max_uses: str | None = _MAX_USES
+    version: str | None = param('Pin the token to this version; default: follow the newest ready one.', _INT)
+
+    def parse(self, s: Settings) -> TokenRequest:
+        return TokenRequest(expiry_minutes=expiry(self.expiry, s), max_uses=max_uses(self.max_uses),
+                            version=version(self.version))
+
+
+@dataclass(frozen=True)
+class PageForm:
+    """GET /asset."""
+    limit: str | None = param(f'Assets per page, 1 to {MAX_PAGE} (default 20).', {**_INT, 'maximum': MAX_PAGE})
+    cursor: str | None = param('The "next" value of the previous page.', {'type': 'string', 'maxLength': 512})
+
+    def parse(self) -> PageRequest:
+        cursor = self.cursor
+        if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 512):
+            raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
+        return PageRequest(limit=20 if self.limit is None else whole(self.limit, 'limit', 1, MAX_PAGE),
+                           cursor=cursor)
+
+
+@dataclass(frozen=True)
+class VersionSelect:
+    """Routes that act on one version: GET /asset/{id}, .../upload/complete, DELETE .../upload, .../upload/parts."""
+    version: str | None = _VERSION
+
+    def parse(self) -> int | None:
+        return version(self.version)
+
+
+@dataclass(frozen=True)
+class PartWindow:
+    """GET /asset/{id}/upload: the next presigned part URLs."""
+    version: str | None = _VERSION
+    first: str | None = param('First part number (default 1).', {**_INT, 'maximum': limits.MAX_PARTS})
+    count: str | None = param('How many part URLs (default 100).', {**_INT, 'maximum': 1000})
+
+    def parse(self) -> tuple[int | None, int, int]:
+        return (version(self.version), 1 if self.first is None else whole(self.first, 'first', 1, limits.MAX_PARTS),
+                100 if self.count is None else whole(self.count, 'count', 1, 1000))
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """Routes that take no parameter."""
+
+
+PARTS_EXAMPLE = 'Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.'
+PARTS_SCHEMA = {
+    'type': 'object', 'required': ['parts'], 'additionalProperties': False,
+    'properties': {'parts': {'type': 'array', 'minItems': 1, 'items': {
+        'type': 'object', 'required': ['part_number', 'sha256'], 'additionalProperties': False,
+        'properties': {'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
+                       'sha256': {'type': 'string', 'description': 'The part\'s SHA-256, hex or base64.'},
+                       'size': {'type': 'integer', 'minimum': 1,
+                                'description': 'Bytes in the part; required when the upload\'s size is unknown.'}}}}},
+}
+
+
+def part_checksums(request) -> dict[int, PartChecksum]:
+    """The JSON body of POST .../upload/parts: {"parts": [{"part_number": n, "sha256": hex or base64, "size": n}]}."""
+    if not body.is_json(body.media_type(request)):
+        raise InvalidBody(PARTS_EXAMPLE)
+    raw = body.raw_body(request)
+    if len(raw) > MAX_PARTS_BODY:
+        raise InvalidBody('The parts body is too large; sign at most 100 parts per request.')
+    document = body.json_document(raw)
+    if not isinstance(document, dict) or set(document) != {'parts'} or not isinstance(document['parts'], list) \
+            or not document['parts']:
+        raise InvalidBody(PARTS_EXAMPLE)
+    found: dict[int, PartChecksum] = {}
+    for part in document['parts']:
+        if not isinstance(part, dict) or not {'part_number', 'sha256'} <= set(part) \
+                or not set(part) <= {'part_number', 'sha256', 'size'}:
+            raise InvalidParameter('Each part is {"part_number": n, "sha256": "...", "size": n (optional)}.',
+                                   parameter='parts')
+        number = whole(part['part_number'], 'part_number', 1, limits.MAX_PARTS)
+        digest = limits.sha256_base64(part['sha256']) if isinstance(part['sha256'], str) else None
+        if digest is None:
+            raise InvalidParameter(f'Part {number}: sha256 must be hex (64 digits) or base64.', parameter='parts')
+        size = None if part.get('size') is None else whole(part['size'], 'size', 1, limits.MAX_PART)
+        if number in found:
+            raise InvalidParameter(f'Part {number} is given twice.', parameter='parts')
+        found[number] = PartChecksum(digest, size)
+    return found
+
+
+def declared(form) -> list:
+    """(name, doc, schema) of each parameter a form declares: what the OpenAPI document lists."""
+    return [(f.name, f.metadata.get('doc', ''), f.metadata.get('schema', {})) for f in fields(form)
+            if f.default is not MISSING]

@@ -1,0 +1,13 @@
+"""Whether the service can reach its table and its bucket."""
+from chalicelib import keys, models, storage
+from chalicelib.config import Settings
+
+
+def check(s: Settings) -> dict:
+    """One GetItem on the table and one HeadBucket; a failure of either is a dependency failure (503)."""
+    try:
+        models.ApiKey.get(*keys.health())
+    except models.ApiKey.DoesNotExist:
+        pass
+    storage.bucket_reachable(s)
+    return {'status': 'ok', 'table': s.table, 'bucket': s.bucket}

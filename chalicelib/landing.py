@@ -1,0 +1,101 @@
+"""Versions whose bytes land in S3: the S3 event records them, and a first touch notices what it missed."""
+from urllib.parse import unquote_plus
+
+from chalicelib import keys, models, records, storage, tokens, writes
+from chalicelib.config import Settings
+from chalicelib.errors import VersionNotFound
+
+Asset, Version = models.Asset, models.Version
+
+# At most this many pending versions are checked in S3 (HeadObject) on one request.
+MAX_HEADS = 3
+
+
+def record_landed(asset_id: str, number: int, landed: storage.Landed,
+                  asset: models.Asset | None = None) -> models.Version | None:
+    """Mark a version ready, and move its asset and following tokens to it. Idempotent and race-safe.
+
+    The updated version, or None when the version (so the asset) does not exist. ``asset``, when
+    the caller has just read it, skips the writes its numbers rule out (they only ever grow).
+    """
+    version = Version(*keys.version(asset_id, number))
+    ready = [Version.status.set(models.READY), Version.size.set(landed.size), Version.etag.set(landed.etag)]
+    if landed.checksum:
+        ready.append(Version.checksum.set(landed.checksum))
+    if not writes.update_if(version, ready, Version.ObjID.exists()):
+        return None
+    item = Asset(*keys.asset(asset_id))
+    if asset is None or asset.ready_version is None or int(asset.ready_version) < number:
+        if writes.update_if(item, [Asset.ready_version.set(number)], Asset.ObjID.exists()
+                            & (Asset.ready_version.does_not_exist() | (Asset.ready_version < number))) and asset:
+            asset.ready_version = number
+    if asset is None or int(asset.version) == number:
+        if writes.update_if(item, [Asset.status.set(models.READY), Asset.size.set(landed.size),
+                                   Asset.etag.set(landed.etag)],
+                            Asset.ObjID.exists() & (Asset.version == number)) and asset:
+            asset.status, asset.size, asset.etag = models.READY, landed.size, landed.etag
+    tokens.follow_landed(asset_id, version)  # update_if left the version's stored attributes on it
+    return version
+
+
+def newest(s: Settings, asset_id: str) -> tuple[models.Version | None, int | None]:
+    """(the newest ready version or None, the newest version still pending above it or None).
+
+    Pending versions newer than the newest ready one are checked in S3 (at most MAX_HEADS),
+    and recorded when their bytes have landed.
+    """
+    heads, pending = 0, None
+    for version in records.versions_newest_first(asset_id):
+        if version.status == models.READY:
+            return version, pending
+        if version.status != models.PENDING:
+            continue  # aborted
+        if heads < MAX_HEADS:
+            heads += 1
+            landed = storage.head(s, version.s3_key)
+            if landed is not None:
+                recorded = record_landed(asset_id, int(version.number), landed)
+                if recorded is not None:
+                    return recorded, pending
+        pending = pending or int(version.number)
+    return None, pending
+
+
+def notice_upload(s: Settings, asset_id: str, number: int) -> models.Version | None:
+    """Check S3 once for a pending version; record it if it has landed."""
+    landed = storage.head(s, keys.object_key(asset_id, number))
+    return None if landed is None else record_landed(asset_id, number, landed)
+
+
+def is_aborted(asset_id: str, number: int) -> bool:
+    try:
+        return records.version(asset_id, number).status == models.ABORTED
+    except VersionNotFound:
+        return False
+
+
+def on_s3_event(s: Settings, event: dict) -> int:
+    """Record every created object an S3 event reports; returns how many were assetgate's."""
+    marked = 0
+    for record in event.get('Records', []):
+        obj = record.get('s3', {}).get('object', {})
+        marked += on_object_created(s, unquote_plus(obj.get('key', '')), obj.get('size'), obj.get('eTag'))
+    return marked
+
+
+def on_object_created(s: Settings, key: str, size: int | None = None, etag: str | None = None) -> bool:
+    """S3 ObjectCreated: mark the version ready. An object whose asset is gone is deleted."""
+    parsed = keys.parse_object_key(key)
+    if parsed is None:
+        return False
+    if size is None or etag is None:
+        landed = storage.head(s, key)
+        if landed is None:
+            return False
+    else:
+        landed = storage.Landed(size=int(size), etag=etag.strip('"'))
+    if record_landed(*parsed, landed) is not None:
+        return True
+    # A presigned PUT can still land after its asset was deleted: leave no orphan behind.
+    storage.delete_objects(s, [key])
+    return False

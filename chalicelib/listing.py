@@ -1,0 +1,51 @@
+"""What an owner sees of their assets: the paginated list, one asset's details, its tokens."""
+from dataclasses import dataclass
+
+from chalicelib import keys, models, records, tokens
+from chalicelib.config import now as clock
+from chalicelib.errors import InvalidParameter
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    assets: list
+    next: str | None
+
+
+@dataclass(frozen=True)
+class Details:
+    asset: models.Asset
+    versions: list
+    tokens: list
+    now: int
+
+
+def listing(owner: str, page: PageRequest) -> Page:
+    """An owner's assets, newest first: one Query of the owner's partition and one BatchGetItem."""
+    start = None
+    if page.cursor:
+        start = keys.decode_cursor(owner, page.cursor)
+        if start is None:
+            raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
+    rows = models.OwnerAsset.query(keys.owner_partition(owner), models.OwnerAsset.ObjSort.startswith(
+        keys.OWNER_ASSET_PREFIX), scan_index_forward=False, limit=page.limit, last_evaluated_key=start)
+    ids = [row.asset_id for row in rows]
+    last = rows.last_evaluated_key
+    found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}
+    return Page([found[i] for i in ids if i in found], keys.encode_cursor(last) if last else None)
+
+
+def details(owner: str, asset_id: str) -> Details:
+    asset, versions, refs = records.partition(owner, asset_id)
+    return Details(asset, versions, tokens.summaries(refs, clock()), clock())
+
+
+def token_list(owner: str, asset_id: str) -> tuple[list, int]:
+    _, _, refs = records.partition(owner, asset_id)
+    return tokens.summaries(refs, clock()), clock()

@@ -1,0 +1,115 @@
+"""The OpenAPI 3.1 document of the API, generated from the routes' own declarations (app.py's ``route``)."""
+from dataclasses import dataclass
+
+from chalicelib import forms
+
+ERROR_SCHEMA = {
+    'type': 'object', 'required': ['error'], 'additionalProperties': False,
+    'properties': {'error': {
+        'type': 'object', 'required': ['code', 'message', 'status'],
+        'properties': {'code': {'type': 'string'}, 'message': {'type': 'string'}, 'status': {'type': 'integer'}},
+    }},
+}
+_ERRORS = {
+    400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large.',
+    401: 'unauthorized: a missing, unknown or revoked API key.',
+    404: 'asset_not_found, token_not_found, version_not_found or route_not_found.',
+    409: 'upload_pending, upload_incomplete or conflict.',
+    410: 'token_expired, token_revoked, token_used_up or upload_aborted.',
+    415: 'unsupported_media_type: send a query string, JSON, a urlencoded or a multipart form.',
+    500: 'internal_error: a fault of assetgate; nothing was changed.',
+    503: 'service_unavailable: a storage service did not answer after retries; nothing was changed.',
+}
+_SUCCESS = {
+    200: {'description': 'OK', 'content': {'application/json': {'schema': {'type': 'object'}}}},
+    201: {'description': 'Created; holds a presigned upload and maybe a token (never cached).',
+          'content': {'application/json': {'schema': {'type': 'object'}}}},
+    204: {'description': 'Done.'},
+    302: {'description': 'Redirect to a short-lived presigned S3 URL.',
+          'headers': {'Location': {'schema': {'type': 'string'}, 'required': True},
+                      'Repr-Digest': {'schema': {'type': 'string'},
+                                      'description': 'RFC 9530 sha-256 of the bytes, when S3 verified it.'}}},
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route and method, as app.py declares it."""
+    path: str
+    method: str
+    name: str
+    summary: str
+    form: type = forms.NoParams
+    answer: int = 200
+    owner: bool = True  # takes Authorization: Bearer <api key>
+    body: bool = True  # parameters may also come in the body
+    errors: tuple = ()  # statuses besides 400, 500 and 503
+    media: str = 'application/json'  # of the success answer
+    json_body: dict | None = None  # a JSON document of its own instead of parameters
+
+
+def _parameters(op: Operation) -> list:
+    found = [{'name': name, 'in': 'path', 'required': True, 'schema': {'type': 'string', 'minLength': 1}}
+             for name in _path_names(op.path)]
+    for name, doc, schema in forms.declared(op.form):
+        found.append({'name': name, 'in': 'query', 'required': False, 'description': doc, 'schema': schema})
+    return found
+
+
+def _path_names(path: str) -> list:
+    return [part[1:-1] for part in path.split('/') if part.startswith('{')]
+
+
+def _request_body(op: Operation) -> dict | None:
+    if op.json_body is not None:
+        return {'required': True, 'content': {'application/json': {'schema': op.json_body}}}
+    declared = forms.declared(op.form)
+    if op.method not in ('POST', 'PUT') or not op.body or not declared:
+        return None
+    value = {'type': ['string', 'integer', 'boolean', 'null']}
+    schema = {'type': 'object', 'additionalProperties': False, 'properties': {name: {**value, 'description': doc}
+                                                                              for name, doc, _ in declared}}
+    return {'required': False, 'content': {'application/json': {'schema': schema},
+                                           'application/x-www-form-urlencoded': {'schema': schema}}}
+
+
+def _responses(op: Operation) -> dict:
+    success = dict(_SUCCESS[op.answer])
+    if op.answer == 200 and op.media != 'application/json':
+        success['content'] = {op.media: {'schema': {'type': 'string'}}}
+    statuses = {400, 500, 503, *op.errors}
+    if op.owner:
+        statuses.add(401)
+    if _path_names(op.path):
+        statuses.add(404)
+    if op.body and op.method in ('POST', 'PUT'):
+        statuses.add(415)
+    error = {'$ref': '#/components/schemas/Error'}
+    answers = {str(op.answer): success}
+    for status in sorted(statuses):
+        answers[str(status)] = {'description': _ERRORS[status], 'content': {'application/json': {'schema': error}}}
+    return answers
+
+
+def document(operations, base_url: str) -> dict:
+    """The whole API: every route, parameter, request body, answer and error."""
+    paths: dict = {}
+    for op in operations:
+        entry = {'operationId': op.name, 'summary': op.summary, 'parameters': _parameters(op),
+                 'responses': _responses(op)}
+        body = _request_body(op)
+        if body:
+            entry['requestBody'] = body
+        if op.owner:
+            entry['security'] = [{'apiKey': []}]
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        'openapi': '3.1.0',
+        'info': {'title': 'assetgate', 'version': '1',
+                 'description': 'Token-gated file sharing: presigned S3 uploads and expiring share links.'},
+        'servers': [{'url': base_url}],
+        'paths': paths,
+        'components': {'schemas': {'Error': ERROR_SCHEMA},
+                       'securitySchemes': {'apiKey': {'type': 'http', 'scheme': 'bearer',
+                                                      'description': 'An assetgate API key (agk_...).'}}},
+    }

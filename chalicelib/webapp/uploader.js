@@ -1,0 +1,208 @@
+// assetgate's upload engine: Uppy's Dashboard and S3 uploader wired to an assetgate "create" answer.
+// Reusable: a page passes callbacks that talk to its own routes (the owner app creates assets and
+// versions; a page for upload-request links would create through its link), and gets Uppy back.
+//
+//   const uppy = window.assetgateUploader.createUploader({
+//     target, multipartThreshold, note,
+//     create(file, {multipart, sha256})  -> create answer {asset, upload, token}
+//     restart(file, answer)              -> a new create answer after the previous upload was aborted
+//     signParts(answer, [{part_number, sha256}], signal) -> {parts: [{part_number, url, headers}]}
+//     complete(answer, signal)           -> anything
+//     abort(answer)                      -> anything (the multipart upload is given up)
+//     discard(answer)                    -> anything (the user cancelled: remove what create made)
+//     onUploaded(file, answer)           -> called once per file that landed
+//     onError(file, sentence)            -> an upload failed; the sentence says what to do
+//     describeError(error)               -> a plain sentence for an error thrown by a callback
+//   })
+(function () {
+  'use strict'
+
+  const { Uppy, Dashboard, AwsS3 } = window.AssetgateVendor
+
+  function toBase64 (buffer) {
+    let text = ''
+    for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte)
+    return btoa(text)
+  }
+
+  async function sha256 (blob) {
+    return toBase64(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))
+  }
+
+  // Browsers set Content-Length themselves and refuse to be told it; S3 still checks the signed value.
+  function sendable (headers) {
+    const out = {}
+    for (const [name, value] of Object.entries(headers || {})) {
+      if (name.toLowerCase() !== 'content-length') out[name] = value
+    }
+    return out
+  }
+
+  function plainError (callbacks, error) {
+    const wrapped = new Error(callbacks.describeError ? callbacks.describeError(error) : String(error.message || error))
+    wrapped.cause = error
+    wrapped.isPlain = true
+    return wrapped
+  }
+
+  // Errors Uppy's own storage requests end with, as sentences; the callbacks' errors are sentences already.
+  function sentence (error) {
+    if (!error) return 'The upload failed. Retry it.'
+    if (error.isPlain) return error.message
+    const status = error.source && error.source.status
+    if (error.message === 'Request has expired') return 'The upload link expired. Remove the file and add it again.'
+    if (status) return `Storage refused the upload (HTTP ${status}). Retry it, or remove the file and add it again.`
+    return 'The upload could not reach storage. Check your connection, then retry.'
+  }
+
+  function createUploader (callbacks) {
+    // Per file: the create answer, the parts S3 acknowledged (for resume) and where the upload stands.
+    const uploads = new Map()
+    // Uppy asks for the chunk size with the file's Blob only, before it starts the multipart upload.
+    const partSizes = new WeakMap()
+    const threshold = callbacks.multipartThreshold
+
+    const uppy = new Uppy({ id: callbacks.id || 'uploader', autoProceed: false, allowMultipleUploadBatches: true })
+
+    uppy.use(Dashboard, {
+      inline: true,
+      target: callbacks.target,
+      width: '100%',
+      height: callbacks.height || 340,
+      proudlyDisplayPoweredByUppy: false,
+      showProgressDetails: true,
+      hideRetryButton: false,
+      hidePauseResumeButton: false,
+      hideCancelButton: false,
+      showRemoveButtonAfterComplete: false,
+      disableThumbnailGenerator: true,
+      note: callbacks.note || null,
+      theme: 'light',
+    })
+
+    // Create the asset (or version) before Uppy splits the file: the server decides the part size.
+    uppy.addPreProcessor(async (fileIDs) => {
+      await Promise.all(fileIDs.map(async (id) => {
+        const file = uppy.getFile(id)
+        if (!file || uploads.has(id)) return
+        const multipart = file.size > threshold
+        try {
+          uppy.emit('preprocess-progress', file, { mode: 'indeterminate', message: multipart ? 'Starting…' : 'Computing checksum…' })
+          const digest = multipart ? null : await sha256(file.data)
+          const answer = await callbacks.create(file, { multipart, sha256: digest })
+          uploads.set(id, { answer, parts: new Map(), aborted: false, started: false, done: false })
+          if (multipart) partSizes.set(file.data, answer.upload.part_size)
+          uppy.emit('preprocess-complete', uppy.getFile(id))
+        } catch (error) {
+          uppy.emit('preprocess-complete', uppy.getFile(id))
+          uppy.emit('upload-error', uppy.getFile(id), plainError(callbacks, error))
+        }
+      }))
+    })
+
+    function state (file) {
+      const found = uploads.get(file.id)
+      if (!found) throw new Error('This upload was not prepared. Remove the file and add it again.')
+      return found
+    }
+
+    uppy.use(AwsS3, {
+      limit: 4,
+      retryDelays: [0, 1000, 3000, 5000],
+      shouldUseMultipart: (file) => file.size > threshold,
+      getChunkSize: (data) => partSizes.get(data),
+
+      getUploadParameters (file) {
+        const { answer } = state(file)
+        return { method: 'PUT', url: answer.upload.url, headers: sendable(answer.upload.headers) }
+      },
+
+      async createMultipartUpload (file) {
+        const current = state(file)
+        if (current.started || current.aborted) {
+          // The previous multipart upload was given up (an error aborts it): start a new version.
+          const answer = await callbacks.restart(file, current.answer)
+          if (answer.upload.part_size !== current.answer.upload.part_size) {
+            throw new Error('The server changed its part size. Remove the file and add it again.')
+          }
+          // The share link minted with the first try follows the asset to this version.
+          current.answer = { ...answer, token: answer.token || current.answer.token }
+          current.parts = new Map()
+          current.aborted = false
+        }
+        current.started = true
+        return { uploadId: current.answer.upload.upload_id, key: current.answer.asset.id }
+      },
+
+      async signPart (file, { partNumber, body, signal }) {
+        const { answer } = state(file)
+        const digest = await sha256(body)
+        let signed
+        try {
+          signed = await callbacks.signParts(answer, [{ part_number: partNumber, sha256: digest }], signal)
+        } catch (error) {
+          throw plainError(callbacks, error)
+        }
+        const part = signed.parts[0]
+        return { method: 'PUT', url: part.url, headers: sendable(part.headers) }
+      },
+
+      listParts (file) {
+        // assetgate has no route listing parts: the parts S3 acknowledged to this page are the ones it has.
+        return [...state(file).parts.values()]
+      },
+
+      async completeMultipartUpload (file, { signal }) {
+        const current = state(file)
+        try {
+          await callbacks.complete(current.answer, signal)
+        } catch (error) {
+          throw plainError(callbacks, error)
+        }
+        return { location: current.answer.token ? current.answer.token.url : '' }
+      },
+
+      async abortMultipartUpload (file) {
+        const current = uploads.get(file.id)
+        if (!current || current.aborted) return
+        current.aborted = true
+        try {
+          await callbacks.abort(current.answer)
+        } catch (error) {
+          // Cancelling removes the whole asset right after; nothing more to give up then.
+          if (!(error && error.code === 'asset_not_found')) throw plainError(callbacks, error)
+        }
+      },
+    })
+
+    uppy.on('s3-multipart:part-uploaded', (file, part) => {
+      const current = uploads.get(file.id)
+      if (current) current.parts.set(part.PartNumber, { PartNumber: part.PartNumber, ETag: part.ETag })
+    })
+
+    uppy.on('upload-error', (file, error) => {
+      if (callbacks.onError && file) callbacks.onError(file, sentence(error))
+    })
+
+    uppy.on('upload-success', (file) => {
+      const current = uploads.get(file.id)
+      if (!current || current.done) return
+      current.done = true
+      if (callbacks.onUploaded) callbacks.onUploaded(file, current.answer)
+    })
+
+    // Cancel: what create made for an upload that never finished goes away (aborting a multipart upload with it).
+    function discard (file) {
+      const current = uploads.get(file.id)
+      uploads.delete(file.id)
+      if (!current || current.done || !callbacks.discard) return
+      Promise.resolve(callbacks.discard(current.answer)).catch(() => {})
+    }
+    uppy.on('file-removed', discard)
+    uppy.on('cancel-all', () => { for (const file of uppy.getFiles()) discard(file) })
+
+    return uppy
+  }
+
+  window.assetgateUploader = Object.freeze({ createUploader, sha256 })
+})()

@@ -1,0 +1,2 @@
+"""assetgate's command-line client."""
+__version__ = '0.1.0'

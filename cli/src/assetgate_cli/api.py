@@ -1,0 +1,130 @@
+"""The assetgate HTTP API, one method per route; errors become CliError sentences."""
+from __future__ import annotations
+
+import random
+import time
+from typing import Optional
+from urllib.parse import quote
+
+import requests
+
+from assetgate_cli import __version__
+from assetgate_cli.errors import NETWORK, CliError, from_api
+
+USER_AGENT = f'assetgate-cli/{__version__}'
+TIMEOUT = (10, 120)
+RETRIES = 4  # for requests that are safe to send again
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before attempt n+1: exponential with full jitter, at most 8 s."""
+    return random.uniform(0, min(8.0, 0.25 * 2 ** attempt))
+
+
+def session() -> requests.Session:
+    s = requests.Session()
+    s.headers['User-Agent'] = USER_AGENT
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    s.mount('http://', adapter)
+    s.mount('https://', adapter)
+    return s
+
+
+def send(http: requests.Session, method: str, url: str, retry: bool, **kwargs) -> requests.Response:
+    """One API request; connection failures, 429 and 5xx are tried again when `retry` (idempotent)."""
+    kwargs.setdefault('timeout', TIMEOUT)
+    kwargs.setdefault('allow_redirects', False)
+    attempts = RETRIES + 1 if retry else 1
+    for attempt in range(attempts):
+        try:
+            answer = http.request(method, url, **kwargs)
+        except requests.RequestException as e:
+            if attempt + 1 < attempts:
+                time.sleep(backoff(attempt))
+                continue
+            raise CliError(f'Could not reach the service at {_origin(url)}: {_reason(e)}', NETWORK) from e
+        if retry and (answer.status_code == 429 or answer.status_code >= 500) and attempt + 1 < attempts:
+            time.sleep(backoff(attempt))
+            continue
+        return answer
+    raise AssertionError('unreachable')
+
+
+def check(answer: requests.Response) -> requests.Response:
+    if answer.status_code >= 400:
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        raise from_api(answer.status_code, body)
+    return answer
+
+
+def _origin(url: str) -> str:
+    return '/'.join(url.split('/')[:3])
+
+
+def _reason(e: Exception) -> str:
+    text = str(e.__class__.__name__)
+    if isinstance(e, requests.ConnectionError):
+        return 'connection failed'
+    if isinstance(e, requests.Timeout):
+        return 'timed out'
+    return text
+
+
+class Api:
+    """The owner routes (with the API key) and the anonymous redeem."""
+
+    def __init__(self, url: str, api_key: Optional[str], http: Optional[requests.Session] = None):
+        self.url = url.rstrip('/')
+        self.http = http or session()
+        self.api_key = api_key
+
+    def _auth(self) -> dict:
+        return {'Authorization': f'Bearer {self.api_key}'} if self.api_key else {}
+
+    def call(self, method: str, path_or_url: str, retry: bool = True, **kwargs) -> requests.Response:
+        url = path_or_url if path_or_url.startswith(('http://', 'https://')) else self.url + path_or_url
+        headers = {**kwargs.pop('headers', {}), **self._auth()}
+        return check(send(self.http, method, url, retry, headers=headers, **kwargs))
+
+    # -- assets
+    def create(self, params: dict) -> dict:
+        # Not retried: a lost answer would leave an asset behind; the user reruns instead.
+        return self.call('POST', '/asset', retry=False, json=params).json()
+
+    def new_version(self, asset_id: str, params: dict) -> dict:
+        return self.call('POST', f'/asset/{quote(asset_id)}/version', retry=False, json=params).json()
+
+    def listing(self, limit: int, cursor: Optional[str] = None) -> dict:
+        params = {'limit': limit, **({'cursor': cursor} if cursor else {})}
+        return self.call('GET', '/asset', params=params).json()
+
+    def meta(self, asset_id: str) -> dict:
+        return self.call('GET', f'/asset/{quote(asset_id)}/meta').json()
+
+    def tokens(self, asset_id: str) -> dict:
+        return self.call('GET', f'/asset/{quote(asset_id)}/tokens').json()
+
+    def mint(self, asset_id: str, params: dict) -> dict:
+        return self.call('POST', f'/asset/{quote(asset_id)}/token', retry=False, json=params).json()
+
+    def delete(self, asset_id: str) -> None:
+        self.call('DELETE', f'/asset/{quote(asset_id)}')
+
+    def revoke(self, token: str) -> None:
+        self.call('DELETE', f'/asset-token/{quote(token)}')
+
+    # -- multipart
+    def sign_parts(self, sign_url: str, parts: list) -> list:
+        return self.call('POST', sign_url, json={'parts': parts}).json()['parts']
+
+    def complete(self, complete_url: str) -> dict:
+        return self.call('POST', complete_url, timeout=(10, 600)).json()
+
+    def abort(self, abort_url: str) -> None:
+        self.call('DELETE', abort_url)
+
+    def abort_latest(self, asset_id: str) -> None:
+        self.call('DELETE', f'/asset/{quote(asset_id)}/upload')

@@ -1,0 +1,169 @@
+"""`assetgate share` against boto3's upload_file (s3transfer, `aws s3 cp`'s engine), paired, in one run.
+
+    python scripts/bench_cli.py [--size-mib 1024] [--rounds 1] [--concurrency 8] [--part-mib 64]
+
+Starts a local stack (moto server + chalice local, free ports) whose threshold and part size match
+boto3's TransferConfig, uploads the same file through both (each in its own process, alternating
+which goes first), and reports wall times, their ratio (goal <= 1.0), MiB/s, and each client's
+peak RSS (os.wait4's ru_maxrss; goal for the CLI: concurrency x part size + 100 MiB).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import boto3  # noqa: E402
+
+MiB = 1024 ** 2
+BOTO = """
+import sys, boto3
+from boto3.s3.transfer import TransferConfig
+endpoint, bucket, path, key, concurrency, part = sys.argv[1:7]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='assetgate-local',
+                  aws_secret_access_key='assetgate-local')
+config = TransferConfig(multipart_threshold=int(part), multipart_chunksize=int(part), max_concurrency=int(concurrency),
+                        use_threads=True)
+s3.upload_file(path, bucket, key, Config=config)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run(argv, env) -> tuple:
+    """Wall seconds and peak RSS (MiB) of one child process; fails if it fails."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if proc.returncode != 0:
+        raise SystemExit(f'{argv[0]} failed ({proc.returncode}): {err.decode()[-2000:]}')
+    return wall, usage.ru_maxrss / 1024, out.decode()
+
+
+class Stack:
+    """scripts/local_stack.py from a copy of the project whose local stage names free ports and the part plan."""
+
+    def __init__(self, home: str, threshold: int, part: int):
+        project = os.path.join(home, 'project')
+        shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
+            '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build'))
+        config_path = os.path.join(project, '.chalice', 'config.json')
+        with open(config_path) as f:
+            config = json.load(f)
+        self.endpoint = f'http://127.0.0.1:{free_port()}'
+        config['stages']['local']['environment_variables'].update({
+            'AWS_ENDPOINT_URL': self.endpoint, 'ASSETGATE_MULTIPART_THRESHOLD': str(threshold),
+            'ASSETGATE_PART_SIZE': str(part)})
+        with open(config_path, 'w') as f:
+            json.dump(config, f)
+        env_file = os.path.join(home, 'env')
+        self.log = open(os.path.join(home, 'stack.log'), 'w')
+        env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_ENDPOINT_URL')}
+        self.proc = subprocess.Popen([sys.executable, os.path.join(project, 'scripts', 'local_stack.py'),
+                                      '--project-dir', project, '--port', str(free_port()), '--env-file', env_file],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(env_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f'the local stack did not start; see {self.log.name}')
+            time.sleep(0.2)
+        time.sleep(0.2)
+        with open(env_file) as f:
+            self.values = dict(line.strip().split('=', 1) for line in f if '=' in line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--size-mib', type=int, default=1024)
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--concurrency', type=int, default=8)
+    parser.add_argument('--part-mib', type=int, default=64)
+    args = parser.parse_args(argv)
+    size, part = args.size_mib * MiB, args.part_mib * MiB
+    assetgate = os.path.join(os.path.dirname(sys.executable), 'assetgate')
+    if not os.path.exists(assetgate):
+        raise SystemExit(f'{assetgate} is missing: run `make bootstrap-venv` (it installs ./cli)')
+    home = tempfile.mkdtemp(prefix='bench-cli-')
+    stack = None
+    try:
+        path = os.path.join(home, 'big.bin')
+        with open(path, 'wb') as f:
+            for _ in range(args.size_mib // 64):
+                f.write(os.urandom(64 * MiB))
+            f.write(os.urandom(size % (64 * MiB)))
+        stack = Stack(home, threshold=part, part=part)
+        s3 = boto3.client('s3', endpoint_url=stack.endpoint, region_name='us-east-1',
+                          aws_access_key_id='assetgate-local', aws_secret_access_key='assetgate-local')
+        bucket = stack.values['ASSETGATE_BUCKET']
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'ASSETGATE_'))}
+        env.update({'ASSETGATE_URL': stack.values['ASSETGATE_URL'], 'ASSETGATE_API_KEY': stack.values['ASSETGATE_API_KEY'],
+                    'XDG_STATE_HOME': os.path.join(home, 'state'), 'XDG_CONFIG_HOME': os.path.join(home, 'config')})
+        cli_argv = [assetgate, 'share', path, '--json', '--no-link', '--concurrency', str(args.concurrency),
+                    '--multipart-threshold', str(part)]
+        results = {'cli': [], 'boto3': []}
+        for round_ in range(args.rounds):
+            order = ['cli', 'boto3'] if round_ % 2 == 0 else ['boto3', 'cli']
+            for who in order:
+                if who == 'cli':
+                    wall, rss, out = run(cli_argv, env)
+                    [shared] = json.loads(out)
+                    key = f'assets/{shared["id"]}/1'
+                else:
+                    key = f'bench/boto3-{round_}'
+                    wall, rss, _ = run([sys.executable, '-c', BOTO, stack.endpoint, bucket, path, key,
+                                        str(args.concurrency), str(part)], env)
+                stored = s3.head_object(Bucket=bucket, Key=key)['ContentLength']
+                if stored != size:
+                    raise SystemExit(f'{who} stored {stored} bytes, not {size}')
+                s3.delete_object(Bucket=bucket, Key=key)  # moto holds objects in memory
+                results[who].append((wall, rss))
+                print(f'round {round_ + 1} {who:>6}: {wall:6.1f} s  {args.size_mib / wall:6.1f} MiB/s  '
+                      f'peak RSS {rss:6.0f} MiB', flush=True)
+        cli_wall = statistics.median(w for w, _ in results['cli'])
+        boto_wall = statistics.median(w for w, _ in results['boto3'])
+        ratios = [c[0] / b[0] for c, b in zip(results['cli'], results['boto3'], strict=True)]
+        rss = max(r for _, r in results['cli'])
+        goal = args.concurrency * args.part_mib + 100
+        print(f'{args.size_mib} MiB, {args.concurrency} parts at once, {args.part_mib} MiB parts, '
+              f'{args.rounds} round(s):')
+        print(f'  assetgate share {args.size_mib / cli_wall:.1f} MiB/s, boto3 upload_file '
+              f'{args.size_mib / boto_wall:.1f} MiB/s; wall-time ratio {statistics.median(ratios):.2f} '
+              f'(goal <= 1.0; per round {", ".join(f"{r:.2f}" for r in ratios)})')
+        print(f'  assetgate peak RSS {rss:.0f} MiB (goal <= {goal} MiB); boto3 peak RSS '
+              f'{max(r for _, r in results["boto3"]):.0f} MiB')
+    finally:
+        if stack is not None:
+            stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

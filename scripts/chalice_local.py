@@ -1,0 +1,56 @@
+"""`chalice local`, with API Gateway's own answers in assetgate's shape, as a deployed stage has them.
+
+    python scripts/chalice_local.py --project-dir DIR local --stage local --port 8000
+
+API Gateway answers an unknown path or method itself (MISSING_AUTHENTICATION_TOKEN); a deployed
+stage reshapes that answer with scripts/gateway_responses.py. chalice local mimics API Gateway's
+default instead: a 403 whose body echoes the Authorization header. This gives it the deployed answer.
+"""
+import json
+import os
+import sys
+
+from chalice import cli, local
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from scripts.gateway_responses import RESPONSES, body as gateway_body  # noqa: E402
+
+_handle_request = local.LocalGateway.handle_request
+
+
+def handle_request(self, method, path, headers, body):
+    try:
+        return _handle_request(self, method=method, path=path, headers=headers, body=body)
+    except local.ForbiddenError:
+        status = RESPONSES['MISSING_AUTHENTICATION_TOKEN'][0]
+        return {'statusCode': status, 'headers': {'Content-Type': 'application/json', 'Cache-Control': 'no-store'},
+                'multiValueHeaders': {}, 'body': gateway_body('MISSING_AUTHENTICATION_TOKEN')}
+
+
+local.LocalGateway.handle_request = handle_request
+
+_send_error = local.ChaliceRequestHandler.send_error
+
+
+def send_error(self, code, message=None, explain=None):
+    """A method the HTTP server has no handler for (TRACE, CONNECT, ...): 405 in assetgate's shape, not 501."""
+    if code != 501:
+        return _send_error(self, code, message, explain)
+    body = json.dumps({'error': {'code': 'method_not_allowed', 'message': 'This route does not take that method.',
+                                 'status': 405}}).encode()
+    self.send_response(405)
+    for name, value in (('Content-Type', 'application/json'), ('Cache-Control', 'no-store'),
+                        ('Content-Length', str(len(body))), ('Connection', 'close')):
+        self.send_header(name, value)
+    self.end_headers()
+    if self.command != 'HEAD':
+        self.wfile.write(body)
+    self.close_connection = True
+
+
+local.ChaliceRequestHandler.send_error = send_error
+
+if __name__ == '__main__':
+    sys.exit(cli.main())

@@ -1,0 +1,155 @@
+"""Does the local stack stay bounded? Creates N assets through `make run`'s stack and watches moto.
+
+    python scripts/stack_memory.py [--creates 5000] [--max-growth-mib 1024]
+
+Starts scripts/local_stack.py (moto server + chalice local) from a copy of the project on free
+ports, then POSTs /asset?name=x&token=1 N times with an API key, one at a time. Reports the moto
+server's resident memory (VmRSS from /proc) before, during and after, and the median create
+latency of the first and last 100 creates. Stops early if moto grew by more than --max-growth-mib,
+so an unbounded moto cannot take the machine's memory. Exit code 0 if within the goals
+(growth < 200 MiB, last/first latency <= 1.5), 1 otherwise.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO = 200, 1.5
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def rss_mib(pid: int) -> float:
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f'no VmRSS for {pid}')
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (/proc/<pid>/stat)."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def moto_pid(stack_pid: int) -> int:
+    """The moto server: the child of local_stack.py that runs scripts/moto_server.py."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+        except OSError:
+            continue
+        if ppid == stack_pid and any(arg.endswith(b'moto_server.py') for arg in argv):
+            return int(entry)
+    raise RuntimeError(f'no moto_server.py child of {stack_pid}')
+
+
+class Stack:
+    """scripts/local_stack.py from a copy of the project whose local stage uses free ports."""
+
+    def __init__(self, home: str):
+        project = os.path.join(home, 'project')
+        shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
+            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        config_path = os.path.join(project, '.chalice', 'config.json')
+        with open(config_path) as f:
+            config = json.load(f)
+        config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+        with open(config_path, 'w') as f:
+            json.dump(config, f, indent=2)
+        env_file = os.path.join(home, 'env')
+        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
+        self.log = open(os.path.join(home, 'stack.log'), 'w')
+        self.proc = subprocess.Popen([sys.executable, os.path.join(project, 'scripts', 'local_stack.py'),
+                                      '--project-dir', project, '--port', str(free_port()), '--env-file', env_file],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(env_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f'local stack did not start; see {self.log.name}')
+            time.sleep(0.2)
+        time.sleep(0.2)  # the file is written in one go, but let it be closed
+        with open(env_file) as f:
+            self.values = dict(line.rstrip('\n').split('=', 1) for line in f if '=' in line)
+        self.moto_pid = moto_pid(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) -> dict:
+    with tempfile.TemporaryDirectory(prefix='assetgate-stack-memory-') as home:
+        stack = Stack(home)
+        try:
+            session = requests.Session()
+            session.headers['Authorization'] = f'Bearer {stack.values["ASSETGATE_API_KEY"]}'
+            url = f'{stack.values["ASSETGATE_URL"]}/asset?name=x&token=1'
+            session.post(url, timeout=60).raise_for_status()  # warm chalice local and moto up
+            start = rss_mib(stack.moto_pid)
+            latencies, peak = [], start
+            for n in range(1, creates + 1):
+                t = time.perf_counter()
+                response = session.post(url, timeout=60)
+                latencies.append(time.perf_counter() - t)
+                if response.status_code != 201:
+                    raise RuntimeError(f'create {n} answered {response.status_code}: {response.text[:300]}')
+                if n % 100 == 0 or n == creates:
+                    peak = max(peak, rss_mib(stack.moto_pid))
+                    print(f'{n:6d} creates  moto RSS {peak:8.1f} MiB  last 100 median '
+                          f'{statistics.median(latencies[-window:]) * 1000:6.1f} ms', file=out, flush=True)
+                    if peak - start > max_growth_mib:
+                        print(f'stopped: moto grew by more than {max_growth_mib} MiB', file=out, flush=True)
+                        break
+        finally:
+            stack.stop()
+    first = statistics.median(latencies[:window])
+    last = statistics.median(latencies[-window:])
+    return {'creates': len(latencies), 'rss_start_mib': start, 'rss_peak_mib': peak, 'growth_mib': peak - start,
+            'first_ms': first * 1000, 'last_ms': last * 1000, 'latency_ratio': last / first}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--creates', type=int, default=5000)
+    parser.add_argument('--max-growth-mib', type=float, default=1024)
+    args = parser.parse_args(argv)
+    r = run(args.creates, args.max_growth_mib)
+    ok = r['growth_mib'] < GOAL_GROWTH_MIB and r['latency_ratio'] <= GOAL_LATENCY_RATIO and r['creates'] == args.creates
+    print(f'{r["creates"]} creates: moto RSS {r["rss_start_mib"]:.0f} -> {r["rss_peak_mib"]:.0f} MiB '
+          f'(+{r["growth_mib"]:.0f} MiB, goal < {GOAL_GROWTH_MIB}); create latency median first 100 '
+          f'{r["first_ms"]:.1f} ms, last 100 {r["last_ms"]:.1f} ms, ratio {r["latency_ratio"]:.2f} '
+          f'(goal <= {GOAL_LATENCY_RATIO}): {"OK" if ok else "NOT MET"}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

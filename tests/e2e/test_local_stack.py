@@ -1,0 +1,120 @@
+"""The local stack itself: it stops completely however it is signalled, and its log holds no secret."""
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import requests
+
+from tests.conftest import ROOT
+from tests.servers import free_port
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def wait_for_log(log_path, text: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = log_path.read_text()
+        if text in log:
+            return log
+        time.sleep(0.1)
+    raise AssertionError(f'{text!r} never reached {log_path}')
+
+
+def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_path):
+    project = tmp_path / 'project'
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
+        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+    os.symlink(os.path.join(ROOT, '.venv'), project / '.venv')
+    config_path = project / '.chalice' / 'config.json'
+    config = json.loads(config_path.read_text())
+    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    config_path.write_text(json.dumps(config, indent=2))
+    env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
+    for name in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'):  # when make test runs us: a fresh make, not a sub-make
+        env.pop(name, None)
+    log_path = tmp_path / 'make-run.log'
+    with open(log_path, 'w') as log:
+        make = subprocess.Popen(['make', '-s', 'run', f'PORT={free_port()}'], cwd=project, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while not (project / '.local' / 'env').exists():
+            assert make.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        children = descendants(make.pid)
+        assert len(children) >= 3, children  # local_stack.py, the moto server, chalice local
+
+        # Twice quickly, then a few more: each later signal lands somewhere else in the cleanup.
+        for pause in (0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05):
+            os.killpg(make.pid, signal.SIGTERM)
+            time.sleep(pause)
+        make.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert [pid for pid in children if alive(pid)] == []
+    finally:
+        for pid in children | {make.pid}:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if make.poll() is None:
+            make.wait()
+
+
+def test_secrets_in_a_query_string_never_reach_the_stack_log(stack):
+    probe = uuid.uuid4().hex
+    secrets_sent = {
+        'key': 'agk_' + secrets.token_urlsafe(32),
+        'api_key': secrets.token_hex(16),
+        'access_token': secrets.token_hex(16),
+        'Authorization': secrets.token_hex(16),
+        'X-Amz-Credential': secrets.token_hex(16),
+        'TOKEN': str(uuid.uuid4()),
+    }
+    answer = requests.get(f'{stack.url}/asset', params={'probe': probe, **secrets_sent}, timeout=30)
+    assert answer.status_code == 401
+    path_key = 'agk_' + secrets.token_urlsafe(32)
+    assert requests.get(f'{stack.url}/asset/{path_key}?probe2={probe}', timeout=30).status_code == 401
+
+    log = wait_for_log(stack.log_path, f'probe2={probe}')
+
+    assert f'probe={probe}' in log  # a harmless parameter stays readable
+    for name, value in secrets_sent.items():
+        assert value not in log and requests.utils.quote(value, safe='') not in log
+        assert f'{name}=<redacted>' in log
+    assert path_key not in log and '/asset/agk_<redacted>' in log
+    assert stack.key not in log and 'ASSETGATE_API_KEY=agk_<redacted>' in log  # the key stays in the env file
