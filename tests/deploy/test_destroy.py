@@ -55,3 +55,19 @@ def test_deploy_and_destroy_refuse_the_local_stage(moto_server, project):
 def test_make_deploy_without_a_stage_explains_itself():
     done = subprocess.run(['make', '-s', 'deploy'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0 and 'usage: make deploy STAGE=' in done.stderr
+
+
+def test_second_destroy_after_delete_data_says_nothing_is_left(moto_server, project):
+    run_bootstrap(project, moto_server)
+    # What chalice delete leaves behind: the stage's record with no resources in it.
+    deployed = project / '.chalice' / 'deployed'
+    deployed.mkdir(parents=True, exist_ok=True)
+    (deployed / 'dev.json').write_text('{"resources": [], "schema_version": "2.0", "backend": "api"}')
+    client('s3', moto_server).delete_bucket_policy(Bucket=names(project)[1])
+    first = run_deploy_script(project, moto_server, 'destroy', '--stage', 'dev', '--delete-data')
+    assert first.returncode == 0, first.stderr
+    assert 'nothing left to remove' not in first.stdout
+    second = run_deploy_script(project, moto_server, 'destroy', '--stage', 'dev')
+    assert second.returncode == 0, second.stderr
+    assert 'nothing deployed for dev' in second.stdout and 'nothing left to remove for dev' in second.stdout
+    assert 'removed:' not in second.stdout and 'kept: table' not in second.stdout
