@@ -64,8 +64,9 @@ webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci
 	@command -v npm >/dev/null || { echo "make webapp needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	cd webapp-build && npm ci --no-audit --no-fund && node build.mjs
 
-check: $(STAMP) ## lint (ruff, settings in pyproject.toml)
+check: $(STAMP) ## lint and format check (ruff, settings in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 check-data: $(STAMP) ## check a stage's table and bucket against the invariants: make check-data [STAGE=dev] [JSON=1]
 	$(PY) scripts/check_data.py --stage "$(STAGE)" $(if $(filter 1,$(JSON)),--json,)

@@ -1,4 +1,5 @@
 """assetgate: token-gated asset sharing. Routes read the request, call one domain function, shape the answer."""
+
 import os
 
 from chalice import Chalice
@@ -32,9 +33,11 @@ OPERATIONS: dict[tuple[str, str], openapi.Operation] = {}
 def route(path: str, method: str, summary: str, **declared):
     """app.route for one method, taking any body type, declared once: its form (the parameters it
     takes), its answers and errors, which /openapi.json publishes. Errors below it reach web.render_errors."""
+
     def register(view):
         OPERATIONS[path, method] = openapi.Operation(path, method, view.__name__, summary, **declared)
         return app.route(path, methods=[method], content_types=web.ANY_BODY)(web.answers_errors(view))
+
     return register
 
 
@@ -53,8 +56,14 @@ def _base() -> str:
     return web.share_base(app.current_request)
 
 
-@route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.',
-       form=forms.CreateForm, answer=201, errors=(409,))
+@route(
+    '/asset',
+    'POST',
+    'Create an asset: a presigned upload and, if asked, a share token.',
+    form=forms.CreateForm,
+    answer=201,
+    errors=(409,),
+)
 def create_asset():
     owner = _owner()
     created = assets.create(settings(), owner, _form().parse(settings()))
@@ -63,8 +72,7 @@ def create_asset():
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', form=forms.CreateForm, answer=201,
-       errors=(409,))
+@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', form=forms.CreateForm, answer=201, errors=(409,))
 def create_named_asset(ref):
     owner = _owner()
     created = assets.create(settings(), owner, _form().parse(settings(), path_name=ref))
@@ -99,7 +107,7 @@ def asset_meta(ref):
     return web.ok(views.details(listing.details(owner, forms.asset_id(ref))))
 
 
-@route('/asset/{ref}/tokens', 'GET', 'The asset\'s links (never the tokens themselves).')
+@route('/asset/{ref}/tokens', 'GET', "The asset's links (never the tokens themselves).")
 def asset_tokens(ref):
     owner = _owner()
     _form()
@@ -114,8 +122,14 @@ def mint_token(ref):
     return web.created(views.issued(issued, _base()))
 
 
-@route('/asset/{ref}/version', 'POST', 'Start a new version with its own upload.', form=forms.VersionForm,
-       answer=201, errors=(409,))
+@route(
+    '/asset/{ref}/version',
+    'POST',
+    'Start a new version with its own upload.',
+    form=forms.VersionForm,
+    answer=201,
+    errors=(409,),
+)
 def create_version(ref):
     owner = _owner()
     wanted = _form().parse(settings())
@@ -130,8 +144,14 @@ def upload_parts(ref):
     return web.ok(views.upload(page, _base()))
 
 
-@route('/asset/{ref}/upload/parts', 'POST', 'Part URLs that sign each part\'s SHA-256.', form=forms.VersionSelect,
-       body=False, json_body=forms.PARTS_SCHEMA)
+@route(
+    '/asset/{ref}/upload/parts',
+    'POST',
+    "Part URLs that sign each part's SHA-256.",
+    form=forms.VersionSelect,
+    body=False,
+    json_body=forms.PARTS_SCHEMA,
+)
 def sign_upload_parts(ref):
     owner = _owner()
     number = _form().parse()
@@ -139,16 +159,16 @@ def sign_upload_parts(ref):
     return web.ok(uploads.sign_parts(settings(), owner, forms.asset_id(ref), number, checksums))
 
 
-@route('/asset/{ref}/upload/complete', 'POST', 'Complete a multipart upload.', form=forms.VersionSelect,
-       errors=(409,))
+@route('/asset/{ref}/upload/complete', 'POST', 'Complete a multipart upload.', form=forms.VersionSelect, errors=(409,))
 def complete_upload(ref):
     owner = _owner()
     number = _form().parse()
     return web.ok(views.completed(*uploads.complete(settings(), owner, forms.asset_id(ref), number)))
 
 
-@route('/asset/{ref}/upload', 'DELETE', 'Abort a multipart upload.', form=forms.VersionSelect, answer=204,
-       errors=(409,))
+@route(
+    '/asset/{ref}/upload', 'DELETE', 'Abort a multipart upload.', form=forms.VersionSelect, answer=204, errors=(409,)
+)
 def abort_upload(ref):
     owner = _owner()
     number = _form().parse()
@@ -156,8 +176,14 @@ def abort_upload(ref):
     return web.no_content()
 
 
-@route('/asset-token/{token}', 'GET', 'Redeem a share link: a redirect to the bytes.', owner=False, answer=302,
-       errors=(409, 410))
+@route(
+    '/asset-token/{token}',
+    'GET',
+    'Redeem a share link: a redirect to the bytes.',
+    owner=False,
+    answer=302,
+    errors=(409, 410),
+)
 def redeem_token(token):
     grant = redeem.redeem(settings(), forms.token(token))
     return web.redirect(grant.url, grant.sha256)
@@ -181,12 +207,17 @@ def health_check():
 # bucket's notifications), so there (ASSETGATE_S3_EVENTS=template, set by scripts/cfn.py) the handler
 # is a plain function and the template's own bucket invokes it.
 if os.environ.get('ASSETGATE_S3_EVENTS') == 'template':
+
     @app.lambda_function(name='upload_landed')
     def upload_landed(event, context):
         landing.on_s3_event(settings(), event)
 else:
-    @app.on_s3_event(bucket=os.environ.get('ASSETGATE_BUCKET', 'assetgate-local'), events=['s3:ObjectCreated:*'],
-                     prefix=keys.OBJECT_PREFIX)
+
+    @app.on_s3_event(
+        bucket=os.environ.get('ASSETGATE_BUCKET', 'assetgate-local'),
+        events=['s3:ObjectCreated:*'],
+        prefix=keys.OBJECT_PREFIX,
+    )
     def upload_landed(event):
         landing.on_s3_event(settings(), event.to_dict())
 
@@ -197,7 +228,7 @@ def webapp_page():
     return webapp.page(_base())
 
 
-@route('/static/{name}', 'GET', 'The web app\'s content-hashed files.', owner=False, media='text/plain')
+@route('/static/{name}', 'GET', "The web app's content-hashed files.", owner=False, media='text/plain')
 def webapp_static(name):
     return webapp.static_file(name)
 

@@ -1,4 +1,5 @@
 """Assets and their versions: create, new versions, the owner's download, deletion."""
+
 import mimetypes
 import uuid
 from contextlib import contextmanager
@@ -37,8 +38,16 @@ def create(s: Settings, owner: str, wanted: CreateRequest) -> Created:
     asset_id = str(uuid.uuid4())
     name = wanted.name or asset_id
     content_type = wanted.content_type or default_content_type(name)
-    asset = Asset(*keys.asset(asset_id), asset_id=asset_id, owner=owner, name=name, content_type=content_type,
-                  created=now, version=1, status=models.PENDING)
+    asset = Asset(
+        *keys.asset(asset_id),
+        asset_id=asset_id,
+        owner=owner,
+        name=name,
+        content_type=content_type,
+        created=now,
+        version=1,
+        status=models.PENDING,
+    )
     version = _new_version(asset_id, 1, content_type, now)
     # Before writing: presigning is local, and a multipart upload started here is aborted below
     # if the write fails, so a failure leaves nothing behind.
@@ -65,10 +74,16 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
     issued = None
     with _undo_multipart_on_failure(s, version), writes.transaction(refused=Conflict) as tx:
         # The condition on the old number makes two concurrent new versions a clean conflict.
-        tx.update(Asset(*keys.asset(asset_id)),
-                  actions=[Asset.version.set(number), Asset.status.set(models.PENDING), Asset.size.remove(),
-                           Asset.etag.remove()],
-                  condition=(Asset.version == number - 1) & (Asset.owner == owner))
+        tx.update(
+            Asset(*keys.asset(asset_id)),
+            actions=[
+                Asset.version.set(number),
+                Asset.status.set(models.PENDING),
+                Asset.size.remove(),
+                Asset.etag.remove(),
+            ],
+            condition=(Asset.version == number - 1) & (Asset.owner == owner),
+        )
         tx.save(version, condition=models.Version.ObjID.does_not_exist())
         if wanted.token:
             serve = records.version(asset_id, int(asset.ready_version)) if asset.ready_version else version
@@ -82,8 +97,14 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
 
 
 def _new_version(asset_id: str, number: int, content_type: str, now: int) -> models.Version:
-    return models.Version(*keys.version(asset_id, number), number=number, s3_key=keys.object_key(asset_id, number),
-                          content_type=content_type, created=now, status=models.PENDING)
+    return models.Version(
+        *keys.version(asset_id, number),
+        number=number,
+        s3_key=keys.object_key(asset_id, number),
+        content_type=content_type,
+        created=now,
+        status=models.PENDING,
+    )
 
 
 @contextmanager

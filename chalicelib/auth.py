@@ -1,4 +1,5 @@
 """API keys: minted once, stored only as SHA-256 hashes, checked on every owner request."""
+
 import re
 import secrets
 
@@ -41,17 +42,28 @@ def mint(owner: str) -> tuple[str, str]:
     digest = keys.secret_hash(key)
     created = now()
     with writes.transaction() as tx:
-        tx.save(ApiKey(*keys.apikey(digest), owner=owner, key_id=keys.short_id(digest), created=created),
-                condition=ApiKey.ObjID.does_not_exist())
-        tx.save(OwnerApiKey(*keys.owner_apikey(owner, keys.short_id(digest)), key_hash=digest,
-                            key_id=keys.short_id(digest), created=created))
+        tx.save(
+            ApiKey(*keys.apikey(digest), owner=owner, key_id=keys.short_id(digest), created=created),
+            condition=ApiKey.ObjID.does_not_exist(),
+        )
+        tx.save(
+            OwnerApiKey(
+                *keys.owner_apikey(owner, keys.short_id(digest)),
+                key_hash=digest,
+                key_id=keys.short_id(digest),
+                created=created,
+            )
+        )
     return key, keys.short_id(digest)
 
 
 def list_keys(owner: str) -> list[dict]:
     """An owner's keys: id, created, revoked. Never the key."""
-    rows = OwnerApiKey.query(keys.owner_partition(validate_owner(owner)),
-                             OwnerApiKey.ObjSort.startswith(keys.OWNER_APIKEY_PREFIX), consistent_read=True)
+    rows = OwnerApiKey.query(
+        keys.owner_partition(validate_owner(owner)),
+        OwnerApiKey.ObjSort.startswith(keys.OWNER_APIKEY_PREFIX),
+        consistent_read=True,
+    )
     return [{'id': r.key_id, 'created': int(r.created), 'revoked': bool(r.revoked)} for r in rows]
 
 
@@ -62,7 +74,8 @@ def revoke(owner: str, key_id: str) -> bool:
     except OwnerApiKey.DoesNotExist:
         return False
     with writes.transaction() as tx:
-        tx.update(ApiKey(*keys.apikey(row.key_hash)), actions=[ApiKey.revoked.set(True)],
-                  condition=ApiKey.ObjID.exists())
+        tx.update(
+            ApiKey(*keys.apikey(row.key_hash)), actions=[ApiKey.revoked.set(True)], condition=ApiKey.ObjID.exists()
+        )
         tx.update(row, actions=[OwnerApiKey.revoked.set(True)])
     return True

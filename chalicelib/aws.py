@@ -1,4 +1,5 @@
 """AWS clients: one botocore session per process, clients created once on first use, one time budget."""
+
 import contextvars
 import threading
 
@@ -62,15 +63,18 @@ def s3(s: Settings, long: bool = False):
             client = _s3.get(key)
             if client is None:
                 config = Config(
-                    signature_version='s3v4', connect_timeout=CONNECT_TIMEOUT,
+                    signature_version='s3v4',
+                    connect_timeout=CONNECT_TIMEOUT,
                     retries=LONG_RETRIES if long else RETRIES,
                     read_timeout=LONG_READ_TIMEOUT if long else READ_TIMEOUT,
                     # Presigned PUTs must not carry SDK-computed checksums of an empty body.
                     request_checksum_calculation='when_required',
                     response_checksum_validation='when_required',
-                    s3={'us_east_1_regional_endpoint': 'regional',
+                    s3={
+                        'us_east_1_regional_endpoint': 'regional',
                         # An emulator on an IP address cannot serve virtual-hosted buckets.
-                        'addressing_style': 'path' if s.s3_endpoint_url else 'virtual'},
+                        'addressing_style': 'path' if s.s3_endpoint_url else 'virtual',
+                    },
                 )
                 botocore_session()
                 client = _boto3.client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=config)

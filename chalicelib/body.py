@@ -1,4 +1,5 @@
 """Decoding a request's parameters: the query string and a JSON, urlencoded or multipart form body."""
+
 import json
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -20,9 +21,12 @@ def collect(request, allowed: frozenset[str], with_body: bool = True) -> dict:
             _put(found, key, [value])
     unknown = sorted(set(found) - allowed)
     if unknown:
-        raise UnknownParameter(f'Unknown parameter {unknown[0]!r}; this route takes {", ".join(sorted(allowed))}.'
-                               if allowed else f'Unknown parameter {unknown[0]!r}; this route takes none.',
-                               parameter=unknown[0])
+        raise UnknownParameter(
+            f'Unknown parameter {unknown[0]!r}; this route takes {", ".join(sorted(allowed))}.'
+            if allowed
+            else f'Unknown parameter {unknown[0]!r}; this route takes none.',
+            parameter=unknown[0],
+        )
     return found
 
 

@@ -1,4 +1,5 @@
 """Settings, read from the environment at call time (chalice.test.Client sets it per request)."""
+
 import os
 import time
 from dataclasses import dataclass
@@ -46,9 +47,9 @@ def settings() -> Settings:
         download_ttl=_int('ASSETGATE_DOWNLOAD_TTL', 300),
         upload_ttl=_int('ASSETGATE_UPLOAD_TTL', 3600),
         expired_retention=_int('ASSETGATE_EXPIRED_RETENTION', 7 * DAY),
-        max_asset_size=_int('ASSETGATE_MAX_ASSET_SIZE', 5 * 1024 ** 4),
-        multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024 ** 2),
-        part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024 ** 2),
+        max_asset_size=_int('ASSETGATE_MAX_ASSET_SIZE', 5 * 1024**4),
+        multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024**2),
+        part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024**2),
         part_urls_per_answer=_int('ASSETGATE_PART_URLS_PER_ANSWER', 100),
     )
 

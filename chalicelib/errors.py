@@ -1,4 +1,5 @@
 """Domain errors. Each carries its HTTP status and stable code; web.py renders them once."""
+
 from chalice import ChaliceUnhandledError
 
 
@@ -8,6 +9,7 @@ class AssetgateError(ChaliceUnhandledError):
     It derives from ChaliceUnhandledError only because Chalice lets that class through
     to middleware, where ``web.render_errors`` turns it into the one JSON error shape.
     """
+
     status = 400
     code = 'bad_request'
     message = 'The request is not valid.'
@@ -46,8 +48,10 @@ class InvalidBody(AssetgateError):
 
 class FileInForm(AssetgateError):
     code = 'file_not_accepted'
-    message = ('File bytes are not sent to assetgate: create the asset without the file, '
-               'then PUT the bytes to upload.url with upload.headers.')
+    message = (
+        'File bytes are not sent to assetgate: create the asset without the file, '
+        'then PUT the bytes to upload.url with upload.headers.'
+    )
 
 
 class UnsupportedMediaType(AssetgateError):
@@ -95,7 +99,7 @@ class UploadPending(AssetgateError):
 class UploadAborted(AssetgateError):
     status = 410
     code = 'upload_aborted'
-    message = 'That version\'s upload was aborted; its bytes will never arrive.'
+    message = "That version's upload was aborted; its bytes will never arrive."
 
 
 class TokenExpired(AssetgateError):

@@ -3,6 +3,7 @@
 ``read(Form, request)`` refuses any other parameter, and ``Form.parse`` checks the values and
 builds the domain's request. The OpenAPI document is generated from the same fields.
 """
+
 import re
 import unicodedata
 from dataclasses import MISSING, dataclass, field, fields
@@ -22,8 +23,9 @@ MAX_USES = 1_000_000_000
 MAX_PAGE = 100
 MAX_PARTS_BODY = 256 * 1024
 _CONTENT_TYPE = re.compile(
-    r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
-    r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*")
+    r'[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+'
+    r'(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*'
+)
 _WHOLE = re.compile(r'[0-9]+')
 _TRUE = {'1', 'true'}
 _FALSE = {'0', 'false'}
@@ -49,6 +51,7 @@ def read(form, request, with_body: bool = True):
 
 
 # --- value checks ---------------------------------------------------------------------------------
+
 
 def whole(value, name: str, low: int, high: int) -> int:
     """A whole number in [low, high], from a JSON integer or a string of digits only."""
@@ -85,8 +88,7 @@ def validate_name(name) -> str:
     if '\ufffd' in name:
         raise InvalidParameter('The name is not valid UTF-8.', parameter='name')
     if any(unicodedata.category(c) in _REFUSED_CATEGORIES and c not in _JOINERS for c in name):
-        raise InvalidParameter('The name must not contain control, format or invisible characters.',
-                               parameter='name')
+        raise InvalidParameter('The name must not contain control, format or invisible characters.', parameter='name')
     if name in ('.', '..'):
         raise InvalidParameter('The name must be a file name.', parameter='name')
     return name
@@ -122,7 +124,7 @@ def max_uses(value) -> int | None:
 
 
 def version(value) -> int | None:
-    return None if value is None else whole(value, 'version', 1, 10 ** 9)
+    return None if value is None else whole(value, 'version', 1, 10**9)
 
 
 def asset_id(value: str) -> str:
@@ -150,19 +152,21 @@ def sha256(value, name: str = 'sha256') -> str:
 # --- the declared parameters ------------------------------------------------------------------------
 
 _INT = {'type': 'integer', 'minimum': 1}
-_NAME = param('File name shown to recipients (Content-Disposition). Default: the asset id.',
-              {'type': 'string', 'minLength': 1, 'maxLength': MAX_NAME})
+_NAME = param(
+    'File name shown to recipients (Content-Disposition). Default: the asset id.',
+    {'type': 'string', 'minLength': 1, 'maxLength': MAX_NAME},
+)
 _CONTENT = param('Media type of the bytes. Default: guessed from the name.', {'type': 'string', 'maxLength': 255})
 _TOKEN = param('Also mint a share token (1/true).', {'type': 'string', 'enum': ['1', 'true', '0', 'false']})
 _EXPIRY = param('Token lifetime in minutes (default and maximum are configured).', _INT)
 _MAX_USES = param('Downloads the token allows.', {**_INT, 'maximum': MAX_USES})
 _SIZE = param('Size in bytes, signed into the upload so S3 enforces it.', {'type': 'integer', 'minimum': 0})
-_SHA256 = param('SHA-256 of the bytes, hex or base64; S3 rejects other bytes (single PUT).',
-                {'type': 'string'})
-_UPLOAD = param('put (default), post (browser form) or multipart.',
-                {'type': 'string', 'enum': list(limits.METHODS)})
-_PART_CHECKSUMS = param('sha256: each multipart part URL signs that part\'s SHA-256.',
-                        {'type': 'string', 'enum': ['sha256', '1', 'true', '0', 'false']})
+_SHA256 = param('SHA-256 of the bytes, hex or base64; S3 rejects other bytes (single PUT).', {'type': 'string'})
+_UPLOAD = param('put (default), post (browser form) or multipart.', {'type': 'string', 'enum': list(limits.METHODS)})
+_PART_CHECKSUMS = param(
+    "sha256: each multipart part URL signs that part's SHA-256.",
+    {'type': 'string', 'enum': ['sha256', '1', 'true', '0', 'false']},
+)
 _VERSION = param('A version number (default: the latest).', _INT)
 
 
@@ -172,41 +176,52 @@ def _upload_request(form, s: Settings) -> UploadRequest:
     if size is not None:
         if isinstance(size, str) and len(size) > 16:
             raise TooLarge(f'size must be at most {s.max_asset_size} bytes.', parameter='size')
-        size = whole(size, 'size', 0, 10 ** 16)
+        size = whole(size, 'size', 0, 10**16)
         if size > min(s.max_asset_size, limits.MAX_OBJECT):
-            raise TooLarge(f'size must be at most {min(s.max_asset_size, limits.MAX_OBJECT)} bytes.',
-                           parameter='size')
+            raise TooLarge(f'size must be at most {min(s.max_asset_size, limits.MAX_OBJECT)} bytes.', parameter='size')
     digest = None if form.sha256 is None else sha256(form.sha256)
     requested = form.upload
     if requested is not None and (not isinstance(requested, str) or requested.lower() not in limits.METHODS):
         raise InvalidParameter('upload must be put, post or multipart.', parameter='upload')
     checksums = form.part_checksums
-    checksums = False if checksums is None else (
-        True if isinstance(checksums, str) and checksums.lower() == 'sha256' else flag(checksums, 'part_checksums'))
+    checksums = (
+        False
+        if checksums is None
+        else (
+            True if isinstance(checksums, str) and checksums.lower() == 'sha256' else flag(checksums, 'part_checksums')
+        )
+    )
     # Asking for part checksums asks for a multipart upload, whatever the size.
-    method = limits.choose_method((requested and requested.lower()) or ('multipart' if checksums else None),
-                                  size, s.multipart_threshold)
+    method = limits.choose_method(
+        (requested and requested.lower()) or ('multipart' if checksums else None), size, s.multipart_threshold
+    )
     if checksums and method != 'multipart':
-        raise InvalidParameter('part_checksums applies to multipart uploads; a single PUT takes sha256.',
-                               parameter='part_checksums')
+        raise InvalidParameter(
+            'part_checksums applies to multipart uploads; a single PUT takes sha256.', parameter='part_checksums'
+        )
     if method == 'multipart':
         if size == 0 or (size is None and not checksums):
-            raise InvalidParameter('A multipart upload needs its size in bytes (size=...), or, for a length not '
-                                   'known yet, part_checksums=sha256 and each part\'s size when it is signed.',
-                                   parameter='size')
+            raise InvalidParameter(
+                'A multipart upload needs its size in bytes (size=...), or, for a length not '
+                "known yet, part_checksums=sha256 and each part's size when it is signed.",
+                parameter='size',
+            )
         if digest is not None:
-            raise InvalidParameter('sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
-                                   'part_checksums=sha256 and sign each part\'s SHA-256.', parameter='sha256')
+            raise InvalidParameter(
+                'sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
+                "part_checksums=sha256 and sign each part's SHA-256.",
+                parameter='sha256',
+            )
     else:
         if size is not None and size > limits.MAX_SINGLE_PUT:
             raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
         if size is None and method == 'put' and s.max_asset_size < limits.MAX_SINGLE_PUT:
             # Without a signed length S3 would take up to 5 GiB: the limit needs the size declared.
-            raise InvalidParameter(f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.',
-                                   parameter='size')
+            raise InvalidParameter(
+                f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.', parameter='size'
+            )
         if method == 'post' and digest is not None:
-            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.',
-                                   parameter='sha256')
+            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.', parameter='sha256')
     return UploadRequest(method=method, size=size, sha256=digest, part_checksums=checksums)
 
 
@@ -220,6 +235,7 @@ def _optional_token(form, s: Settings) -> TokenRequest | None:
 @dataclass(frozen=True)
 class CreateForm:
     """POST /asset and POST /asset/{name}."""
+
     name: str | None = _NAME
     content_type: str | None = _CONTENT
     token: str | None = _TOKEN
@@ -237,14 +253,18 @@ class CreateForm:
             if name is not None and name != decoded:
                 raise InvalidParameter('The name is given both in the path and as a parameter.', parameter='name')
             name = decoded
-        return CreateRequest(name=None if name is None else validate_name(name),
-                             content_type=validate_content_type(self.content_type),
-                             token=_optional_token(self, s), upload=_upload_request(self, s))
+        return CreateRequest(
+            name=None if name is None else validate_name(name),
+            content_type=validate_content_type(self.content_type),
+            token=_optional_token(self, s),
+            upload=_upload_request(self, s),
+        )
 
 
 @dataclass(frozen=True)
 class VersionForm:
     """POST /asset/{id}/version."""
+
     content_type: str | None = _CONTENT
     token: str | None = _TOKEN
     expiry: str | None = _EXPIRY
@@ -255,25 +275,32 @@ class VersionForm:
     part_checksums: str | None = _PART_CHECKSUMS
 
     def parse(self, s: Settings) -> CreateRequest:
-        return CreateRequest(name=None, content_type=validate_content_type(self.content_type),
-                             token=_optional_token(self, s), upload=_upload_request(self, s))
+        return CreateRequest(
+            name=None,
+            content_type=validate_content_type(self.content_type),
+            token=_optional_token(self, s),
+            upload=_upload_request(self, s),
+        )
 
 
 @dataclass(frozen=True)
 class TokenForm:
     """POST /asset/{id}/token."""
+
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
     version: str | None = param('Pin the token to this version; default: follow the newest ready one.', _INT)
 
     def parse(self, s: Settings) -> TokenRequest:
-        return TokenRequest(expiry_minutes=expiry(self.expiry, s), max_uses=max_uses(self.max_uses),
-                            version=version(self.version))
+        return TokenRequest(
+            expiry_minutes=expiry(self.expiry, s), max_uses=max_uses(self.max_uses), version=version(self.version)
+        )
 
 
 @dataclass(frozen=True)
 class PageForm:
     """GET /asset."""
+
     limit: str | None = param(f'Assets per page, 1 to {MAX_PAGE} (default 20).', {**_INT, 'maximum': MAX_PAGE})
     cursor: str | None = param('The "next" value of the previous page.', {'type': 'string', 'maxLength': 512})
 
@@ -281,13 +308,13 @@ class PageForm:
         cursor = self.cursor
         if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 512):
             raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
-        return PageRequest(limit=20 if self.limit is None else whole(self.limit, 'limit', 1, MAX_PAGE),
-                           cursor=cursor)
+        return PageRequest(limit=20 if self.limit is None else whole(self.limit, 'limit', 1, MAX_PAGE), cursor=cursor)
 
 
 @dataclass(frozen=True)
 class VersionSelect:
     """Routes that act on one version: GET /asset/{id}, .../upload/complete, DELETE .../upload, .../upload/parts."""
+
     version: str | None = _VERSION
 
     def parse(self) -> int | None:
@@ -297,13 +324,17 @@ class VersionSelect:
 @dataclass(frozen=True)
 class PartWindow:
     """GET /asset/{id}/upload: the next presigned part URLs."""
+
     version: str | None = _VERSION
     first: str | None = param('First part number (default 1).', {**_INT, 'maximum': limits.MAX_PARTS})
     count: str | None = param('How many part URLs (default 100).', {**_INT, 'maximum': 1000})
 
     def parse(self) -> tuple[int | None, int, int]:
-        return (version(self.version), 1 if self.first is None else whole(self.first, 'first', 1, limits.MAX_PARTS),
-                100 if self.count is None else whole(self.count, 'count', 1, 1000))
+        return (
+            version(self.version),
+            1 if self.first is None else whole(self.first, 'first', 1, limits.MAX_PARTS),
+            100 if self.count is None else whole(self.count, 'count', 1, 1000),
+        )
 
 
 @dataclass(frozen=True)
@@ -313,13 +344,29 @@ class NoParams:
 
 PARTS_EXAMPLE = 'Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.'
 PARTS_SCHEMA = {
-    'type': 'object', 'required': ['parts'], 'additionalProperties': False,
-    'properties': {'parts': {'type': 'array', 'minItems': 1, 'items': {
-        'type': 'object', 'required': ['part_number', 'sha256'], 'additionalProperties': False,
-        'properties': {'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
-                       'sha256': {'type': 'string', 'description': 'The part\'s SHA-256, hex or base64.'},
-                       'size': {'type': 'integer', 'minimum': 1,
-                                'description': 'Bytes in the part; required when the upload\'s size is unknown.'}}}}},
+    'type': 'object',
+    'required': ['parts'],
+    'additionalProperties': False,
+    'properties': {
+        'parts': {
+            'type': 'array',
+            'minItems': 1,
+            'items': {
+                'type': 'object',
+                'required': ['part_number', 'sha256'],
+                'additionalProperties': False,
+                'properties': {
+                    'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
+                    'sha256': {'type': 'string', 'description': "The part's SHA-256, hex or base64."},
+                    'size': {
+                        'type': 'integer',
+                        'minimum': 1,
+                        'description': "Bytes in the part; required when the upload's size is unknown.",
+                    },
+                },
+            },
+        }
+    },
 }
 
 
@@ -331,15 +378,23 @@ def part_checksums(request) -> dict[int, PartChecksum]:
     if len(raw) > MAX_PARTS_BODY:
         raise InvalidBody('The parts body is too large; sign at most 100 parts per request.')
     document = body.json_document(raw)
-    if not isinstance(document, dict) or set(document) != {'parts'} or not isinstance(document['parts'], list) \
-            or not document['parts']:
+    if (
+        not isinstance(document, dict)
+        or set(document) != {'parts'}
+        or not isinstance(document['parts'], list)
+        or not document['parts']
+    ):
         raise InvalidBody(PARTS_EXAMPLE)
     found: dict[int, PartChecksum] = {}
     for part in document['parts']:
-        if not isinstance(part, dict) or not {'part_number', 'sha256'} <= set(part) \
-                or not set(part) <= {'part_number', 'sha256', 'size'}:
-            raise InvalidParameter('Each part is {"part_number": n, "sha256": "...", "size": n (optional)}.',
-                                   parameter='parts')
+        if (
+            not isinstance(part, dict)
+            or not {'part_number', 'sha256'} <= set(part)
+            or not set(part) <= {'part_number', 'sha256', 'size'}
+        ):
+            raise InvalidParameter(
+                'Each part is {"part_number": n, "sha256": "...", "size": n (optional)}.', parameter='parts'
+            )
         number = whole(part['part_number'], 'part_number', 1, limits.MAX_PARTS)
         digest = limits.sha256_base64(part['sha256']) if isinstance(part['sha256'], str) else None
         if digest is None:
@@ -353,5 +408,8 @@ def part_checksums(request) -> dict[int, PartChecksum]:
 
 def declared(form) -> list:
     """(name, doc, schema) of each parameter a form declares: what the OpenAPI document lists."""
-    return [(f.name, f.metadata.get('doc', ''), f.metadata.get('schema', {})) for f in fields(form)
-            if f.default is not MISSING]
+    return [
+        (f.name, f.metadata.get('doc', ''), f.metadata.get('schema', {}))
+        for f in fields(form)
+        if f.default is not MISSING
+    ]

@@ -1,4 +1,5 @@
 """Whether the service can reach its table and its bucket."""
+
 from chalicelib import keys, models, storage
 from chalicelib.config import Settings
 

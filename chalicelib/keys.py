@@ -1,4 +1,5 @@
 """Every ObjID/ObjSort shape, cursor shape and S3 object key is built (and parsed) here, and only here."""
+
 import base64
 import hashlib
 import json
@@ -41,7 +42,7 @@ def asset_partition(asset_id: str) -> str:
 def asset_id_of(obj_id: str) -> str | None:
     """The asset id of an ASSET#<id> partition, or None."""
     prefix = asset_partition('')
-    rest = obj_id[len(prefix):] if obj_id.startswith(prefix) else ''
+    rest = obj_id[len(prefix) :] if obj_id.startswith(prefix) else ''
     return rest if is_uuid4(rest) else None
 
 
@@ -59,7 +60,7 @@ def token(digest: str) -> tuple[str, str]:
 
 def token_digest_of(obj_id: str) -> str:
     """The SHA-256 in a TOKEN#<digest> partition."""
-    return obj_id[len(token('')[0]):]
+    return obj_id[len(token('')[0]) :]
 
 
 def token_ref(asset_id: str, digest: str) -> tuple[str, str]:
@@ -118,7 +119,7 @@ def object_key(asset_id: str, number: int) -> str:
 def parse_object_key(key: str) -> tuple[str, int] | None:
     if not key.startswith(OBJECT_PREFIX):
         return None
-    parts = key[len(OBJECT_PREFIX):].split('/')
+    parts = key[len(OBJECT_PREFIX) :].split('/')
     if len(parts) != 2 or not is_uuid4(parts[0]) or not parts[1].isdigit():
         return None
     return parts[0], int(parts[1])

@@ -1,4 +1,5 @@
 """Versions whose bytes land in S3: the S3 event records them, and a first touch notices what it missed."""
+
 from urllib.parse import unquote_plus
 
 from chalicelib import keys, models, records, storage, tokens, writes
@@ -11,8 +12,9 @@ Asset, Version = models.Asset, models.Version
 MAX_HEADS = 3
 
 
-def record_landed(asset_id: str, number: int, landed: storage.Landed,
-                  asset: models.Asset | None = None) -> models.Version | None:
+def record_landed(
+    asset_id: str, number: int, landed: storage.Landed, asset: models.Asset | None = None
+) -> models.Version | None:
     """Mark a version ready, and move its asset and following tokens to it. Idempotent and race-safe.
 
     The updated version, or None when the version (so the asset) does not exist. ``asset``, when
@@ -26,13 +28,24 @@ def record_landed(asset_id: str, number: int, landed: storage.Landed,
         return None
     item = Asset(*keys.asset(asset_id))
     if asset is None or asset.ready_version is None or int(asset.ready_version) < number:
-        if writes.update_if(item, [Asset.ready_version.set(number)], Asset.ObjID.exists()
-                            & (Asset.ready_version.does_not_exist() | (Asset.ready_version < number))) and asset:
+        if (
+            writes.update_if(
+                item,
+                [Asset.ready_version.set(number)],
+                Asset.ObjID.exists() & (Asset.ready_version.does_not_exist() | (Asset.ready_version < number)),
+            )
+            and asset
+        ):
             asset.ready_version = number
     if asset is None or int(asset.version) == number:
-        if writes.update_if(item, [Asset.status.set(models.READY), Asset.size.set(landed.size),
-                                   Asset.etag.set(landed.etag)],
-                            Asset.ObjID.exists() & (Asset.version == number)) and asset:
+        if (
+            writes.update_if(
+                item,
+                [Asset.status.set(models.READY), Asset.size.set(landed.size), Asset.etag.set(landed.etag)],
+                Asset.ObjID.exists() & (Asset.version == number),
+            )
+            and asset
+        ):
             asset.status, asset.size, asset.etag = models.READY, landed.size, landed.etag
     tokens.follow_landed(asset_id, version)  # update_if left the version's stored attributes on it
     return version

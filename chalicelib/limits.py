@@ -3,15 +3,16 @@
 A single PUT takes at most 5 GiB; a multipart upload has at most 10,000 parts of 5 MiB to
 5 GiB each (the last part may be smaller), and an object is at most 5 TiB.
 """
+
 import base64
 import binascii
 import math
 import re
 from dataclasses import dataclass
 
-MiB = 1024 ** 2
-GiB = 1024 ** 3
-TiB = 1024 ** 4
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
 MIN_PART = 5 * MiB
 MAX_PART = 5 * GiB
 MAX_PARTS = 10_000
@@ -25,6 +26,7 @@ _HEX64 = re.compile(r'^[0-9a-fA-F]{64}\Z')
 class PartPlan:
     """Parts of ``part_size`` bytes. ``size`` and ``part_count`` are None for an upload of unknown
     length (stdin): then every part but the last is exactly part_size, and at most MAX_PARTS."""
+
     part_size: int
     part_count: int | None
     size: int | None

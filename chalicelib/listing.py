@@ -1,4 +1,5 @@
 """What an owner sees of their assets: the paginated list, one asset's details, its tokens."""
+
 from dataclasses import dataclass
 
 from chalicelib import keys, models, records, tokens
@@ -33,8 +34,13 @@ def listing(owner: str, page: PageRequest) -> Page:
         start = keys.decode_cursor(owner, page.cursor)
         if start is None:
             raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
-    rows = models.OwnerAsset.query(keys.owner_partition(owner), models.OwnerAsset.ObjSort.startswith(
-        keys.OWNER_ASSET_PREFIX), scan_index_forward=False, limit=page.limit, last_evaluated_key=start)
+    rows = models.OwnerAsset.query(
+        keys.owner_partition(owner),
+        models.OwnerAsset.ObjSort.startswith(keys.OWNER_ASSET_PREFIX),
+        scan_index_forward=False,
+        limit=page.limit,
+        last_evaluated_key=start,
+    )
     ids = [row.asset_id for row in rows]
     last = rows.last_evaluated_key
     found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}

@@ -4,6 +4,7 @@ The models are bound to the configured table when this module is imported (setti
 the environment, which Lambda and chalice local set before the app loads); ``bind`` moves them
 to another stage's table, for the scripts that serve several stages.
 """
+
 import threading
 from datetime import UTC, datetime
 
@@ -45,6 +46,7 @@ class Base(Model):
 
 class ApiKey(Base, discriminator='apikey'):
     """ObjID=APIKEY#<sha256 of the key>, ObjSort=APIKEY. The key itself is never stored."""
+
     owner = UnicodeAttribute()
     key_id = UnicodeAttribute()
     created = NumberAttribute()
@@ -53,6 +55,7 @@ class ApiKey(Base, discriminator='apikey'):
 
 class OwnerApiKey(Base, discriminator='owner_apikey'):
     """ObjID=OWNER#<owner>, ObjSort=APIKEY#<key id>: lists an owner's keys."""
+
     key_hash = UnicodeAttribute()
     key_id = UnicodeAttribute()
     created = NumberAttribute()
@@ -65,6 +68,7 @@ class Asset(Base, discriminator='asset'):
     ``version`` is the latest version created; status, size and etag are that version's.
     ``ready_version`` is the newest version whose bytes have landed.
     """
+
     asset_id = UnicodeAttribute()
     owner = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -83,6 +87,7 @@ class Version(Base, discriminator='version'):
     A multipart upload of unknown length (``declared_size`` and ``part_count`` unset) learns
     both when it completes.
     """
+
     number = NumberAttribute()
     s3_key = UnicodeAttribute()
     content_type = UnicodeAttribute()
@@ -108,6 +113,7 @@ class Token(Base, discriminator='token'):
     serves now; a following (unpinned) token moves to each newer version that lands,
     and ``newer`` records the latest version created, so a redeem notices one pending.
     """
+
     token_id = UnicodeAttribute()
     asset_id = UnicodeAttribute()
     owner = UnicodeAttribute()
@@ -128,6 +134,7 @@ class Token(Base, discriminator='token'):
 
 class TokenRef(Base, discriminator='token_ref'):
     """ObjID=ASSET#<asset id>, ObjSort=TOKEN#<token id>: finds an asset's tokens by hash."""
+
     token_hash = UnicodeAttribute()
     created = NumberAttribute()
     expires = NumberAttribute()
@@ -136,6 +143,7 @@ class TokenRef(Base, discriminator='token_ref'):
 
 class OwnerAsset(Base, discriminator='owner_asset'):
     """ObjID=OWNER#<owner>, ObjSort=ASSET#<created, 12 digits>#<asset id>: an owner's assets, by age."""
+
     asset_id = UnicodeAttribute()
     created = NumberAttribute()
 
@@ -175,9 +183,10 @@ def key_schema() -> dict:
     """CreateTable's KeySchema and AttributeDefinitions, from the models' key attributes."""
     keys = [a for a in Base.get_attributes().values() if a.is_hash_key or a.is_range_key]
     keys.sort(key=lambda a: not a.is_hash_key)
-    return {'KeySchema': [{'AttributeName': a.attr_name, 'KeyType': 'HASH' if a.is_hash_key else 'RANGE'}
-                          for a in keys],
-            'AttributeDefinitions': [{'AttributeName': a.attr_name, 'AttributeType': a.attr_type} for a in keys]}
+    return {
+        'KeySchema': [{'AttributeName': a.attr_name, 'KeyType': 'HASH' if a.is_hash_key else 'RANGE'} for a in keys],
+        'AttributeDefinitions': [{'AttributeName': a.attr_name, 'AttributeType': a.attr_type} for a in keys],
+    }
 
 
 def ttl_attribute_name() -> str:

@@ -1,14 +1,20 @@
 """The OpenAPI 3.1 document of the API, generated from the routes' own declarations (app.py's ``route``)."""
+
 from dataclasses import dataclass
 
 from chalicelib import forms
 
 ERROR_SCHEMA = {
-    'type': 'object', 'required': ['error'], 'additionalProperties': False,
-    'properties': {'error': {
-        'type': 'object', 'required': ['code', 'message', 'status'],
-        'properties': {'code': {'type': 'string'}, 'message': {'type': 'string'}, 'status': {'type': 'integer'}},
-    }},
+    'type': 'object',
+    'required': ['error'],
+    'additionalProperties': False,
+    'properties': {
+        'error': {
+            'type': 'object',
+            'required': ['code', 'message', 'status'],
+            'properties': {'code': {'type': 'string'}, 'message': {'type': 'string'}, 'status': {'type': 'integer'}},
+        }
+    },
 }
 _ERRORS = {
     400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large.',
@@ -22,19 +28,28 @@ _ERRORS = {
 }
 _SUCCESS = {
     200: {'description': 'OK', 'content': {'application/json': {'schema': {'type': 'object'}}}},
-    201: {'description': 'Created; holds a presigned upload and maybe a token (never cached).',
-          'content': {'application/json': {'schema': {'type': 'object'}}}},
+    201: {
+        'description': 'Created; holds a presigned upload and maybe a token (never cached).',
+        'content': {'application/json': {'schema': {'type': 'object'}}},
+    },
     204: {'description': 'Done.'},
-    302: {'description': 'Redirect to a short-lived presigned S3 URL.',
-          'headers': {'Location': {'schema': {'type': 'string'}, 'required': True},
-                      'Repr-Digest': {'schema': {'type': 'string'},
-                                      'description': 'RFC 9530 sha-256 of the bytes, when S3 verified it.'}}},
+    302: {
+        'description': 'Redirect to a short-lived presigned S3 URL.',
+        'headers': {
+            'Location': {'schema': {'type': 'string'}, 'required': True},
+            'Repr-Digest': {
+                'schema': {'type': 'string'},
+                'description': 'RFC 9530 sha-256 of the bytes, when S3 verified it.',
+            },
+        },
+    },
 }
 
 
 @dataclass(frozen=True)
 class Operation:
     """One route and method, as app.py declares it."""
+
     path: str
     method: str
     name: str
@@ -49,8 +64,10 @@ class Operation:
 
 
 def _parameters(op: Operation) -> list:
-    found = [{'name': name, 'in': 'path', 'required': True, 'schema': {'type': 'string', 'minLength': 1}}
-             for name in _path_names(op.path)]
+    found = [
+        {'name': name, 'in': 'path', 'required': True, 'schema': {'type': 'string', 'minLength': 1}}
+        for name in _path_names(op.path)
+    ]
     for name, doc, schema in forms.declared(op.form):
         found.append({'name': name, 'in': 'query', 'required': False, 'description': doc, 'schema': schema})
     return found
@@ -67,10 +84,15 @@ def _request_body(op: Operation) -> dict | None:
     if op.method not in ('POST', 'PUT') or not op.body or not declared:
         return None
     value = {'type': ['string', 'integer', 'boolean', 'null']}
-    schema = {'type': 'object', 'additionalProperties': False, 'properties': {name: {**value, 'description': doc}
-                                                                              for name, doc, _ in declared}}
-    return {'required': False, 'content': {'application/json': {'schema': schema},
-                                           'application/x-www-form-urlencoded': {'schema': schema}}}
+    schema = {
+        'type': 'object',
+        'additionalProperties': False,
+        'properties': {name: {**value, 'description': doc} for name, doc, _ in declared},
+    }
+    return {
+        'required': False,
+        'content': {'application/json': {'schema': schema}, 'application/x-www-form-urlencoded': {'schema': schema}},
+    }
 
 
 def _responses(op: Operation) -> dict:
@@ -95,8 +117,12 @@ def document(operations, base_url: str) -> dict:
     """The whole API: every route, parameter, request body, answer and error."""
     paths: dict = {}
     for op in operations:
-        entry = {'operationId': op.name, 'summary': op.summary, 'parameters': _parameters(op),
-                 'responses': _responses(op)}
+        entry = {
+            'operationId': op.name,
+            'summary': op.summary,
+            'parameters': _parameters(op),
+            'responses': _responses(op),
+        }
         body = _request_body(op)
         if body:
             entry['requestBody'] = body
@@ -105,11 +131,17 @@ def document(operations, base_url: str) -> dict:
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         'openapi': '3.1.0',
-        'info': {'title': 'assetgate', 'version': '1',
-                 'description': 'Token-gated file sharing: presigned S3 uploads and expiring share links.'},
+        'info': {
+            'title': 'assetgate',
+            'version': '1',
+            'description': 'Token-gated file sharing: presigned S3 uploads and expiring share links.',
+        },
         'servers': [{'url': base_url}],
         'paths': paths,
-        'components': {'schemas': {'Error': ERROR_SCHEMA},
-                       'securitySchemes': {'apiKey': {'type': 'http', 'scheme': 'bearer',
-                                                      'description': 'An assetgate API key (agk_...).'}}},
+        'components': {
+            'schemas': {'Error': ERROR_SCHEMA},
+            'securitySchemes': {
+                'apiKey': {'type': 'http', 'scheme': 'bearer', 'description': 'An assetgate API key (agk_...).'}
+            },
+        },
     }

@@ -1,4 +1,5 @@
 """The public base URL of the API (share and part URLs), from configuration or API Gateway's request context."""
+
 import re
 
 # A host name or address with an optional port: nothing that could smuggle a path, user or scheme.

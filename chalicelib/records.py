@@ -1,4 +1,5 @@
 """Reading the items a request works on: an owner's asset, its versions and its token refs."""
+
 from chalicelib import keys, models
 from chalicelib.errors import AssetNotFound, VersionNotFound
 
@@ -30,14 +31,18 @@ def version_of(asset: models.Asset, number: int | None) -> models.Version:
 
 
 def versions_newest_first(asset_id: str):
-    return models.Version.query(keys.asset_partition(asset_id),
-                                models.Version.ObjSort.startswith(keys.VERSION_PREFIX),
-                                scan_index_forward=False, consistent_read=True)
+    return models.Version.query(
+        keys.asset_partition(asset_id),
+        models.Version.ObjSort.startswith(keys.VERSION_PREFIX),
+        scan_index_forward=False,
+        consistent_read=True,
+    )
 
 
 def token_refs(asset_id: str):
-    return models.TokenRef.query(keys.asset_partition(asset_id),
-                                 models.TokenRef.ObjSort.startswith(keys.TOKEN_REF_PREFIX), consistent_read=True)
+    return models.TokenRef.query(
+        keys.asset_partition(asset_id), models.TokenRef.ObjSort.startswith(keys.TOKEN_REF_PREFIX), consistent_read=True
+    )
 
 
 def partition(owner: str, asset_id: str) -> tuple:

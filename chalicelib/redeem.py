@@ -1,4 +1,5 @@
 """Redeeming a share token: the presigned download it grants right now."""
+
 from dataclasses import dataclass
 
 from chalicelib import keys, landing, models, storage, tokens

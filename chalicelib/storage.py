@@ -1,4 +1,5 @@
 """S3: presigned upload and download URLs, multipart calls, and the HeadObject that notices a landed upload."""
+
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -17,8 +18,9 @@ class Landed:
     checksum: str | None = None  # S3's composite SHA-256 of a multipart upload's part checksums
 
 
-def presign_put(s: Settings, key: str, content_type: str, now: int, size: int | None = None,
-                sha256: str | None = None) -> dict:
+def presign_put(
+    s: Settings, key: str, content_type: str, now: int, size: int | None = None, sha256: str | None = None
+) -> dict:
     """A presigned PUT. Every header listed in upload.headers is signed, so S3 rejects a PUT
     whose type, length or SHA-256 differs from what was declared."""
     params = {'Bucket': s.bucket, 'Key': key, 'ContentType': content_type}
@@ -36,20 +38,21 @@ def presign_put(s: Settings, key: str, content_type: str, now: int, size: int | 
 def presign_post(s: Settings, key: str, content_type: str, now: int, low: int, high: int) -> dict:
     """A browser form upload: the policy pins the exact key and type and bounds the length."""
     post = aws.s3(s).generate_presigned_post(
-        s.bucket, key, Fields={'Content-Type': content_type},
+        s.bucket,
+        key,
+        Fields={'Content-Type': content_type},
         Conditions=[{'Content-Type': content_type}, ['content-length-range', low, high]],
-        ExpiresIn=s.upload_ttl)
+        ExpiresIn=s.upload_ttl,
+    )
     return {'method': 'POST', 'url': post['url'], 'fields': post['fields'], 'expires_at': now + s.upload_ttl}
 
 
 def create_multipart(s: Settings, key: str, content_type: str, checksums: bool = False) -> str:
     extra = {'ChecksumAlgorithm': 'SHA256'} if checksums else {}
-    return aws.s3(s).create_multipart_upload(Bucket=s.bucket, Key=key, ContentType=content_type,
-                                             **extra)['UploadId']
+    return aws.s3(s).create_multipart_upload(Bucket=s.bucket, Key=key, ContentType=content_type, **extra)['UploadId']
 
 
-def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int,
-                 sha256: str | None = None) -> dict:
+def presign_part(s: Settings, key: str, upload_id: str, number: int, length: int, sha256: str | None = None) -> dict:
     """One part's presigned PUT. Its length is signed, so every part has exactly the planned size;
     with ``sha256`` (base64) the part's checksum is signed too, so S3 rejects other bytes."""
     params = {'Bucket': s.bucket, 'Key': key, 'UploadId': upload_id, 'PartNumber': number, 'ContentLength': length}
@@ -79,10 +82,17 @@ def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
 
 def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> tuple[str, str | None]:
     """Complete an upload from its listed parts: (ETag, S3's composite SHA-256 when parts carried one)."""
-    listed = [{'PartNumber': p['PartNumber'], 'ETag': p['ETag'],
-               **({'ChecksumSHA256': p['ChecksumSHA256']} if p.get('ChecksumSHA256') else {})} for p in parts]
-    answer = aws.s3(s, long=True).complete_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id,
-                                                 MultipartUpload={'Parts': listed})
+    listed = [
+        {
+            'PartNumber': p['PartNumber'],
+            'ETag': p['ETag'],
+            **({'ChecksumSHA256': p['ChecksumSHA256']} if p.get('ChecksumSHA256') else {}),
+        }
+        for p in parts
+    ]
+    answer = aws.s3(s, long=True).complete_multipart_upload(
+        Bucket=s.bucket, Key=key, UploadId=upload_id, MultipartUpload={'Parts': listed}
+    )
     return answer['ETag'].strip('"'), answer.get('ChecksumSHA256')
 
 
@@ -97,9 +107,12 @@ def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
 def presign_get(s: Settings, key: str, name: str, content_type: str) -> str:
     return aws.s3(s).generate_presigned_url(
         'get_object',
-        Params={'Bucket': s.bucket, 'Key': key,
-                'ResponseContentDisposition': content_disposition(name),
-                'ResponseContentType': content_type},
+        Params={
+            'Bucket': s.bucket,
+            'Key': key,
+            'ResponseContentDisposition': content_disposition(name),
+            'ResponseContentType': content_type,
+        },
         ExpiresIn=s.download_ttl,
     )
 
@@ -132,7 +145,7 @@ def _ascii_fallback(name: str) -> str:
     folded = unicodedata.normalize('NFKD', name).encode('ascii', 'ignore').decode('ascii')
     # Quotes and backslashes would end or escape the quoted-string; path separators and
     # control characters have no place in a file name.
-    cleaned = ''.join('_' if c in '"\\/' or ord(c) < 0x20 or ord(c) == 0x7f else c for c in folded)
+    cleaned = ''.join('_' if c in '"\\/' or ord(c) < 0x20 or ord(c) == 0x7F else c for c in folded)
     cleaned = cleaned.strip(' .')
     return cleaned or 'download'
 
@@ -141,8 +154,7 @@ def delete_objects(s: Settings, object_keys: list[str]) -> None:
     """Delete objects (1000 per request); any per-key error is a dependency failure."""
     client = aws.s3(s)
     for start in range(0, len(object_keys), 1000):
-        chunk = object_keys[start:start + 1000]
-        answer = client.delete_objects(Bucket=s.bucket, Delete={'Objects': [{'Key': k} for k in chunk],
-                                                                'Quiet': True})
+        chunk = object_keys[start : start + 1000]
+        answer = client.delete_objects(Bucket=s.bucket, Delete={'Objects': [{'Key': k} for k in chunk], 'Quiet': True})
         if answer.get('Errors'):
             raise DependencyUnavailable()

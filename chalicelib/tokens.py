@@ -5,6 +5,7 @@ each newer version whose bytes land: ``follow_landed`` moves it when a landing i
 and ``newer`` (the latest version created while it served an older one) sends its next redeem
 down the slow path once, to notice a landing nobody recorded yet (docs/data-design.md draws it).
 """
+
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from chalicelib.config import Settings, now as clock
 from chalicelib.errors import AssetNotFound, TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, VersionNotFound
 
 Token = models.Token
+# A DynamoDB condition, not a Python test: the token follows new versions.
+FOLLOWING = Token.pinned == False  # noqa: E712
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,19 @@ class TokenRequest:
 @dataclass(frozen=True)
 class Issued:
     """A token just minted: the plaintext, shown once, and its stored item."""
+
     plaintext: str
     item: models.Token
 
 
-def build(asset: models.Asset, version: models.Version, wanted: TokenRequest, created: int, retention: int,
-          newer: int | None = None) -> tuple[Issued, models.TokenRef]:
+def build(
+    asset: models.Asset,
+    version: models.Version,
+    wanted: TokenRequest,
+    created: int,
+    retention: int,
+    newer: int | None = None,
+) -> tuple[Issued, models.TokenRef]:
     """A new token serving ``version`` of ``asset``, and the ref that lists it under the asset.
 
     Only the hash of the plaintext is stored: a leaked table does not leak working links.
@@ -41,13 +51,32 @@ def build(asset: models.Asset, version: models.Version, wanted: TokenRequest, cr
     ttl = models.epoch(expires + retention)
     pinned = wanted.version is not None
     item = Token(
-        *keys.token(digest), token_id=keys.short_id(digest), asset_id=asset.asset_id, owner=asset.owner,
-        created=created, expires=expires, uses=0, max_uses=wanted.max_uses, pinned=pinned,
+        *keys.token(digest),
+        token_id=keys.short_id(digest),
+        asset_id=asset.asset_id,
+        owner=asset.owner,
+        created=created,
+        expires=expires,
+        uses=0,
+        max_uses=wanted.max_uses,
+        pinned=pinned,
         newer=None if pinned or not newer or newer <= version.number else newer,
-        version=version.number, s3_key=version.s3_key, name=asset.name, content_type=version.content_type,
-        status=version.status, sha256=version.sha256, ttl=ttl)
-    ref = models.TokenRef(*keys.token_ref(asset.asset_id, digest), token_hash=digest, created=created,
-                          expires=expires, pinned=pinned, ttl=ttl)
+        version=version.number,
+        s3_key=version.s3_key,
+        name=asset.name,
+        content_type=version.content_type,
+        status=version.status,
+        sha256=version.sha256,
+        ttl=ttl,
+    )
+    ref = models.TokenRef(
+        *keys.token_ref(asset.asset_id, digest),
+        token_hash=digest,
+        created=created,
+        expires=expires,
+        pinned=pinned,
+        ttl=ttl,
+    )
     return Issued(plaintext, item), ref
 
 
@@ -69,8 +98,12 @@ def mint(s: Settings, owner: str, asset_id: str, wanted: TokenRequest) -> Issued
 
 def revoke(owner: str, token: str) -> None:
     """Revoke a token of one's own; another owner's token and an unknown one are both 404."""
-    writes.update_if(Token(*keys.token(keys.secret_hash(token))), [Token.revoked.set(True)],
-                     Token.ObjID.exists() & (Token.owner == owner), refused=TokenNotFound)
+    writes.update_if(
+        Token(*keys.token(keys.secret_hash(token))),
+        [Token.revoked.set(True)],
+        Token.ObjID.exists() & (Token.owner == owner),
+        refused=TokenNotFound,
+    )
 
 
 def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
@@ -79,9 +112,13 @@ def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
     The condition checks existence, expiry, revocation, the download limit and readiness in
     the same write that counts the use, so the limit holds however many redeems race.
     """
-    condition = (Token.ObjID.exists() & (Token.expires > now) & (Token.status == models.READY)
-                 & (Token.revoked == False)  # noqa: E712 (a DynamoDB condition, not a Python test)
-                 & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses)))
+    condition = (
+        Token.ObjID.exists()
+        & (Token.expires > now)
+        & (Token.status == models.READY)
+        & (Token.revoked == False)  # noqa: E712 (a DynamoDB condition, not a Python test)
+        & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses))
+    )
     if strict:
         # A following token whose asset has a newer version than it serves takes the slow path once.
         condition &= Token.newer.does_not_exist() | (Token.newer <= Token.version)
@@ -114,11 +151,16 @@ def summaries(refs, now: int) -> list[models.Token]:
 
 # --- following ------------------------------------------------------------------------------------
 
+
 def _serve(version: models.Version) -> list:
     """The actions that make a token serve ``version``."""
-    return [Token.version.set(int(version.number)), Token.s3_key.set(version.s3_key),
-            Token.content_type.set(version.content_type), Token.status.set(models.READY),
-            Token.sha256.set(version.sha256) if version.sha256 else Token.sha256.remove()]
+    return [
+        Token.version.set(int(version.number)),
+        Token.s3_key.set(version.s3_key),
+        Token.content_type.set(version.content_type),
+        Token.status.set(models.READY),
+        Token.sha256.set(version.sha256) if version.sha256 else Token.sha256.remove(),
+    ]
 
 
 def tell_followers(asset_id: str, number: int, now: int) -> None:
@@ -126,8 +168,11 @@ def tell_followers(asset_id: str, number: int, now: int) -> None:
     for ref in records.token_refs(asset_id):
         if ref.pinned or ref.expires <= now:
             continue
-        writes.update_if(Token(*keys.token(ref.token_hash)), [Token.newer.set(number)],
-                         Token.ObjID.exists() & (Token.pinned == False))  # noqa: E712
+        writes.update_if(
+            Token(*keys.token(ref.token_hash)),
+            [Token.newer.set(number)],
+            Token.ObjID.exists() & FOLLOWING,
+        )
 
 
 def follow(token: models.Token, version: models.Version, pending: int | None) -> None:
@@ -135,10 +180,14 @@ def follow(token: models.Token, version: models.Version, pending: int | None) ->
     seen = None if token.newer is None else int(token.newer)
     # Unchanged ``newer`` only: a version created meanwhile must not be forgotten.
     unchanged = Token.newer.does_not_exist() if seen is None else (Token.newer == seen)
-    writes.update_if(Token(token.ObjID, keys.TOKEN_SORT),
-                     _serve(version) + [Token.newer.set(pending) if pending else Token.newer.remove()],
-                     Token.ObjID.exists() & (Token.pinned == False) & unchanged  # noqa: E712
-                     & ((Token.version <= int(version.number)) | (Token.status != models.READY)))
+    writes.update_if(
+        Token(token.ObjID, keys.TOKEN_SORT),
+        _serve(version) + [Token.newer.set(pending) if pending else Token.newer.remove()],
+        Token.ObjID.exists()
+        & FOLLOWING
+        & unchanged
+        & ((Token.version <= int(version.number)) | (Token.status != models.READY)),
+    )
 
 
 def needs_following(token: models.Token, version: models.Version, pending: int | None) -> bool:
@@ -152,10 +201,12 @@ def follow_landed(asset_id: str, version: models.Version) -> None:
     for ref in records.token_refs(asset_id):
         token = Token(*keys.token(ref.token_hash))
         if ref.pinned:
-            writes.update_if(token, [Token.status.set(models.READY)],
-                             Token.ObjID.exists() & (Token.version == number))
+            writes.update_if(token, [Token.status.set(models.READY)], Token.ObjID.exists() & (Token.version == number))
         else:
-            writes.update_if(token, _serve(version),
-                             Token.ObjID.exists() & (Token.pinned == False)  # noqa: E712
-                             & ((Token.version < number) | ((Token.version == number)
-                                                            & (Token.status != models.READY))))
+            writes.update_if(
+                token,
+                _serve(version),
+                Token.ObjID.exists()
+                & FOLLOWING
+                & ((Token.version < number) | ((Token.version == number) & (Token.status != models.READY))),
+            )

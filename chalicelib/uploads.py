@@ -3,6 +3,7 @@
 The answers name assetgate's own follow-up routes by path (``path`` keys); the HTTP layer makes
 them absolute with the API's public base URL.
 """
+
 from dataclasses import dataclass
 
 from chalicelib import landing, limits, models, records, storage, writes
@@ -38,12 +39,16 @@ def start(s: Settings, asset_id: str, version: models.Version, wanted: UploadReq
         low = wanted.size if wanted.size is not None else 0
         return storage.presign_post(s, version.s3_key, version.content_type, now, low, high)
     if wanted.method == 'multipart':
-        plan = (limits.plan_parts(wanted.size, s.part_size) if wanted.size is not None
-                else limits.plan_unknown(s.part_size, s.max_asset_size))
+        plan = (
+            limits.plan_parts(wanted.size, s.part_size)
+            if wanted.size is not None
+            else limits.plan_unknown(s.part_size, s.max_asset_size)
+        )
         version.part_size, version.part_count = plan.part_size, plan.part_count
         version.part_checksums = wanted.part_checksums
-        version.upload_id = storage.create_multipart(s, version.s3_key, version.content_type,
-                                                     checksums=wanted.part_checksums)
+        version.upload_id = storage.create_multipart(
+            s, version.s3_key, version.content_type, checksums=wanted.part_checksums
+        )
         return multipart_answer(s, asset_id, version, now)
     return storage.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
 
@@ -62,12 +67,15 @@ def part_page(s: Settings, asset_id: str, version: models.Version, first: int, c
     """Presigned URLs for parts first..first+count-1, and where to fetch the next ones."""
     plan = plan_of(version)
     last = min(plan.part_count, first + count - 1)
-    parts = [storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n))
-             for n in range(first, last + 1)]
+    parts = [
+        storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n)) for n in range(first, last + 1)
+    ]
     more = None
     if last < plan.part_count:
-        more = {'method': 'GET', 'path': f'/asset/{asset_id}/upload?version={int(version.number)}'
-                                         f'&first={last + 1}&count={count}'}
+        more = {
+            'method': 'GET',
+            'path': f'/asset/{asset_id}/upload?version={int(version.number)}&first={last + 1}&count={count}',
+        }
     return {'parts': parts, 'more_parts': more}
 
 
@@ -80,17 +88,30 @@ def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: i
         example = {'part_number': 1, 'sha256': '<hex or base64>'}
         if plan.size is None:
             example['size'] = plan.part_size
-        page = {'parts': [], 'more_parts': None,
-                'sign_parts': {'method': 'POST', 'path': f'{base}/parts?version={number}',
-                               'body': {'parts': [example]}, 'max_parts_per_request': s.part_urls_per_answer}}
+        page = {
+            'parts': [],
+            'more_parts': None,
+            'sign_parts': {
+                'method': 'POST',
+                'path': f'{base}/parts?version={number}',
+                'body': {'parts': [example]},
+                'max_parts_per_request': s.part_urls_per_answer,
+            },
+        }
     else:
         page = part_page(s, asset_id, version, 1, s.part_urls_per_answer)
-    answer = {'method': 'multipart', 'upload_id': version.upload_id, 'size': plan.size,
-              'part_size': plan.part_size, 'part_count': plan.part_count,
-              'checksum_algorithm': 'SHA256' if version.part_checksums else None, **page,
-              'complete': {'method': 'POST', 'path': f'{base}/complete?version={number}'},
-              'abort': {'method': 'DELETE', 'path': f'{base}?version={number}'},
-              'expires_at': now + s.upload_ttl}
+    answer = {
+        'method': 'multipart',
+        'upload_id': version.upload_id,
+        'size': plan.size,
+        'part_size': plan.part_size,
+        'part_count': plan.part_count,
+        'checksum_algorithm': 'SHA256' if version.part_checksums else None,
+        **page,
+        'complete': {'method': 'POST', 'path': f'{base}/complete?version={number}'},
+        'abort': {'method': 'DELETE', 'path': f'{base}?version={number}'},
+        'expires_at': now + s.upload_ttl,
+    }
     if plan.size is None:
         answer['max_size'] = _max_size(plan, s)
         answer['max_parts'] = limits.MAX_PARTS
@@ -108,40 +129,48 @@ def _multipart_version(owner: str, asset_id: str, number: int | None) -> tuple:
 def more_parts(s: Settings, owner: str, asset_id: str, number: int | None, first: int, count: int) -> dict:
     _, version = _multipart_version(owner, asset_id, number)
     if version.part_checksums:
-        raise InvalidParameter('This upload signs each part\'s SHA-256: POST them to .../upload/parts.',
-                               parameter='version')
+        raise InvalidParameter(
+            "This upload signs each part's SHA-256: POST them to .../upload/parts.", parameter='version'
+        )
     if first > int(version.part_count):
         raise InvalidParameter(f'first must be at most {int(version.part_count)}.', parameter='first')
     return part_page(s, asset_id, version, first, min(count, s.part_urls_per_answer))
 
 
-def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None,
-               checksums: dict[int, PartChecksum]) -> dict:
+def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None, checksums: dict[int, PartChecksum]) -> dict:
     """Part URLs that sign each part's length and SHA-256 (base64), for an upload with part checksums."""
     _, version = _multipart_version(owner, asset_id, number)
     if not version.part_checksums:
-        raise InvalidParameter('This upload was created without part_checksums; GET its part URLs.',
-                               parameter='version')
+        raise InvalidParameter(
+            'This upload was created without part_checksums; GET its part URLs.', parameter='version'
+        )
     plan = plan_of(version)
     if len(checksums) > s.part_urls_per_answer:
         raise InvalidParameter(f'At most {s.part_urls_per_answer} parts per request.', parameter='parts')
-    count = plan.part_count if plan.part_count is not None else min(
-        limits.MAX_PARTS, -(-_max_size(plan, s) // plan.part_size))
+    count = (
+        plan.part_count
+        if plan.part_count is not None
+        else min(limits.MAX_PARTS, -(-_max_size(plan, s) // plan.part_size))
+    )
     beyond = [n for n in checksums if n > count]
     if beyond:
-        raise InvalidParameter(f'This upload has at most {count} parts; there is no part {beyond[0]}.',
-                               parameter='parts')
+        raise InvalidParameter(
+            f'This upload has at most {count} parts; there is no part {beyond[0]}.', parameter='parts'
+        )
     signed = []
     for n, part in sorted(checksums.items()):
         if plan.size is None:
             if part.size is None or part.size < 1 or part.size > plan.part_size:
-                raise InvalidParameter(f'Part {n}: this upload\'s length is unknown, so each part needs its size '
-                                       f'(1 to {plan.part_size} bytes).', parameter='parts')
+                raise InvalidParameter(
+                    f"Part {n}: this upload's length is unknown, so each part needs its size "
+                    f'(1 to {plan.part_size} bytes).',
+                    parameter='parts',
+                )
             length = part.size
         else:
             length = plan.length_of(n)
             if part.size is not None and part.size != length:
-                raise InvalidParameter(f'Part {n} is {length} bytes in this upload\'s plan.', parameter='parts')
+                raise InvalidParameter(f"Part {n} is {length} bytes in this upload's plan.", parameter='parts')
         signed.append(storage.presign_part(s, version.s3_key, version.upload_id, n, length, part.sha256))
     return {'parts': signed}
 
@@ -181,10 +210,14 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
         size = _check_parts(plan, {int(p['PartNumber']): int(p['Size']) for p in parts})
         if plan.size is None:
             # Learn the length before S3 makes the object: a failure here leaves the upload open to retry.
-            writes.update_if(version, [Version.declared_size.set(size), Version.part_count.set(len(parts))],
-                             Version.ObjID.exists() & Version.declared_size.does_not_exist())
-        etag, checksum = storage.complete_multipart(s, version.s3_key, version.upload_id, sorted(
-            parts, key=lambda p: int(p['PartNumber'])))
+            writes.update_if(
+                version,
+                [Version.declared_size.set(size), Version.part_count.set(len(parts))],
+                Version.ObjID.exists() & Version.declared_size.does_not_exist(),
+            )
+        etag, checksum = storage.complete_multipart(
+            s, version.s3_key, version.upload_id, sorted(parts, key=lambda p: int(p['PartNumber']))
+        )
         landed = storage.Landed(size=size, etag=etag, checksum=checksum)
     recorded = landing.record_landed(asset_id, int(version.number), landed, asset=asset)
     return asset, recorded or version
@@ -196,5 +229,6 @@ def abort(s: Settings, owner: str, asset_id: str, number: int | None) -> None:
     if version.status == models.READY:
         raise Conflict('That upload has completed; delete the asset to remove it.')
     storage.abort_multipart(s, version.s3_key, version.upload_id)
-    writes.update_if(Version(version.ObjID, version.ObjSort), [Version.status.set(models.ABORTED)],
-                     Version.status == models.PENDING)
+    writes.update_if(
+        Version(version.ObjID, version.ObjSort), [Version.status.set(models.ABORTED)], Version.status == models.PENDING
+    )

@@ -1,4 +1,5 @@
 """The JSON shapes of answers: what a client sees of assets, versions, tokens and uploads."""
+
 from chalicelib import models
 from chalicelib.assets import Created
 from chalicelib.listing import Details, Page
@@ -12,29 +13,56 @@ def _number(value) -> int | None:
 
 
 def asset(item: models.Asset) -> dict:
-    return {'id': item.asset_id, 'name': item.name, 'size': _number(item.size), 'version': int(item.version),
-            'status': item.status, 'content_type': item.content_type}
+    return {
+        'id': item.asset_id,
+        'name': item.name,
+        'size': _number(item.size),
+        'version': int(item.version),
+        'status': item.status,
+        'content_type': item.content_type,
+    }
 
 
 def version(item: models.Version) -> dict:
-    return {'version': int(item.number), 'status': item.status, 'created': int(item.created),
-            'size': _number(item.size), 'etag': item.etag, 'content_type': item.content_type,
-            'upload_method': item.upload_method, 'declared_size': _number(item.declared_size),
-            'sha256': item.sha256, 'part_checksums': bool(item.part_checksums), 'multipart_checksum': item.checksum}
+    return {
+        'version': int(item.number),
+        'status': item.status,
+        'created': int(item.created),
+        'size': _number(item.size),
+        'etag': item.etag,
+        'content_type': item.content_type,
+        'upload_method': item.upload_method,
+        'declared_size': _number(item.declared_size),
+        'sha256': item.sha256,
+        'part_checksums': bool(item.part_checksums),
+        'multipart_checksum': item.checksum,
+    }
 
 
 def issued(token: Issued, base: str) -> dict:
     """A new token: the only answer that ever holds the token itself."""
-    return {'token': token.plaintext, 'expiry': int(token.item.expires), 'asset_id': token.item.asset_id,
-            'url': f'{base}/asset-token/{token.plaintext}'}
+    return {
+        'token': token.plaintext,
+        'expiry': int(token.item.expires),
+        'asset_id': token.item.asset_id,
+        'url': f'{base}/asset-token/{token.plaintext}',
+    }
 
 
 def token_summary(item: models.Token, now: int) -> dict:
     """What an owner may see of a token after creation: never the token itself."""
-    return {'id': item.token_id, 'created': int(item.created), 'expiry': int(item.expires),
-            'expired': int(item.expires) <= now, 'uses': int(item.uses), 'max_uses': _number(item.max_uses),
-            'revoked': bool(item.revoked), 'version': int(item.version) if item.pinned else None,
-            'serving_version': int(item.version), 'status': item.status}
+    return {
+        'id': item.token_id,
+        'created': int(item.created),
+        'expiry': int(item.expires),
+        'expired': int(item.expires) <= now,
+        'uses': int(item.uses),
+        'max_uses': _number(item.max_uses),
+        'revoked': bool(item.revoked),
+        'version': int(item.version) if item.pinned else None,
+        'serving_version': int(item.version),
+        'status': item.status,
+    }
 
 
 def upload(plan: dict, base: str) -> dict:
@@ -50,8 +78,12 @@ def upload(plan: dict, base: str) -> dict:
 
 
 def created(result: Created, base: str) -> dict:
-    return {'asset': asset(result.asset), 'upload': upload(result.upload, base),
-            'token': None if result.token is None else issued(result.token, base), 'error': None}
+    return {
+        'asset': asset(result.asset),
+        'upload': upload(result.upload, base),
+        'token': None if result.token is None else issued(result.token, base),
+        'error': None,
+    }
 
 
 def page(result: Page) -> dict:
@@ -60,9 +92,11 @@ def page(result: Page) -> dict:
 
 def details(result: Details) -> dict:
     item = result.asset
-    return {'asset': {**asset(item), 'created': int(item.created), 'ready_version': _number(item.ready_version)},
-            'versions': [version(v) for v in result.versions],
-            'tokens': [token_summary(t, result.now) for t in result.tokens]}
+    return {
+        'asset': {**asset(item), 'created': int(item.created), 'ready_version': _number(item.ready_version)},
+        'versions': [version(v) for v in result.versions],
+        'tokens': [token_summary(t, result.now) for t in result.tokens],
+    }
 
 
 def tokens(items: list, now: int) -> dict:

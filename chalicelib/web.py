@@ -1,4 +1,5 @@
 """HTTP answers: the one error shape, success shapes, and the API's public base URL."""
+
 import functools
 import json
 import logging
@@ -43,6 +44,7 @@ METRICS_NAMESPACE = 'assetgate'
 def answers_errors(view):
     """Let every failure of a route reach render_errors: Chalice turns any exception that is not a
     ChaliceUnhandledError into its own 500 before middleware sees it."""
+
     @functools.wraps(view)
     def guarded(*args, **kwargs):
         try:
@@ -56,6 +58,7 @@ def answers_errors(view):
         except Exception as exc:
             log.exception('unhandled error in %s', view.__name__)
             raise InternalError() from exc
+
     return guarded
 
 
@@ -88,13 +91,27 @@ def log_request(request, response: Response, started: float) -> None:
     body = response.body if isinstance(response.body, dict) else {}
     code = body.get('error', {}).get('code') if isinstance(body.get('error'), dict) else None
     route = context.get('resourcePath') or 'unknown'
-    line = {'request_id': context.get('requestId'), 'method': context.get('httpMethod'), 'route': route,
-            'status': response.status_code, 'error_code': code,
-            'duration_ms': round((time.perf_counter() - started) * 1000, 1), 'aws_requests': aws.requests_made(),
-            'outcome': code or str(response.status_code), 'Requests': 1,
-            '_aws': {'Timestamp': int(time.time() * 1000), 'CloudWatchMetrics': [{
-                'Namespace': METRICS_NAMESPACE, 'Dimensions': [['route', 'outcome']],
-                'Metrics': [{'Name': 'Requests', 'Unit': 'Count'}]}]}}
+    line = {
+        'request_id': context.get('requestId'),
+        'method': context.get('httpMethod'),
+        'route': route,
+        'status': response.status_code,
+        'error_code': code,
+        'duration_ms': round((time.perf_counter() - started) * 1000, 1),
+        'aws_requests': aws.requests_made(),
+        'outcome': code or str(response.status_code),
+        'Requests': 1,
+        '_aws': {
+            'Timestamp': int(time.time() * 1000),
+            'CloudWatchMetrics': [
+                {
+                    'Namespace': METRICS_NAMESPACE,
+                    'Dimensions': [['route', 'outcome']],
+                    'Metrics': [{'Name': 'Requests', 'Unit': 'Count'}],
+                }
+            ],
+        },
+    }
     requests_log.info(json.dumps(line, separators=(',', ':')))
 
 

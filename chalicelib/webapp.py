@@ -1,4 +1,5 @@
 """The owner web app's HTTP answers: the page, its content-hashed static files, and their security headers."""
+
 import functools
 import hashlib
 import html
@@ -15,8 +16,12 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
 STATIC = os.path.join(HERE, 'static')
 # The app's own files, hashed when first served; the vendored Uppy files carry their hash from `make webapp`.
 OWN_FILES = ('app.js', 'uploader.js', 'app.css')
-TYPES = {'.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-         '.txt': 'text/plain; charset=utf-8', '.svg': 'image/svg+xml'}
+TYPES = {
+    '.js': 'text/javascript; charset=utf-8',
+    '.css': 'text/css; charset=utf-8',
+    '.txt': 'text/plain; charset=utf-8',
+    '.svg': 'image/svg+xml',
+}
 IMMUTABLE = 'public, max-age=31536000, immutable'
 PLACEHOLDER = re.compile(r'\{\{([a-z_.]+)\}\}')
 
@@ -50,10 +55,16 @@ def bucket_origin() -> str:
 
 
 def security_headers() -> dict:
-    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-           f"connect-src 'self' {bucket_origin()}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-    return {'Content-Security-Policy': csp, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer',
-            'X-Frame-Options': 'DENY'}
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src 'self' {bucket_origin()}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return {
+        'Content-Security-Policy': csp,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'X-Frame-Options': 'DENY',
+    }
 
 
 def page(base_url: str) -> Response:
@@ -65,11 +76,17 @@ def page(base_url: str) -> Response:
     names, _ = _files()
     with open(os.path.join(HERE, 'index.html'), encoding='utf-8') as f:
         template = f.read()
-    values = {**names, 'api_base': urlsplit(base_url).path.rstrip('/'),
-              'multipart_threshold': str(settings().multipart_threshold)}
+    values = {
+        **names,
+        'api_base': urlsplit(base_url).path.rstrip('/'),
+        'multipart_threshold': str(settings().multipart_threshold),
+    }
     body = PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)]), template)
-    return Response(body=body, status_code=200, headers={'Content-Type': 'text/html; charset=utf-8',
-                                                         'Cache-Control': 'no-store', **security_headers()})
+    return Response(
+        body=body,
+        status_code=200,
+        headers={'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', **security_headers()},
+    )
 
 
 def static_file(name: str) -> Response:
@@ -77,8 +94,14 @@ def static_file(name: str) -> Response:
     found = _files()[1].get(name)
     if found is None:
         body = {'error': {'code': 'route_not_found', 'message': 'No such file.', 'status': 404}}
-        return Response(body=body, status_code=404, headers={'Content-Type': 'application/json',
-                                                             'Cache-Control': 'no-store', **security_headers()})
+        return Response(
+            body=body,
+            status_code=404,
+            headers={'Content-Type': 'application/json', 'Cache-Control': 'no-store', **security_headers()},
+        )
     content, content_type = found
-    return Response(body=content.decode('utf-8'), status_code=200,
-                    headers={'Content-Type': content_type, 'Cache-Control': IMMUTABLE, **security_headers()})
+    return Response(
+        body=content.decode('utf-8'),
+        status_code=200,
+        headers={'Content-Type': content_type, 'Cache-Control': IMMUTABLE, **security_headers()},
+    )

@@ -1,4 +1,5 @@
 """Conditional writes and transactions: a refused condition is a domain answer, never a 503."""
+
 from contextlib import contextmanager
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
@@ -47,7 +48,6 @@ def transaction(refused: type[AssetgateError] = Conflict):
     except TransactWriteError as exc:
         if exc.cause_response_code != 'TransactionCanceledException':
             raise
-        if any(reason is not None and reason.code == 'ConditionalCheckFailed'
-               for reason in exc.cancellation_reasons):
+        if any(reason is not None and reason.code == 'ConditionalCheckFailed' for reason in exc.cancellation_reasons):
             raise refused() from None
         raise Conflict() from None

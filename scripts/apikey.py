@@ -6,6 +6,7 @@
 
 For a deployed stage (--stage dev|prod) it uses your AWS credentials and the stage's table.
 """
+
 import argparse
 import os
 import sys
@@ -16,6 +17,7 @@ sys.path.insert(0, ROOT)
 
 def main(argv=None) -> int:
     from scripts.bootstrap import apply_environment, stage_environment
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('action', choices=['mint', 'list', 'revoke'])
     parser.add_argument('--owner', required=True)
@@ -25,6 +27,7 @@ def main(argv=None) -> int:
     apply_environment(stage_environment(args.stage))
     from chalicelib import auth
     from chalicelib.errors import AssetgateError
+
     try:
         if args.action == 'mint':
             key, key_id = auth.mint(args.owner)

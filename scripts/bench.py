@@ -23,6 +23,7 @@ presigned URL).
 --project-dir measures another checkout (copied first; nothing is written to it). --raw-package
 measures chalice's zip as chalice builds it (the package before issue 14) instead of the rewritten one.
 """
+
 import argparse
 import compileall
 import json
@@ -44,8 +45,9 @@ from scripts.stack_memory import Stack  # noqa: E402
 
 INVOKE = os.path.join(ROOT, 'scripts', 'lambda_invoke.py')
 MiB = 1024 * 1024
-COPY_IGNORE = shutil.ignore_patterns('.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache',
-                                     'deployed', 'deployments', 'tests')
+COPY_IGNORE = shutil.ignore_patterns(
+    '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments', 'tests'
+)
 GOALS = {'checkout / floor': 1.10, 'package / floor': 1.10, 'package / compiled copy': 1.05}
 
 
@@ -59,8 +61,9 @@ class Runner:
 
     def run(self, argv: list[str], lambda_like: bool = False) -> dict:
         env = {**self.env, 'PYTHONDONTWRITEBYTECODE': '1'} if lambda_like else self.env
-        done = subprocess.run(argv, env=env, cwd=argv[argv.index('--root') + 1], capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            argv, env=env, cwd=argv[argv.index('--root') + 1], capture_output=True, text=True, timeout=300
+        )
         if done.returncode != 0:
             raise RuntimeError(f'{" ".join(argv)} failed:\n{done.stderr[-3000:]}')
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,7 +103,7 @@ def cold(runner: Runner, commands: dict, pairs: int, out) -> dict:
         runner.run(*commands[name])
     walls = {name: [] for name in names}
     for i in range(pairs):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             argv, lambda_like = commands[name]
             t = time.perf_counter()
             result = runner.run(argv, lambda_like)
@@ -111,11 +114,17 @@ def cold(runner: Runner, commands: dict, pairs: int, out) -> dict:
     print(file=out)
 
     def ratio(a, b):
-        return statistics.median(x / y for x, y in zip(walls[a], walls[b]))
-    return {'median_s': {name: statistics.median(v) for name, v in walls.items()},
-            'ratios': {'checkout / floor': ratio('checkout', 'floor'), 'package / floor': ratio('package', 'floor'),
-                       'compiled copy / floor': ratio('compiled copy', 'floor'),
-                       'package / compiled copy': ratio('package', 'compiled copy')}}
+        return statistics.median(x / y for x, y in zip(walls[a], walls[b], strict=True))
+
+    return {
+        'median_s': {name: statistics.median(v) for name, v in walls.items()},
+        'ratios': {
+            'checkout / floor': ratio('checkout', 'floor'),
+            'package / floor': ratio('package', 'floor'),
+            'compiled copy / floor': ratio('compiled copy', 'floor'),
+            'package / compiled copy': ratio('package', 'compiled copy'),
+        },
+    }
 
 
 def main(argv=None) -> int:
@@ -133,12 +142,22 @@ def main(argv=None) -> int:
         stack = Stack(os.path.join(home, 'stack'))
         try:
             values = stack.values
-            env = {name: value for name, value in os.environ.items()
-                   if not name.startswith(('AWS_', 'ASSETGATE_', 'PYTHON'))}
-            env.update({'AWS_ENDPOINT_URL': values['AWS_ENDPOINT_URL'], 'AWS_ACCESS_KEY_ID': 'assetgate-local',
-                        'AWS_SECRET_ACCESS_KEY': 'assetgate-local', 'AWS_DEFAULT_REGION': 'us-east-1',
-                        'ASSETGATE_REGION': 'us-east-1', 'ASSETGATE_TABLE': values['ASSETGATE_TABLE'],
-                        'ASSETGATE_BUCKET': values['ASSETGATE_BUCKET']})
+            env = {
+                name: value
+                for name, value in os.environ.items()
+                if not name.startswith(('AWS_', 'ASSETGATE_', 'PYTHON'))
+            }
+            env.update(
+                {
+                    'AWS_ENDPOINT_URL': values['AWS_ENDPOINT_URL'],
+                    'AWS_ACCESS_KEY_ID': 'assetgate-local',
+                    'AWS_SECRET_ACCESS_KEY': 'assetgate-local',
+                    'AWS_DEFAULT_REGION': 'us-east-1',
+                    'ASSETGATE_REGION': 'us-east-1',
+                    'ASSETGATE_TABLE': values['ASSETGATE_TABLE'],
+                    'ASSETGATE_BUCKET': values['ASSETGATE_BUCKET'],
+                }
+            )
             runner = Runner(env)
             key = values['ASSETGATE_API_KEY']
 
@@ -152,8 +171,11 @@ def main(argv=None) -> int:
                 print(f'  {label:40s} HTTP {result["status"]}  {total:2d} requests  {result["calls"]}', file=out)
 
             pkg = package(project, home, args.raw_package)
-            print(f'\nzip: chalice builds {pkg["raw_size"] / MiB:.2f} MiB; ships {pkg["size"] / MiB:.2f} MiB'
-                  f'{" (--raw-package: as chalice builds it)" if args.raw_package else ""}', file=out)
+            print(
+                f'\nzip: chalice builds {pkg["raw_size"] / MiB:.2f} MiB; ships {pkg["size"] / MiB:.2f} MiB'
+                f'{" (--raw-package: as chalice builds it)" if args.raw_package else ""}',
+                file=out,
+            )
 
             shared = runner.run(runner.command(project, 'share', '--key', key))
             token = shared['token']
@@ -164,8 +186,12 @@ def main(argv=None) -> int:
                 'package': (runner.command(pkg['task'], 'redeem', '--token', token, lambda_like=True), True),
                 'compiled copy': (runner.command(pkg['compiled'], 'redeem', '--token', token, lambda_like=True), True),
             }
-            print(f'\ncold first redeem, whole fresh process ({args.pairs} rounds, rotating order)', end='',
-                  file=out, flush=True)
+            print(
+                f'\ncold first redeem, whole fresh process ({args.pairs} rounds, rotating order)',
+                end='',
+                file=out,
+                flush=True,
+            )
             c = cold(runner, commands, args.pairs, out)
             if _listing(pkg['task']) != before:
                 raise RuntimeError('the package run wrote files into its read-only tree')
@@ -178,9 +204,12 @@ def main(argv=None) -> int:
 
             app_cpu = runner.run(runner.command(project, 'warm-redeem', '--token', token, '-n', str(args.warm)))
             floor_cpu = runner.run(runner.command(project, 'warm-floor', '-n', str(args.warm)))
-            print(f'\nwarm redeem, CPU per request ({args.warm} in one process after its first): handler '
-                  f'{app_cpu["cpu_per_request"] * 1000:.2f} ms, boto3 floor {floor_cpu["cpu_per_request"] * 1000:.2f} '
-                  f'ms, ratio {app_cpu["cpu_per_request"] / floor_cpu["cpu_per_request"]:.2f}x', file=out)
+            print(
+                f'\nwarm redeem, CPU per request ({args.warm} in one process after its first): handler '
+                f'{app_cpu["cpu_per_request"] * 1000:.2f} ms, boto3 floor {floor_cpu["cpu_per_request"] * 1000:.2f} '
+                f'ms, ratio {app_cpu["cpu_per_request"] / floor_cpu["cpu_per_request"]:.2f}x',
+                file=out,
+            )
         finally:
             stack.stop()
     return 0

@@ -7,6 +7,7 @@ boto3's TransferConfig, uploads the same file through both (each in its own proc
 which goes first), and reports wall times, their ratio (goal <= 1.0), MiB/s, and each client's
 peak RSS (os.wait4's ru_maxrss; goal for the CLI: concurrency x part size + 100 MiB).
 """
+
 import argparse
 import json
 import os
@@ -24,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 import boto3  # noqa: E402
 
-MiB = 1024 ** 2
+MiB = 1024**2
 BOTO = """
 import sys, boto3
 from boto3.s3.transfer import TransferConfig
@@ -61,23 +62,45 @@ class Stack:
 
     def __init__(self, home: str, threshold: int, part: int):
         project = os.path.join(home, 'project')
-        shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-            '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build'))
+        shutil.copytree(
+            ROOT,
+            project,
+            ignore=shutil.ignore_patterns(
+                '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build'
+            ),
+        )
         config_path = os.path.join(project, '.chalice', 'config.json')
         with open(config_path) as f:
             config = json.load(f)
         self.endpoint = f'http://127.0.0.1:{free_port()}'
-        config['stages']['local']['environment_variables'].update({
-            'AWS_ENDPOINT_URL': self.endpoint, 'ASSETGATE_MULTIPART_THRESHOLD': str(threshold),
-            'ASSETGATE_PART_SIZE': str(part)})
+        config['stages']['local']['environment_variables'].update(
+            {
+                'AWS_ENDPOINT_URL': self.endpoint,
+                'ASSETGATE_MULTIPART_THRESHOLD': str(threshold),
+                'ASSETGATE_PART_SIZE': str(part),
+            }
+        )
         with open(config_path, 'w') as f:
             json.dump(config, f)
         env_file = os.path.join(home, 'env')
         self.log = open(os.path.join(home, 'stack.log'), 'w')
         env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_ENDPOINT_URL')}
-        self.proc = subprocess.Popen([sys.executable, os.path.join(project, 'scripts', 'local_stack.py'),
-                                      '--project-dir', project, '--port', str(free_port()), '--env-file', env_file],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(project, 'scripts', 'local_stack.py'),
+                '--project-dir',
+                project,
+                '--port',
+                str(free_port()),
+                '--env-file',
+                env_file,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while not os.path.exists(env_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -119,14 +142,34 @@ def main(argv=None) -> int:
                 f.write(os.urandom(64 * MiB))
             f.write(os.urandom(size % (64 * MiB)))
         stack = Stack(home, threshold=part, part=part)
-        s3 = boto3.client('s3', endpoint_url=stack.endpoint, region_name='us-east-1',
-                          aws_access_key_id='assetgate-local', aws_secret_access_key='assetgate-local')
+        s3 = boto3.client(
+            's3',
+            endpoint_url=stack.endpoint,
+            region_name='us-east-1',
+            aws_access_key_id='assetgate-local',
+            aws_secret_access_key='assetgate-local',
+        )
         bucket = stack.values['ASSETGATE_BUCKET']
         env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'ASSETGATE_'))}
-        env.update({'ASSETGATE_URL': stack.values['ASSETGATE_URL'], 'ASSETGATE_API_KEY': stack.values['ASSETGATE_API_KEY'],
-                    'XDG_STATE_HOME': os.path.join(home, 'state'), 'XDG_CONFIG_HOME': os.path.join(home, 'config')})
-        cli_argv = [assetgate, 'share', path, '--json', '--no-link', '--concurrency', str(args.concurrency),
-                    '--multipart-threshold', str(part)]
+        env.update(
+            {
+                'ASSETGATE_URL': stack.values['ASSETGATE_URL'],
+                'ASSETGATE_API_KEY': stack.values['ASSETGATE_API_KEY'],
+                'XDG_STATE_HOME': os.path.join(home, 'state'),
+                'XDG_CONFIG_HOME': os.path.join(home, 'config'),
+            }
+        )
+        cli_argv = [
+            assetgate,
+            'share',
+            path,
+            '--json',
+            '--no-link',
+            '--concurrency',
+            str(args.concurrency),
+            '--multipart-threshold',
+            str(part),
+        ]
         results = {'cli': [], 'boto3': []}
         for round_ in range(args.rounds):
             order = ['cli', 'boto3'] if round_ % 2 == 0 else ['boto3', 'cli']
@@ -137,27 +180,47 @@ def main(argv=None) -> int:
                     key = f'assets/{shared["id"]}/1'
                 else:
                     key = f'bench/boto3-{round_}'
-                    wall, rss, _ = run([sys.executable, '-c', BOTO, stack.endpoint, bucket, path, key,
-                                        str(args.concurrency), str(part)], env)
+                    wall, rss, _ = run(
+                        [
+                            sys.executable,
+                            '-c',
+                            BOTO,
+                            stack.endpoint,
+                            bucket,
+                            path,
+                            key,
+                            str(args.concurrency),
+                            str(part),
+                        ],
+                        env,
+                    )
                 stored = s3.head_object(Bucket=bucket, Key=key)['ContentLength']
                 if stored != size:
                     raise SystemExit(f'{who} stored {stored} bytes, not {size}')
                 s3.delete_object(Bucket=bucket, Key=key)  # moto holds objects in memory
                 results[who].append((wall, rss))
-                print(f'round {round_ + 1} {who:>6}: {wall:6.1f} s  {args.size_mib / wall:6.1f} MiB/s  '
-                      f'peak RSS {rss:6.0f} MiB', flush=True)
+                print(
+                    f'round {round_ + 1} {who:>6}: {wall:6.1f} s  {args.size_mib / wall:6.1f} MiB/s  '
+                    f'peak RSS {rss:6.0f} MiB',
+                    flush=True,
+                )
         cli_wall = statistics.median(w for w, _ in results['cli'])
         boto_wall = statistics.median(w for w, _ in results['boto3'])
         ratios = [c[0] / b[0] for c, b in zip(results['cli'], results['boto3'], strict=True)]
         rss = max(r for _, r in results['cli'])
         goal = args.concurrency * args.part_mib + 100
-        print(f'{args.size_mib} MiB, {args.concurrency} parts at once, {args.part_mib} MiB parts, '
-              f'{args.rounds} round(s):')
-        print(f'  assetgate share {args.size_mib / cli_wall:.1f} MiB/s, boto3 upload_file '
-              f'{args.size_mib / boto_wall:.1f} MiB/s; wall-time ratio {statistics.median(ratios):.2f} '
-              f'(goal <= 1.0; per round {", ".join(f"{r:.2f}" for r in ratios)})')
-        print(f'  assetgate peak RSS {rss:.0f} MiB (goal <= {goal} MiB); boto3 peak RSS '
-              f'{max(r for _, r in results["boto3"]):.0f} MiB')
+        print(
+            f'{args.size_mib} MiB, {args.concurrency} parts at once, {args.part_mib} MiB parts, {args.rounds} round(s):'
+        )
+        print(
+            f'  assetgate share {args.size_mib / cli_wall:.1f} MiB/s, boto3 upload_file '
+            f'{args.size_mib / boto_wall:.1f} MiB/s; wall-time ratio {statistics.median(ratios):.2f} '
+            f'(goal <= 1.0; per round {", ".join(f"{r:.2f}" for r in ratios)})'
+        )
+        print(
+            f'  assetgate peak RSS {rss:.0f} MiB (goal <= {goal} MiB); boto3 peak RSS '
+            f'{max(r for _, r in results["boto3"]):.0f} MiB'
+        )
     finally:
         if stack is not None:
             stack.stop()

@@ -6,6 +6,7 @@ Idempotent: each setting is read first and written only when it differs, so a se
 changes nothing and says so. Credentials and endpoints come from the usual boto3 places
 (AWS_PROFILE, AWS_ENDPOINT_URL, ...); the local stage's endpoint comes from its config.
 """
+
 import argparse
 import json
 import os
@@ -22,8 +23,12 @@ CORS_METHODS = ['GET', 'HEAD', 'PUT', 'POST']
 CORS_HEADERS = ['content-type', 'x-amz-checksum-sha256']
 CORS_EXPOSE = ['ETag']  # browsers need each part's ETag to complete a multipart upload
 CORS_MAX_AGE = 3600
-PUBLIC_ACCESS_BLOCK = {'BlockPublicAcls': True, 'IgnorePublicAcls': True, 'BlockPublicPolicy': True,
-                       'RestrictPublicBuckets': True}
+PUBLIC_ACCESS_BLOCK = {
+    'BlockPublicAcls': True,
+    'IgnorePublicAcls': True,
+    'BlockPublicPolicy': True,
+    'RestrictPublicBuckets': True,
+}
 BUCKET_ENCRYPTION = {'SSEAlgorithm': 'AES256'}
 TABLE_SSE = {'Enabled': True, 'SSEType': 'KMS'}  # the AWS managed key aws/dynamodb: no key to look after
 ABORT_RULE_ID = 'abort-incomplete-multipart-uploads'
@@ -70,20 +75,29 @@ def cors_rules(origins: list[str]) -> list[dict]:
     """The bucket's CORS rules for these app origins; none without an origin."""
     if not origins:
         return []
-    return [{'AllowedOrigins': list(origins), 'AllowedMethods': list(CORS_METHODS),
-             'AllowedHeaders': list(CORS_HEADERS), 'ExposeHeaders': list(CORS_EXPOSE), 'MaxAgeSeconds': CORS_MAX_AGE}]
+    return [
+        {
+            'AllowedOrigins': list(origins),
+            'AllowedMethods': list(CORS_METHODS),
+            'AllowedHeaders': list(CORS_HEADERS),
+            'ExposeHeaders': list(CORS_EXPOSE),
+            'MaxAgeSeconds': CORS_MAX_AGE,
+        }
+    ]
 
 
 def apply_environment(env: dict) -> None:
     """Make a stage's environment this process's, and bind the models to the stage's table."""
     from chalicelib import models
     from chalicelib.config import settings
+
     for name, value in env.items():
         os.environ[name] = value
     models.bind(settings())
 
 
 # --- the stage's configuration -------------------------------------------------------------
+
 
 def default_bucket(stage: str, account: str, region: str) -> str:
     """Bucket names are global: the account and region make the default one unique."""
@@ -103,8 +117,9 @@ def policy_resources(app_name: str, stage: str, env: dict, account: str) -> dict
     }
 
 
-def configure_stage(stage: str, account: str, project_dir: str = ROOT, region: str | None = None,
-                    bucket: str | None = None) -> list[str]:
+def configure_stage(
+    stage: str, account: str, project_dir: str = ROOT, region: str | None = None, bucket: str | None = None
+) -> list[str]:
     """Write the stage's region and bucket into config.json and the exact ARNs into its policy.
 
     Only the policy's Resource lists are written; its actions are hand-written and stay as they are.
@@ -146,8 +161,10 @@ def _write_json(path: str, value) -> None:
 
 # --- the table ---------------------------------------------------------------------------
 
+
 def _dynamodb(s):
     import boto3
+
     return boto3.session.Session().client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url)
 
 
@@ -157,6 +174,7 @@ def ensure_table(s, changes: list | None = None) -> bool:
     True if it was created. Each change made is appended to ``changes``.
     """
     from chalicelib import models
+
     changes = [] if changes is None else changes
     client = _dynamodb(s)
     created = False
@@ -164,8 +182,9 @@ def ensure_table(s, changes: list | None = None) -> bool:
         table = client.describe_table(TableName=s.table)['Table']
     except client.exceptions.ResourceNotFoundException:
         # boto3 rather than Model.create_table: PynamoDB cannot ask for SSE. The schema is still the models'.
-        client.create_table(TableName=s.table, **models.key_schema(), BillingMode='PAY_PER_REQUEST',
-                            SSESpecification=TABLE_SSE)
+        client.create_table(
+            TableName=s.table, **models.key_schema(), BillingMode='PAY_PER_REQUEST', SSESpecification=TABLE_SSE
+        )
         client.get_waiter('table_exists').wait(TableName=s.table, WaiterConfig={'Delay': 1, 'MaxAttempts': 120})
         changes.append(f'table {s.table}: created (on demand, KMS encryption)')
         created = True
@@ -179,25 +198,37 @@ def ensure_table(s, changes: list | None = None) -> bool:
     ttl_name = models.ttl_attribute_name()
     ttl = client.describe_time_to_live(TableName=s.table)['TimeToLiveDescription']
     if ttl.get('TimeToLiveStatus') not in ('ENABLED', 'ENABLING') or ttl.get('AttributeName') != ttl_name:
-        client.update_time_to_live(TableName=s.table,
-                                   TimeToLiveSpecification={'Enabled': True, 'AttributeName': ttl_name})
+        client.update_time_to_live(
+            TableName=s.table, TimeToLiveSpecification={'Enabled': True, 'AttributeName': ttl_name}
+        )
         changes.append(f'table {s.table}: TTL on {ttl_name}')
     backups = client.describe_continuous_backups(TableName=s.table)['ContinuousBackupsDescription']
     if backups.get('PointInTimeRecoveryDescription', {}).get('PointInTimeRecoveryStatus') != 'ENABLED':
-        client.update_continuous_backups(TableName=s.table, PointInTimeRecoverySpecification={
-            'PointInTimeRecoveryEnabled': True})
+        client.update_continuous_backups(
+            TableName=s.table, PointInTimeRecoverySpecification={'PointInTimeRecoveryEnabled': True}
+        )
         changes.append(f'table {s.table}: point-in-time recovery')
     return created
 
 
 # --- the bucket --------------------------------------------------------------------------
 
+
 def tls_only_policy(bucket: str) -> dict:
     """Deny every request to the bucket that does not arrive over TLS."""
-    return {'Version': '2012-10-17', 'Statement': [{
-        'Sid': 'TLSOnly', 'Effect': 'Deny', 'Principal': '*', 'Action': 's3:*',
-        'Resource': [f'arn:aws:s3:::{bucket}', f'arn:aws:s3:::{bucket}/*'],
-        'Condition': {'Bool': {'aws:SecureTransport': 'false'}}}]}
+    return {
+        'Version': '2012-10-17',
+        'Statement': [
+            {
+                'Sid': 'TLSOnly',
+                'Effect': 'Deny',
+                'Principal': '*',
+                'Action': 's3:*',
+                'Resource': [f'arn:aws:s3:::{bucket}', f'arn:aws:s3:::{bucket}/*'],
+                'Condition': {'Bool': {'aws:SecureTransport': 'false'}},
+            }
+        ],
+    }
 
 
 def abort_multipart_days() -> int:
@@ -206,8 +237,14 @@ def abort_multipart_days() -> int:
 
 def lifecycle_rules(days: int) -> list:
     # Parts of an upload that is never completed or aborted are stored (and billed) invisibly.
-    return [{'ID': ABORT_RULE_ID, 'Status': 'Enabled', 'Filter': {'Prefix': ''},
-             'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': days}}]
+    return [
+        {
+            'ID': ABORT_RULE_ID,
+            'Status': 'Enabled',
+            'Filter': {'Prefix': ''},
+            'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': days},
+        }
+    ]
 
 
 def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origins: list[str] = ()) -> bool:
@@ -219,6 +256,7 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origin
     from botocore.exceptions import ClientError
 
     from chalicelib import aws
+
     changes = [] if changes is None else changes
     client = aws.s3(s)
     created = False
@@ -227,8 +265,7 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origin
     except ClientError as exc:
         if exc.response['Error']['Code'] not in ('404', 'NoSuchBucket', 'NotFound'):
             raise
-        extra = {} if s.region == 'us-east-1' else {
-            'CreateBucketConfiguration': {'LocationConstraint': s.region}}
+        extra = {} if s.region == 'us-east-1' else {'CreateBucketConfiguration': {'LocationConstraint': s.region}}
         client.create_bucket(Bucket=s.bucket, **extra)
         changes.append(f'bucket {s.bucket}: created')
         created = True
@@ -249,35 +286,64 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origin
             put()
             changes.append(f'bucket {s.bucket}: {what}')
 
-    converge('public access blocked',
-             current(client.get_public_access_block, ['PublicAccessBlockConfiguration'],
-                     ('NoSuchPublicAccessBlockConfiguration',)),
-             PUBLIC_ACCESS_BLOCK,
-             lambda: client.put_public_access_block(Bucket=s.bucket,
-                                                    PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK))
-    rules = current(client.get_bucket_encryption, ['ServerSideEncryptionConfiguration', 'Rules'],
-                    ('ServerSideEncryptionConfigurationNotFoundError',)) or []
-    converge('default encryption', [r.get('ApplyServerSideEncryptionByDefault') for r in rules], [BUCKET_ENCRYPTION],
-             lambda: client.put_bucket_encryption(Bucket=s.bucket, ServerSideEncryptionConfiguration={
-                 'Rules': [{'ApplyServerSideEncryptionByDefault': BUCKET_ENCRYPTION}]}))
+    converge(
+        'public access blocked',
+        current(
+            client.get_public_access_block,
+            ['PublicAccessBlockConfiguration'],
+            ('NoSuchPublicAccessBlockConfiguration',),
+        ),
+        PUBLIC_ACCESS_BLOCK,
+        lambda: client.put_public_access_block(Bucket=s.bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK),
+    )
+    rules = (
+        current(
+            client.get_bucket_encryption,
+            ['ServerSideEncryptionConfiguration', 'Rules'],
+            ('ServerSideEncryptionConfigurationNotFoundError',),
+        )
+        or []
+    )
+    converge(
+        'default encryption',
+        [r.get('ApplyServerSideEncryptionByDefault') for r in rules],
+        [BUCKET_ENCRYPTION],
+        lambda: client.put_bucket_encryption(
+            Bucket=s.bucket,
+            ServerSideEncryptionConfiguration={'Rules': [{'ApplyServerSideEncryptionByDefault': BUCKET_ENCRYPTION}]},
+        ),
+    )
     policy = None if not tls_only else current(client.get_bucket_policy, ['Policy'], ('NoSuchBucketPolicy',))
     wanted_policy = tls_only_policy(s.bucket)
     if tls_only:
-        converge('TLS-only bucket policy', json.loads(policy) if policy else None, wanted_policy,
-                 lambda: client.put_bucket_policy(Bucket=s.bucket, Policy=json.dumps(wanted_policy)))
+        converge(
+            'TLS-only bucket policy',
+            json.loads(policy) if policy else None,
+            wanted_policy,
+            lambda: client.put_bucket_policy(Bucket=s.bucket, Policy=json.dumps(wanted_policy)),
+        )
     wanted_cors = cors_rules(list(origins))
-    converge(f'CORS for the app at {", ".join(origins)}' if origins else 'no CORS (no app origin known yet)',
-             _comparable_cors(current(client.get_bucket_cors, ['CORSRules'], ('NoSuchCORSConfiguration',))),
-             _comparable_cors(wanted_cors),
-             lambda: client.put_bucket_cors(Bucket=s.bucket, CORSConfiguration={'CORSRules': wanted_cors})
-             if wanted_cors else client.delete_bucket_cors(Bucket=s.bucket))
+    converge(
+        f'CORS for the app at {", ".join(origins)}' if origins else 'no CORS (no app origin known yet)',
+        _comparable_cors(current(client.get_bucket_cors, ['CORSRules'], ('NoSuchCORSConfiguration',))),
+        _comparable_cors(wanted_cors),
+        lambda: (
+            client.put_bucket_cors(Bucket=s.bucket, CORSConfiguration={'CORSRules': wanted_cors})
+            if wanted_cors
+            else client.delete_bucket_cors(Bucket=s.bucket)
+        ),
+    )
     wanted_rules = lifecycle_rules(abort_multipart_days())
-    converge(f'lifecycle: abort incomplete multipart uploads after {abort_multipart_days()} days',
-             _comparable_rules(current(client.get_bucket_lifecycle_configuration, ['Rules'],
-                                       ('NoSuchLifecycleConfiguration',))),
-             _comparable_rules(wanted_rules),
-             lambda: client.put_bucket_lifecycle_configuration(Bucket=s.bucket,
-                                                               LifecycleConfiguration={'Rules': wanted_rules}))
+    converge(
+        f'lifecycle: abort incomplete multipart uploads after {abort_multipart_days()} days',
+        _comparable_rules(
+            current(client.get_bucket_lifecycle_configuration, ['Rules'], ('NoSuchLifecycleConfiguration',))
+        ),
+        _comparable_rules(wanted_rules),
+        lambda: client.put_bucket_lifecycle_configuration(
+            Bucket=s.bucket, LifecycleConfiguration={'Rules': wanted_rules}
+        ),
+    )
     return created
 
 
@@ -290,14 +356,23 @@ def _comparable_rules(rules):
     """Lifecycle rules without the fields S3 adds or drops when it echoes them back."""
     if not rules:
         return None
-    return [(r.get('ID'), r.get('Status'), r.get('AbortIncompleteMultipartUpload', {}).get('DaysAfterInitiation'),
-             (r.get('Filter') or {}).get('Prefix', r.get('Prefix', ''))) for r in rules]
+    return [
+        (
+            r.get('ID'),
+            r.get('Status'),
+            r.get('AbortIncompleteMultipartUpload', {}).get('DaysAfterInitiation'),
+            (r.get('Filter') or {}).get('Prefix', r.get('Prefix', '')),
+        )
+        for r in rules
+    ]
 
 
 # --- command line ------------------------------------------------------------------------
 
+
 def account_id() -> str:
     import boto3
+
     return boto3.session.Session().client('sts').get_caller_identity()['Account']
 
 
@@ -305,8 +380,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--stage', default='local')
     parser.add_argument('--region', help='write this region into the stage (default: the one it has)')
-    parser.add_argument('--bucket', help='write this bucket name into the stage (default: the one it has, '
-                                         'else assetgate-<stage>-<account>-<region>)')
+    parser.add_argument(
+        '--bucket',
+        help='write this bucket name into the stage (default: the one it has, '
+        'else assetgate-<stage>-<account>-<region>)',
+    )
     parser.add_argument('--project-dir', default=ROOT)
     args = parser.parse_args(argv)
     changes: list[str] = []
@@ -318,13 +396,16 @@ def main(argv=None) -> int:
         env = stage_environment(args.stage, args.project_dir)
     apply_environment(env)
     from chalicelib.config import settings
+
     s = settings()
     ensure_table(s, changes)
     ensure_bucket(s, changes, tls_only=deployed, origins=app_origins(env, args.project_dir, args.stage))
     for line in changes:
         print(line)
-    print(f'stage {args.stage}: table {s.table}, bucket {s.bucket}, region {s.region}: '
-          + (f'{len(changes)} change(s)' if changes else 'up to date, nothing changed'))
+    print(
+        f'stage {args.stage}: table {s.table}, bucket {s.bucket}, region {s.region}: '
+        + (f'{len(changes)} change(s)' if changes else 'up to date, nothing changed')
+    )
     return 0
 
 

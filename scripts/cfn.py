@@ -7,6 +7,7 @@ the key schema and TTL from chalicelib/models.py, bucket settings from scripts/b
 the actions from .chalice/policy-<stage>.json and the error answers from scripts/gateway_responses.py.
 Deploy the result with `aws cloudformation package` + `deploy` (or `sam deploy`).
 """
+
 import argparse
 import json
 import os
@@ -38,11 +39,13 @@ def _arn(bucket, suffix=''):
 def table_resource(env: dict) -> dict:
     from chalicelib import models
     from scripts.bootstrap import TABLE_SSE
+
     schema = models.key_schema()
     return {
         'Type': 'AWS::DynamoDB::Table',
         # Data outlives the stack: deleting or replacing it never deletes the table.
-        'DeletionPolicy': 'Retain', 'UpdateReplacePolicy': 'Retain',
+        'DeletionPolicy': 'Retain',
+        'UpdateReplacePolicy': 'Retain',
         'Properties': {
             'TableName': env['ASSETGATE_TABLE'],
             'BillingMode': 'PAY_PER_REQUEST',
@@ -57,48 +60,76 @@ def table_resource(env: dict) -> dict:
 
 def bucket_resources(stage: str, env: dict) -> dict:
     from scripts import bootstrap
+
     name = bucket_name(stage, env)
     days = int(env.get('ASSETGATE_ABORT_MULTIPART_DAYS') or bootstrap.DEFAULT_ABORT_DAYS)
     rule = bootstrap.lifecycle_rules(days)[0]
     # The app is served by this stack's own API, so its origin is in the template; configured ones join it.
     api_origin = {'Fn::Sub': f'https://${{{API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}'}
-    cors = [{'AllowedOrigins': bootstrap.app_origins(env) + [api_origin], 'AllowedMethods': bootstrap.CORS_METHODS,
-             'AllowedHeaders': bootstrap.CORS_HEADERS, 'ExposedHeaders': bootstrap.CORS_EXPOSE,
-             'MaxAge': bootstrap.CORS_MAX_AGE}]
+    cors = [
+        {
+            'AllowedOrigins': bootstrap.app_origins(env) + [api_origin],
+            'AllowedMethods': bootstrap.CORS_METHODS,
+            'AllowedHeaders': bootstrap.CORS_HEADERS,
+            'ExposedHeaders': bootstrap.CORS_EXPOSE,
+            'MaxAge': bootstrap.CORS_MAX_AGE,
+        }
+    ]
     tls = bootstrap.tls_only_policy('BUCKET')['Statement'][0]
     tls['Resource'] = [_arn(name), _arn(name, '/*')]
     return {
         'AssetBucket': {
             'Type': 'AWS::S3::Bucket',
-            'DeletionPolicy': 'Retain', 'UpdateReplacePolicy': 'Retain',
+            'DeletionPolicy': 'Retain',
+            'UpdateReplacePolicy': 'Retain',
             # S3 checks that it may invoke the function when the notification is configured.
             'DependsOn': 'UploadLandedInvokePermission',
             'Properties': {
                 'BucketName': name,
                 'PublicAccessBlockConfiguration': dict(bootstrap.PUBLIC_ACCESS_BLOCK),
-                'BucketEncryption': {'ServerSideEncryptionConfiguration': [
-                    {'ServerSideEncryptionByDefault': dict(bootstrap.BUCKET_ENCRYPTION)}]},
+                'BucketEncryption': {
+                    'ServerSideEncryptionConfiguration': [
+                        {'ServerSideEncryptionByDefault': dict(bootstrap.BUCKET_ENCRYPTION)}
+                    ]
+                },
                 'CorsConfiguration': {'CorsRules': cors},
-                'LifecycleConfiguration': {'Rules': [{
-                    'Id': rule['ID'], 'Status': rule['Status'],
-                    'AbortIncompleteMultipartUpload': rule['AbortIncompleteMultipartUpload']}]},
-                'NotificationConfiguration': {'LambdaConfigurations': [{
-                    'Event': 's3:ObjectCreated:*',
-                    'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': keys.OBJECT_PREFIX}]}},
-                    'Function': {'Fn::GetAtt': [LANDED, 'Arn']}}]},
+                'LifecycleConfiguration': {
+                    'Rules': [
+                        {
+                            'Id': rule['ID'],
+                            'Status': rule['Status'],
+                            'AbortIncompleteMultipartUpload': rule['AbortIncompleteMultipartUpload'],
+                        }
+                    ]
+                },
+                'NotificationConfiguration': {
+                    'LambdaConfigurations': [
+                        {
+                            'Event': 's3:ObjectCreated:*',
+                            'Filter': {'S3Key': {'Rules': [{'Name': 'prefix', 'Value': keys.OBJECT_PREFIX}]}},
+                            'Function': {'Fn::GetAtt': [LANDED, 'Arn']},
+                        }
+                    ]
+                },
             },
         },
         'AssetBucketPolicy': {
             'Type': 'AWS::S3::BucketPolicy',
-            'Properties': {'Bucket': {'Ref': 'AssetBucket'},
-                           'PolicyDocument': {'Version': '2012-10-17', 'Statement': [tls]}},
+            'Properties': {
+                'Bucket': {'Ref': 'AssetBucket'},
+                'PolicyDocument': {'Version': '2012-10-17', 'Statement': [tls]},
+            },
         },
         # Named, not Ref'd, bucket ARN: a Ref would make bucket and permission depend on each other.
         'UploadLandedInvokePermission': {
             'Type': 'AWS::Lambda::Permission',
-            'Properties': {'Action': 'lambda:InvokeFunction', 'FunctionName': {'Ref': LANDED},
-                           'Principal': 's3.amazonaws.com', 'SourceAccount': {'Ref': 'AWS::AccountId'},
-                           'SourceArn': _arn(name)},
+            'Properties': {
+                'Action': 'lambda:InvokeFunction',
+                'FunctionName': {'Ref': LANDED},
+                'Principal': 's3.amazonaws.com',
+                'SourceAccount': {'Ref': 'AWS::AccountId'},
+                'SourceArn': _arn(name),
+            },
         },
     }
 
@@ -110,34 +141,52 @@ def data_policy(stage: str, env: dict, policy: dict) -> dict:
     Policies would drop the statement chalice puts there.
     """
     name = bucket_name(stage, env)
-    resources = {'TableItems': [{'Fn::GetAtt': ['AssetTable', 'Arn']}], 'BucketObjects': [_arn(name, '/*')],
-                 'Bucket': [_arn(name)]}
-    statements = [{'Sid': st['Sid'], 'Effect': st['Effect'], 'Action': st['Action'], 'Resource': resources[st['Sid']]}
-                  for st in policy['Statement'] if st.get('Sid') in DATA_STATEMENTS]
-    return {'Type': 'AWS::IAM::Policy', 'Properties': {
-        'PolicyName': 'assetgate-data', 'Roles': [{'Ref': role} for role in ROLES],
-        'PolicyDocument': {'Version': '2012-10-17', 'Statement': statements}}}
+    resources = {
+        'TableItems': [{'Fn::GetAtt': ['AssetTable', 'Arn']}],
+        'BucketObjects': [_arn(name, '/*')],
+        'Bucket': [_arn(name)],
+    }
+    statements = [
+        {'Sid': st['Sid'], 'Effect': st['Effect'], 'Action': st['Action'], 'Resource': resources[st['Sid']]}
+        for st in policy['Statement']
+        if st.get('Sid') in DATA_STATEMENTS
+    ]
+    return {
+        'Type': 'AWS::IAM::Policy',
+        'Properties': {
+            'PolicyName': 'assetgate-data',
+            'Roles': [{'Ref': role} for role in ROLES],
+            'PolicyDocument': {'Version': '2012-10-17', 'Statement': statements},
+        },
+    }
 
 
 def merge_template(stage: str, project_dir: str = ROOT) -> dict:
     from scripts import gateway_responses
     from scripts.bootstrap import stage_environment
+
     env = stage_environment(stage, project_dir)
     with open(os.path.join(project_dir, '.chalice', 'config.json')) as f:
         config = json.load(f)
     with open(os.path.join(project_dir, '.chalice', config['stages'][stage]['iam_policy_file'])) as f:
         policy = json.load(f)
     # The functions read the names of the resources this stack made.
-    variables = {'Environment': {'Variables': {'ASSETGATE_TABLE': {'Ref': 'AssetTable'},
-                                               'ASSETGATE_BUCKET': bucket_name(stage, env)}}}
+    variables = {
+        'Environment': {
+            'Variables': {'ASSETGATE_TABLE': {'Ref': 'AssetTable'}, 'ASSETGATE_BUCKET': bucket_name(stage, env)}
+        }
+    }
     resources = {
         'AssetTable': table_resource(env),
         **bucket_resources(stage, env),
         'AssetgateDataAccess': data_policy(stage, env, policy),
         HANDLER: {'Properties': variables},
         LANDED: {'Properties': json.loads(json.dumps(variables))},
-        API: {'Properties': {'DefinitionBody': {
-            'x-amazon-apigateway-gateway-responses': gateway_responses.swagger_extension()}}},
+        API: {
+            'Properties': {
+                'DefinitionBody': {'x-amazon-apigateway-gateway-responses': gateway_responses.swagger_extension()}
+            }
+        },
     }
     return {'Resources': resources}
 
@@ -151,14 +200,32 @@ def package(stage: str, out: str, project_dir: str = ROOT) -> str:
     chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
     from scripts import lambda_package
     from scripts.bootstrap import stage_environment
+
     # The byte-compiled, trimmed zip, where chalice looks for a package to reuse (docs/packaging.md).
     lambda_package.build(stage, project_dir)
     # chalice needs a region to package for: the stage's. No credentials are used. It imports app.py:
     # writing no __pycache__ into chalicelib/ keeps the cached package's name (a hash of chalicelib/).
-    env = {**os.environ, 'ASSETGATE_S3_EVENTS': 'template', 'PYTHONDONTWRITEBYTECODE': '1',
-           'AWS_DEFAULT_REGION': stage_environment(stage, project_dir)['ASSETGATE_REGION']}
-    subprocess.run([chalice, '--project-dir', project_dir, 'package', '--stage', stage, '--merge-template',
-                    os.path.abspath(merge_path), os.path.abspath(out)], check=True, env=env)
+    env = {
+        **os.environ,
+        'ASSETGATE_S3_EVENTS': 'template',
+        'PYTHONDONTWRITEBYTECODE': '1',
+        'AWS_DEFAULT_REGION': stage_environment(stage, project_dir)['ASSETGATE_REGION'],
+    }
+    subprocess.run(
+        [
+            chalice,
+            '--project-dir',
+            project_dir,
+            'package',
+            '--stage',
+            stage,
+            '--merge-template',
+            os.path.abspath(merge_path),
+            os.path.abspath(out),
+        ],
+        check=True,
+        env=env,
+    )
     lambda_package.rewrite(os.path.join(out, 'deployment.zip'))  # a no-op unless chalice built its own
     return os.path.join(out, 'sam.json')
 

@@ -6,6 +6,7 @@ API Gateway answers an unknown path or method itself (MISSING_AUTHENTICATION_TOK
 stage reshapes that answer with scripts/gateway_responses.py. chalice local mimics API Gateway's
 default instead: a 403 whose body echoes the Authorization header. This gives it the deployed answer.
 """
+
 import json
 import os
 import sys
@@ -25,8 +26,12 @@ def handle_request(self, method, path, headers, body):
         return _handle_request(self, method=method, path=path, headers=headers, body=body)
     except local.ForbiddenError:
         status = RESPONSES['MISSING_AUTHENTICATION_TOKEN'][0]
-        return {'statusCode': status, 'headers': {'Content-Type': 'application/json', 'Cache-Control': 'no-store'},
-                'multiValueHeaders': {}, 'body': gateway_body('MISSING_AUTHENTICATION_TOKEN')}
+        return {
+            'statusCode': status,
+            'headers': {'Content-Type': 'application/json', 'Cache-Control': 'no-store'},
+            'multiValueHeaders': {},
+            'body': gateway_body('MISSING_AUTHENTICATION_TOKEN'),
+        }
 
 
 local.LocalGateway.handle_request = handle_request
@@ -38,11 +43,16 @@ def send_error(self, code, message=None, explain=None):
     """A method the HTTP server has no handler for (TRACE, CONNECT, ...): 405 in assetgate's shape, not 501."""
     if code != 501:
         return _send_error(self, code, message, explain)
-    body = json.dumps({'error': {'code': 'method_not_allowed', 'message': 'This route does not take that method.',
-                                 'status': 405}}).encode()
+    body = json.dumps(
+        {'error': {'code': 'method_not_allowed', 'message': 'This route does not take that method.', 'status': 405}}
+    ).encode()
     self.send_response(405)
-    for name, value in (('Content-Type', 'application/json'), ('Cache-Control', 'no-store'),
-                        ('Content-Length', str(len(body))), ('Connection', 'close')):
+    for name, value in (
+        ('Content-Type', 'application/json'),
+        ('Cache-Control', 'no-store'),
+        ('Content-Length', str(len(body))),
+        ('Connection', 'close'),
+    ):
         self.send_header(name, value)
     self.end_headers()
     if self.command != 'HEAD':

@@ -14,6 +14,7 @@ An item whose DynamoDB TTL has passed is on its way out (TTL deletes a pair's it
 different moments), so a missing partner of an expired Token or TokenRef is not a problem.
 For a deployed stage it uses your AWS credentials, like scripts/apikey.py.
 """
+
 import argparse
 import json
 import os
@@ -75,15 +76,15 @@ asset_id_of = keys.asset_id_of
 
 
 def _scan(s: Settings):
-    client = boto3.session.Session().client('dynamodb', region_name=s.region,
-                                            endpoint_url=s.dynamodb_endpoint_url, config=_RETRIES)
+    client = boto3.session.Session().client(
+        'dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url, config=_RETRIES
+    )
     for page in client.get_paginator('scan').paginate(TableName=s.table, ConsistentRead=True):
         yield from page['Items']
 
 
 def _s3(s: Settings):
-    return boto3.session.Session().client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url,
-                                          config=_RETRIES)
+    return boto3.session.Session().client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=_RETRIES)
 
 
 def _objects(client, bucket: str) -> dict:
@@ -95,8 +96,11 @@ def _objects(client, bucket: str) -> dict:
 
 
 def _multipart_uploads(client, bucket: str) -> list:
-    return [u for page in client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
-            for u in page.get('Uploads', [])]
+    return [
+        u
+        for page in client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
+        for u in page.get('Uploads', [])
+    ]
 
 
 def _lifecycle_days(client, bucket: str) -> int | None:
@@ -199,7 +203,7 @@ def check(s: Settings, now: float | None = None) -> Report:
             problem('token_ref_without_token', where)
 
     for token in of(models.Token):
-        where = f'{token.ObjID[:len("TOKEN#") + 16]}… / {token.ObjSort}'  # a hash, but keep lines short
+        where = f'{token.ObjID[: len("TOKEN#") + 16]}… / {token.ObjSort}'  # a hash, but keep lines short
         if _expired(token, now):
             continue
         digest = keys.token_digest_of(token.ObjID)
@@ -210,7 +214,7 @@ def check(s: Settings, now: float | None = None) -> Report:
 
     for key in of(models.ApiKey):
         if keys.owner_apikey(key.owner, key.key_id) not in items:
-            problem('apikey_without_owner_apikey', f'{key.ObjID[:len("APIKEY#") + 16]}…', f'owner {key.owner}')
+            problem('apikey_without_owner_apikey', f'{key.ObjID[: len("APIKEY#") + 16]}…', f'owner {key.owner}')
     for entry in of(models.OwnerApiKey):
         if keys.apikey(entry.key_hash) not in items:
             problem('owner_apikey_without_apikey', f'{entry.ObjID} / {entry.ObjSort}')
@@ -230,8 +234,11 @@ def check(s: Settings, now: float | None = None) -> Report:
         if s3_key not in objects:
             problem('ready_version_without_object', f'{version.ObjID} / {version.ObjSort}', s3_key)
         elif version.size is not None and int(version.size) != objects[s3_key]:
-            problem('ready_version_size_mismatch', f'{version.ObjID} / {version.ObjSort}',
-                    f'recorded {int(version.size)}, object {objects[s3_key]}')
+            problem(
+                'ready_version_size_mismatch',
+                f'{version.ObjID} / {version.ObjSort}',
+                f'recorded {int(version.size)}, object {objects[s3_key]}',
+            )
 
     uploads = _multipart_uploads(client, s.bucket)
     counts['multipart_uploads'] = len(uploads)
@@ -243,11 +250,17 @@ def check(s: Settings, now: float | None = None) -> Report:
             problem('multipart_upload_without_pending_version', where)
         # The version's creation dates its upload (CreateMultipartUpload comes a moment before it);
         # moto 5.2.5 answers every upload's Initiated with a fixed 2010-11-10.
-        started = int(version.created) if version is not None and version.upload_id == upload['UploadId'] \
+        started = (
+            int(version.created)
+            if version is not None and version.upload_id == upload['UploadId']
             else upload['Initiated'].timestamp()
+        )
         if now - started > days * DAY:
-            problem('multipart_upload_older_than_lifecycle', where,
-                    f'started {datetime.fromtimestamp(started, UTC):%Y-%m-%d %H:%M}Z, rule {days} day(s)')
+            problem(
+                'multipart_upload_older_than_lifecycle',
+                where,
+                f'started {datetime.fromtimestamp(started, UTC):%Y-%m-%d %H:%M}Z, rule {days} day(s)',
+            )
 
     report.counts = dict(counts)
     return report
@@ -270,9 +283,18 @@ def main(argv=None) -> int:
         print(f'stage {args.stage}: cannot read table {s.table} or bucket {s.bucket}: {exc}', file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({'stage': args.stage, 'table': s.table, 'bucket': s.bucket,
-                          'checked_at': datetime.now(UTC).isoformat(timespec='seconds'),
-                          **report.as_dict()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    'stage': args.stage,
+                    'table': s.table,
+                    'bucket': s.bucket,
+                    'checked_at': datetime.now(UTC).isoformat(timespec='seconds'),
+                    **report.as_dict(),
+                },
+                indent=2,
+            )
+        )
     else:
         print(f'stage {args.stage}: table {s.table}, bucket {s.bucket}')
         print(report.text())

@@ -7,6 +7,7 @@ deploy:  bootstrap (config, table, bucket) -> chalice deploy -> gateway response
 destroy: chalice delete (functions, roles, API, the bucket's notification); the table and the
          bucket stay unless --delete-data, because they hold the only copy of the data.
 """
+
 import argparse
 import json
 import os
@@ -31,6 +32,7 @@ def _chalice(args: list[str], region: str, project_dir: str) -> None:
 
 def deploy(stage: str, project_dir: str = ROOT) -> int:
     from scripts import bootstrap, gateway_responses, lambda_package
+
     bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     region = bootstrap.stage_environment(stage, project_dir)['ASSETGATE_REGION']
     # chalice deploy reuses the package cached under .chalice/deployments/ when its name (a hash of the
@@ -39,8 +41,10 @@ def deploy(stage: str, project_dir: str = ROOT) -> int:
     _chalice(['deploy', '--stage', stage], region, project_dir)
     shipped = lambda_package.expected_path(stage, project_dir)
     if shipped != package and os.path.exists(shipped) and not lambda_package.is_rewritten(shipped):
-        raise SystemExit(f'the sources changed during the deploy, so chalice built and shipped {shipped}, which is '
-                         f'not byte-compiled; run make deploy STAGE={stage} again')
+        raise SystemExit(
+            f'the sources changed during the deploy, so chalice built and shipped {shipped}, which is '
+            f'not byte-compiled; run make deploy STAGE={stage} again'
+        )
     # Now that the API exists, the bucket's CORS can name its origin (the owner app is served there).
     bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     os.environ['AWS_DEFAULT_REGION'] = region
@@ -54,6 +58,7 @@ def delete_data(s) -> list[str]:
     from botocore.exceptions import ClientError
 
     from chalicelib import aws
+
     done = []
     s3 = aws.s3(s)
     try:
@@ -61,8 +66,10 @@ def delete_data(s) -> list[str]:
             for upload in page.get('Uploads', []):
                 s3.abort_multipart_upload(Bucket=s.bucket, Key=upload['Key'], UploadId=upload['UploadId'])
         for page in s3.get_paginator('list_object_versions').paginate(Bucket=s.bucket):
-            doomed = [{'Key': v['Key'], 'VersionId': v['VersionId']}
-                      for v in page.get('Versions', []) + page.get('DeleteMarkers', [])]
+            doomed = [
+                {'Key': v['Key'], 'VersionId': v['VersionId']}
+                for v in page.get('Versions', []) + page.get('DeleteMarkers', [])
+            ]
             if doomed:
                 s3.delete_objects(Bucket=s.bucket, Delete={'Objects': doomed, 'Quiet': True})
         s3.delete_bucket(Bucket=s.bucket)
@@ -93,7 +100,8 @@ def existing_data(s) -> list[str]:
     found = []
     try:
         session.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url).describe_table(
-            TableName=s.table)
+            TableName=s.table
+        )
         found.append(f'table {s.table}')
     except ClientError as exc:
         if exc.response['Error']['Code'] != 'ResourceNotFoundException':
@@ -109,6 +117,7 @@ def existing_data(s) -> list[str]:
 
 def destroy(stage: str, wipe: bool, project_dir: str = ROOT) -> int:
     from scripts import bootstrap
+
     env = bootstrap.stage_environment(stage, project_dir)
     region = env['ASSETGATE_REGION']
     deployed = os.path.join(project_dir, '.chalice', 'deployed', f'{stage}.json')
@@ -122,6 +131,7 @@ def destroy(stage: str, wipe: bool, project_dir: str = ROOT) -> int:
     bootstrap.apply_environment(env)
     os.environ['AWS_DEFAULT_REGION'] = region
     from chalicelib.config import settings
+
     s = settings()
     if wipe:
         removed += delete_data(s)
@@ -133,8 +143,10 @@ def destroy(stage: str, wipe: bool, project_dir: str = ROOT) -> int:
         print(line)
     if not removed:
         print(f'nothing left to remove for {stage}')
-    print(f'kept: the CloudWatch log groups /aws/lambda/assetgate-{stage}* (delete them in the console or with '
-          f'aws logs delete-log-group)')
+    print(
+        f'kept: the CloudWatch log groups /aws/lambda/assetgate-{stage}* (delete them in the console or with '
+        f'aws logs delete-log-group)'
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Used twice: this command puts them on the API `chalice deploy` made, and scripts/cfn.py puts
 them into the API definition (x-amazon-apigateway-gateway-responses) for the CloudFormation path.
 """
+
 import argparse
 import json
 import os
@@ -21,8 +22,11 @@ RESPONSES = {
     'RESOURCE_NOT_FOUND': (404, 'route_not_found', 'No route matches this method and path.'),
     'UNAUTHORIZED': (401, 'unauthorized', 'Send a valid API key as "Authorization: Bearer <key>".'),
     'THROTTLED': (429, 'throttled', 'Too many requests; wait a moment and try again.'),
-    'REQUEST_TOO_LARGE': (413, 'request_too_large', 'The request is larger than API Gateway accepts (10 MB); '
-                                                    'upload bytes to the presigned URL instead.'),
+    'REQUEST_TOO_LARGE': (
+        413,
+        'request_too_large',
+        'The request is larger than API Gateway accepts (10 MB); upload bytes to the presigned URL instead.',
+    ),
 }
 HEADERS = {
     'gatewayresponse.header.Cache-Control': "'no-store'",
@@ -36,9 +40,14 @@ def body(response_type: str) -> str:
 
 def definitions() -> dict:
     """{response type: the fields PutGatewayResponse and AWS::ApiGateway::GatewayResponse both take}."""
-    return {kind: {'statusCode': str(status), 'responseParameters': dict(HEADERS),
-                   'responseTemplates': {'application/json': body(kind)}}
-            for kind, (status, _, _) in RESPONSES.items()}
+    return {
+        kind: {
+            'statusCode': str(status),
+            'responseParameters': dict(HEADERS),
+            'responseTemplates': {'application/json': body(kind)},
+        }
+        for kind, (status, _, _) in RESPONSES.items()
+    }
 
 
 def swagger_extension() -> dict:
@@ -47,8 +56,14 @@ def swagger_extension() -> dict:
     Not AWS::ApiGateway::GatewayResponse resources: each update of the definition re-imports the
     API and loses those, while these are part of the definition and redeploy with it.
     """
-    return {kind: {'statusCode': int(d['statusCode']), 'responseParameters': d['responseParameters'],
-                   'responseTemplates': d['responseTemplates']} for kind, d in definitions().items()}
+    return {
+        kind: {
+            'statusCode': int(d['statusCode']),
+            'responseParameters': d['responseParameters'],
+            'responseTemplates': d['responseTemplates'],
+        }
+        for kind, d in definitions().items()
+    }
 
 
 def apply(client, rest_api_id: str, stage: str) -> list[str]:
@@ -58,8 +73,7 @@ def apply(client, rest_api_id: str, stage: str) -> list[str]:
     """
     for kind, d in definitions().items():
         client.put_gateway_response(restApiId=rest_api_id, responseType=kind, **d)
-    client.create_deployment(restApiId=rest_api_id, stageName=stage,
-                             description='assetgate gateway responses')
+    client.create_deployment(restApiId=rest_api_id, stageName=stage, description='assetgate gateway responses')
     return sorted(RESPONSES)
 
 
@@ -76,6 +90,7 @@ def deployed_api(stage: str, project_dir: str = ROOT) -> dict:
 
 def main(argv=None) -> int:
     from scripts.bootstrap import stage_environment
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--stage', required=True)
     parser.add_argument('--project-dir', default=ROOT)
@@ -86,6 +101,7 @@ def main(argv=None) -> int:
     region = stage_environment(args.stage, args.project_dir)['ASSETGATE_REGION']
     api = deployed_api(args.stage, args.project_dir)
     import boto3
+
     client = boto3.session.Session().client('apigateway', region_name=region)
     kinds = apply(client, api['rest_api_id'], api_stage)
     print(f'gateway responses on {api["rest_api_id"]} ({api_stage}): {", ".join(kinds)}')

@@ -16,6 +16,7 @@ and no bytecode is written, as on Lambda). AWS settings come from the environmen
 Only the standard library is imported at the top; the app (only through app.app) and boto3 are
 imported inside the modes on purpose: their import, from DIR, is part of what is measured.
 """
+
 import argparse
 import json
 import os
@@ -31,14 +32,27 @@ FLOOR_KEY = {'ObjID': {'S': 'BENCH#floor'}, 'ObjSort': {'S': 'FLOOR'}}
 def proxy_event(method: str, resource: str, path: str, path_parameters=None, query=None, headers=None) -> dict:
     """An API Gateway REST (proxy) event, as API Gateway sends it to the function."""
     return {
-        'resource': resource, 'path': path, 'httpMethod': method,
-        'headers': headers or {}, 'multiValueHeaders': {k: [v] for k, v in (headers or {}).items()},
-        'queryStringParameters': query, 'multiValueQueryStringParameters': {k: [v] for k, v in query.items()}
-        if query else None,
-        'pathParameters': path_parameters, 'stageVariables': None, 'body': None, 'isBase64Encoded': False,
-        'requestContext': {'resourcePath': resource, 'httpMethod': method, 'path': f'/api{path}', 'stage': 'api',
-                           'domainName': 'assetgate.example', 'requestId': 'bench', 'apiId': 'bench',
-                           'identity': {'sourceIp': '127.0.0.1'}},
+        'resource': resource,
+        'path': path,
+        'httpMethod': method,
+        'headers': headers or {},
+        'multiValueHeaders': {k: [v] for k, v in (headers or {}).items()},
+        'queryStringParameters': query,
+        'multiValueQueryStringParameters': {k: [v] for k, v in query.items()} if query else None,
+        'pathParameters': path_parameters,
+        'stageVariables': None,
+        'body': None,
+        'isBase64Encoded': False,
+        'requestContext': {
+            'resourcePath': resource,
+            'httpMethod': method,
+            'path': f'/api{path}',
+            'stage': 'api',
+            'domainName': 'assetgate.example',
+            'requestId': 'bench',
+            'apiId': 'bench',
+            'identity': {'sourceIp': '127.0.0.1'},
+        },
     }
 
 
@@ -63,8 +77,17 @@ def _http(method: str, url: str, data: bytes | None = None, headers=None) -> tup
 def share(key: str, data: bytes) -> dict:
     """Create an asset with a token, upload ``data`` to its presigned PUT, redeem, download."""
     import app
-    created = app.app(proxy_event('POST', '/asset', '/asset', query={'name': 'bench.txt', 'token': '1'},
-                                  headers={'Authorization': f'Bearer {key}'}), None)
+
+    created = app.app(
+        proxy_event(
+            'POST',
+            '/asset',
+            '/asset',
+            query={'name': 'bench.txt', 'token': '1'},
+            headers={'Authorization': f'Bearer {key}'},
+        ),
+        None,
+    )
     body = json.loads(created['body'])
     result = {'create_status': created['statusCode']}
     if created['statusCode'] != 201:
@@ -76,14 +99,16 @@ def share(key: str, data: bytes) -> dict:
     result['redeem_status'] = redeemed['statusCode']
     location = redeemed['headers'].get('Location', '')
     status, downloaded = _http('GET', location)
-    result.update(download_status=status, download_matches=downloaded == data, asset_id=body['asset']['id'],
-                  token=token)
+    result.update(
+        download_status=status, download_matches=downloaded == data, asset_id=body['asset']['id'], token=token
+    )
     return result
 
 
 def redeem(token: str, count: bool = False) -> dict:
     calls = _counting() if count else None
     import app
+
     answer = app.app(redeem_event(token), None)
     result = {'status': answer['statusCode'], 'seconds': time.perf_counter() - STARTED}
     return {**result, 'calls': _tally(calls)} if count else result
@@ -92,11 +117,13 @@ def redeem(token: str, count: bool = False) -> dict:
 def _counting() -> list:
     """Record every AWS request (service:operation); PynamoDB and boto3 both go through this method."""
     from botocore.client import BaseClient
+
     calls, original = [], BaseClient._make_api_call
 
     def counting(self, operation_name, api_params):
         calls.append(f'{self.meta.service_model.service_name}:{operation_name}')
         return original(self, operation_name, api_params)
+
     BaseClient._make_api_call = counting
     return calls
 
@@ -112,6 +139,7 @@ def counts(key: str) -> dict:
     """AWS requests made by each kind of request, in one warm process (the cold redeem: redeem --count)."""
     calls = _counting()
     import app
+
     auth = {'Authorization': f'Bearer {key}'}
     results = {}
 
@@ -121,27 +149,44 @@ def counts(key: str) -> dict:
         results[label] = {'status': answer['statusCode'], 'calls': _tally(calls)}
         return answer
 
-    created = json.loads(measure('create (with token)', proxy_event(
-        'POST', '/asset', '/asset', query={'name': 'a.txt', 'token': '1'}, headers=auth))['body'])
+    created = json.loads(
+        measure(
+            'create (with token)',
+            proxy_event('POST', '/asset', '/asset', query={'name': 'a.txt', 'token': '1'}, headers=auth),
+        )['body']
+    )
     upload = created['upload']
     _http('PUT', upload['url'], b'x', upload.get('headers'))
     asset, token = created['asset']['id'], created['token']['token']
     measure('redeem, first touch after upload', redeem_event(token))
     measure('redeem, warm', redeem_event(token))
-    minted = json.loads(app.app(proxy_event('POST', '/asset/{ref}/token', f'/asset/{asset}/token', {'ref': asset},
-                                            query={'max_uses': '3'}, headers=auth), None)['body'])['token']
+    minted = json.loads(
+        app.app(
+            proxy_event(
+                'POST',
+                '/asset/{ref}/token',
+                f'/asset/{asset}/token',
+                {'ref': asset},
+                query={'max_uses': '3'},
+                headers=auth,
+            ),
+            None,
+        )['body']
+    )['token']
     measure('redeem with max_uses, warm', redeem_event(minted))
     for _ in range(2):
         app.app(redeem_event(minted), None)
     measure('redeem with max_uses, used up (410)', redeem_event(minted))
-    measure('owner GET /asset/{id}', proxy_event('GET', '/asset/{ref}', f'/asset/{asset}', {'ref': asset},
-                                                 headers=auth))
+    measure(
+        'owner GET /asset/{id}', proxy_event('GET', '/asset/{ref}', f'/asset/{asset}', {'ref': asset}, headers=auth)
+    )
     return {'counts': results, 'token': token}
 
 
 def _floor_clients():
     import boto3
     from botocore.config import Config
+
     session = boto3.session.Session()
     dynamodb = session.client('dynamodb')
     s3 = session.client('s3', config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
@@ -149,10 +194,15 @@ def _floor_clients():
 
 
 def _floor_request(dynamodb, s3) -> str:
-    dynamodb.update_item(TableName=os.environ['ASSETGATE_TABLE'], Key=FLOOR_KEY, UpdateExpression='ADD uses :one',
-                         ExpressionAttributeValues={':one': {'N': '1'}})
-    return s3.generate_presigned_url('get_object', Params={'Bucket': os.environ['ASSETGATE_BUCKET'],
-                                                           'Key': 'assets/bench/floor'}, ExpiresIn=300)
+    dynamodb.update_item(
+        TableName=os.environ['ASSETGATE_TABLE'],
+        Key=FLOOR_KEY,
+        UpdateExpression='ADD uses :one',
+        ExpressionAttributeValues={':one': {'N': '1'}},
+    )
+    return s3.generate_presigned_url(
+        'get_object', Params={'Bucket': os.environ['ASSETGATE_BUCKET'], 'Key': 'assets/bench/floor'}, ExpiresIn=300
+    )
 
 
 def floor() -> dict:
@@ -194,6 +244,7 @@ def main(argv=None) -> int:
             status = app.app(redeem_event(args.token), None)['statusCode']
             if status != 302:
                 raise SystemExit(f'redeem answered {status}')
+
         result = warm(one, args.n)
     else:
         clients = _floor_clients()

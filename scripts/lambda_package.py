@@ -20,6 +20,7 @@ The rewrite:
   ignored and rebuilt in memory on every cold start; unchecked-hash .pyc are used as they are.
 The zip's comment records the rewrite, so it is done once per package.
 """
+
 import argparse
 import compileall
 import json
@@ -40,14 +41,18 @@ CACHE_TAG = 'cpython-311'
 # What the app's clients use (dynamodb via PynamoDB, s3 via boto3) and sts (credential refresh,
 # AssumeRole-based configurations); botocore reads nothing else under data/ but its top-level files.
 KEPT_SERVICES = ('dynamodb', 's3', 'sts')
-MARKER = ('assetgate: byte-compiled for cpython-311 (unchecked-hash .pyc); botocore data trimmed to '
-          + ', '.join(KEPT_SERVICES)).encode()
+MARKER = (
+    'assetgate: byte-compiled for cpython-311 (unchecked-hash .pyc); botocore data trimmed to '
+    + ', '.join(KEPT_SERVICES)
+).encode()
 
 
 def _check_runtime() -> None:
     if sys.version_info[:2] != RUNTIME:
-        raise SystemExit(f'the deployment package is compiled for Lambda\'s Python {RUNTIME[0]}.{RUNTIME[1]}; '
-                         f'run this with Python {RUNTIME[0]}.{RUNTIME[1]} (.venv/bin/python), not {sys.version.split()[0]}')
+        raise SystemExit(
+            f"the deployment package is compiled for Lambda's Python {RUNTIME[0]}.{RUNTIME[1]}; "
+            f'run this with Python {RUNTIME[0]}.{RUNTIME[1]} (.venv/bin/python), not {sys.version.split()[0]}'
+        )
 
 
 def _dropped(name: str) -> bool:
@@ -83,8 +88,9 @@ def rewrite(zip_path: str) -> None:
                 z.extract(info, tree)
         sources = [name for name in infos if name.endswith('.py')]
         # stripdir: the .pyc name their source relative to the package root, not this temporary folder.
-        ok = compileall.compile_dir(tree, quiet=2, stripdir=tree, workers=0,
-                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        ok = compileall.compile_dir(
+            tree, quiet=2, stripdir=tree, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
         missing = [name for name in sources if not os.path.exists(os.path.join(tree, pyc_name(name)))]
         if not ok or missing:
             raise SystemExit(f'could not byte-compile {len(missing)} file(s) of {zip_path}: {missing[:5]}')
@@ -116,11 +122,14 @@ def _write(z: zipfile.ZipFile, tree: str, name: str, date_time, external_attr: i
 def _packager(config: Config) -> LambdaDeploymentPackager:
     """The packager `chalice deploy` and `chalice package` use (chalice.deploy.deployer.create_build_stage)."""
     osutils = OSUtils()
-    builder = DependencyBuilder(osutils=osutils, pip_runner=PipRunner(pip=SubprocessPip(osutils=osutils),
-                                                                      osutils=osutils),
-                                architecture=config.lambda_architecture)
-    return LambdaDeploymentPackager(osutils=osutils, dependency_builder=builder, ui=UI(),
-                                    architecture=config.lambda_architecture)
+    builder = DependencyBuilder(
+        osutils=osutils,
+        pip_runner=PipRunner(pip=SubprocessPip(osutils=osutils), osutils=osutils),
+        architecture=config.lambda_architecture,
+    )
+    return LambdaDeploymentPackager(
+        osutils=osutils, dependency_builder=builder, ui=UI(), architecture=config.lambda_architecture
+    )
 
 
 def build(stage: str, project_dir: str = ROOT) -> str:
@@ -135,11 +144,14 @@ def chalice_package(stage: str, project_dir: str = ROOT) -> str:
     _check_runtime()
     project_dir = os.path.abspath(project_dir)
     with open(os.path.join(project_dir, '.chalice', 'config.json')) as f:
-        config = Config(chalice_stage=stage, user_provided_params={'project_dir': project_dir},
-                        config_from_disk=json.load(f))
+        config = Config(
+            chalice_stage=stage, user_provided_params={'project_dir': project_dir}, config_from_disk=json.load(f)
+        )
     if config.automatic_layer:
-        raise SystemExit('automatic_layer is set: chalice would build other packages (a layer), which this '
-                         'script does not compile; see docs/packaging.md')
+        raise SystemExit(
+            'automatic_layer is set: chalice would build other packages (a layer), which this '
+            'script does not compile; see docs/packaging.md'
+        )
     return _packager(config).create_deployment_package(project_dir, config.lambda_python_version)
 
 
@@ -147,8 +159,9 @@ def expected_path(stage: str, project_dir: str = ROOT) -> str:
     """The cached package chalice would reuse for ``stage`` right now (its name hashes the sources)."""
     project_dir = os.path.abspath(project_dir)
     with open(os.path.join(project_dir, '.chalice', 'config.json')) as f:
-        config = Config(chalice_stage=stage, user_provided_params={'project_dir': project_dir},
-                        config_from_disk=json.load(f))
+        config = Config(
+            chalice_stage=stage, user_provided_params={'project_dir': project_dir}, config_from_disk=json.load(f)
+        )
     return _packager(config).deployment_package_filename(project_dir, config.lambda_python_version)
 
 

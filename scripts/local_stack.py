@@ -6,6 +6,7 @@ Ports, table and bucket come from the local stage in .chalice/config.json (chali
 lets the stage's environment override the process's, so the stage is the one source).
 Runs in the foreground; SIGINT or SIGTERM stops everything it started.
 """
+
 import argparse
 import os
 import re
@@ -145,30 +146,63 @@ class LocalStack:
             env.pop(name, None)
             os.environ.pop(name, None)
         if not self.external_aws:
-            moto = self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', self.moto_host,
-                                '-p', str(self.moto_port)],
-                               env, redacted=True)
+            moto = self._spawn(
+                [
+                    sys.executable,
+                    os.path.join(ROOT, 'scripts', 'moto_server.py'),
+                    '-H',
+                    self.moto_host,
+                    '-p',
+                    str(self.moto_port),
+                ],
+                env,
+                redacted=True,
+            )
             _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
 
         apply_environment(self.stage_env)
         s = settings()
         ensure_table(s)
         # The owner app is served by chalice local itself: the bucket's CORS allows that origin.
-        ensure_bucket(s, origins=app_origins(self.stage_env, self.project_dir, extra=(
-            f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}')))
+        ensure_bucket(
+            s,
+            origins=app_origins(
+                self.stage_env,
+                self.project_dir,
+                extra=(f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}'),
+            ),
+        )
         key, _ = auth.mint('local')
 
         url = f'http://127.0.0.1:{self.port}'
         # Share and upload URLs are built from this, never from a request's Host header.
         env['ASSETGATE_PUBLIC_URL'] = url
         # chalice local, with API Gateway's own answers (unknown route) shaped as a deployed stage has them.
-        self._spawn([sys.executable, os.path.join(ROOT, 'scripts', 'chalice_local.py'), 'local', '--stage', 'local',
-                     '--host', '127.0.0.1', '--port', str(self.port), '--no-autoreload'],
-                    env, cwd=self.project_dir, redacted=True)
+        self._spawn(
+            [
+                sys.executable,
+                os.path.join(ROOT, 'scripts', 'chalice_local.py'),
+                'local',
+                '--stage',
+                'local',
+                '--host',
+                '127.0.0.1',
+                '--port',
+                str(self.port),
+                '--no-autoreload',
+            ],
+            env,
+            cwd=self.project_dir,
+            redacted=True,
+        )
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
-        values = {'ASSETGATE_URL': url, 'ASSETGATE_API_KEY': key,
-                  'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'], 'ASSETGATE_TABLE': s.table,
-                  'ASSETGATE_BUCKET': s.bucket}
+        values = {
+            'ASSETGATE_URL': url,
+            'ASSETGATE_API_KEY': key,
+            'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'],
+            'ASSETGATE_TABLE': s.table,
+            'ASSETGATE_BUCKET': s.bucket,
+        }
         os.makedirs(os.path.dirname(os.path.abspath(self.env_file)), exist_ok=True)
         with open(self.env_file, 'w') as f:
             f.writelines(f'{name}={value}\n' for name, value in values.items())
@@ -176,10 +210,15 @@ class LocalStack:
 
     def _spawn(self, argv, env, cwd=None, redacted=False) -> subprocess.Popen:
         with _STOPPER.held():
-            proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE if redacted else self.log,
-                                    stderr=subprocess.STDOUT if redacted else self.log,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if redacted else self.log,
+                stderr=subprocess.STDOUT if redacted else self.log,
+                start_new_session=True,
+            )
             self.procs.append(proc)
         if redacted:
             threading.Thread(target=_pipe, args=(proc.stdout, self.log), daemon=True).start()
@@ -212,9 +251,12 @@ def main(argv=None) -> int:
     parser.add_argument('--project-dir', default=ROOT)
     parser.add_argument('--port', type=int, default=8000)
     parser.add_argument('--env-file', default=os.path.join(ROOT, '.local', 'env'))
-    parser.add_argument('--external-aws', action='store_true',
-                        help="the local stage's AWS_ENDPOINT_URL is served already (e.g. a fault proxy before a "
-                             'moto server the caller runs): start no moto server')
+    parser.add_argument(
+        '--external-aws',
+        action='store_true',
+        help="the local stage's AWS_ENDPOINT_URL is served already (e.g. a fault proxy before a "
+        'moto server the caller runs): start no moto server',
+    )
     args = parser.parse_args(argv)
     stack = LocalStack(args.project_dir, args.port, args.env_file, external_aws=args.external_aws)
 

@@ -11,6 +11,7 @@ uploads and downloads) stay concurrent.
 moto 5.2.5 also grows without bound under assetgate's writes (see bound_moto_memory): the
 server calls it before serving, and the in-process tiers call it before mock_aws starts.
 """
+
 import argparse
 import copy
 import os
@@ -86,6 +87,7 @@ def _transact_write_items(original):
         except BaseException:
             _restore(saved)  # DynamoDB applies all of a transaction or none of it
             raise
+
     transact_write_items.bounded = True
     return transact_write_items
 
@@ -95,6 +97,7 @@ def _untracked_dynamodb_new(original_new):
         if cls.__module__.startswith('moto.dynamodb.'):
             return object.__new__(cls)
         return original_new(cls, *args, **kwargs)
+
     __new__.bounded = True
     return staticmethod(__new__)
 
@@ -118,7 +121,8 @@ def bound_moto_memory() -> None:
     """
     if not getattr(dynamodb_models.DynamoDBBackend.transact_write_items, 'bounded', False):
         dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items(
-            dynamodb_models.DynamoDBBackend.transact_write_items)
+            dynamodb_models.DynamoDBBackend.transact_write_items
+        )
     dynamodb_models.copy = _TablesByReference()
     if not getattr(BaseModel.__new__, 'bounded', False):
         BaseModel.__new__ = _untracked_dynamodb_new(BaseModel.__new__)

@@ -16,6 +16,7 @@ created asset still serves exactly its bytes and runs scripts/check_data.py.
 Exit status 1 on any 5xx, any broken invariant, bytes that do not come back, a download limit
 exceeded or a bad request answered other than with its 4xx.
 """
+
 import argparse
 import json
 import os
@@ -102,9 +103,12 @@ class Results:
         table = {}
         for route, samples in sorted(self.latency.items()):
             ordered = sorted(samples)
-            table[route] = {'count': len(ordered), 'p50_ms': round(_quantile(ordered, 0.50) * 1000, 1),
-                            'p99_ms': round(_quantile(ordered, 0.99) * 1000, 1),
-                            'statuses': {str(s): n for (r, s), n in sorted(self.statuses.items()) if r == route}}
+            table[route] = {
+                'count': len(ordered),
+                'p50_ms': round(_quantile(ordered, 0.50) * 1000, 1),
+                'p99_ms': round(_quantile(ordered, 0.99) * 1000, 1),
+                'statuses': {str(s): n for (r, s), n in sorted(self.statuses.items()) if r == route},
+            }
         return table
 
 
@@ -115,8 +119,15 @@ def _quantile(ordered: list, q: float) -> float:
 class Workload:
     """The mixed traffic. ``allowed_5xx`` is the set of 5xx statuses that are not failures (503 under faults)."""
 
-    def __init__(self, url: str, api_key: str, results: Results, allowed_5xx=frozenset(), seed: int | None = None,
-                 require_retry_after: bool = False):
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        results: Results,
+        allowed_5xx=frozenset(),
+        seed: int | None = None,
+        require_retry_after: bool = False,
+    ):
         self.url = url.rstrip('/')
         self.auth = {'Authorization': f'Bearer {api_key}'}
         self.results = results
@@ -133,8 +144,9 @@ class Workload:
     def call(self, session, method: str, path: str, route: str, owner: bool = True, **kwargs) -> requests.Response:
         started = time.monotonic()
         url = path if path.startswith(('http://', 'https://')) else self.url + path  # a share URL is absolute
-        answer = session.request(method, url, headers=self.auth if owner else {}, timeout=TIMEOUT,
-                                 allow_redirects=False, **kwargs)
+        answer = session.request(
+            method, url, headers=self.auth if owner else {}, timeout=TIMEOUT, allow_redirects=False, **kwargs
+        )
         code = None
         if answer.status_code >= 400:
             try:
@@ -192,11 +204,13 @@ class Workload:
 
     def upload(self, session, created: dict, data: bytes) -> bool:
         upload = created['upload']
-        answer = self.s3(session, 'PUT', upload['url'], 'PUT <presigned upload> (S3)', data=data,
-                         headers=upload['headers'])
+        answer = self.s3(
+            session, 'PUT', upload['url'], 'PUT <presigned upload> (S3)', data=data, headers=upload['headers']
+        )
         if answer is None or answer.status_code != 200:
-            self.results.fail(f'upload of {created["asset"]["id"]} failed: '
-                              f'{None if answer is None else answer.status_code}')
+            self.results.fail(
+                f'upload of {created["asset"]["id"]} failed: {None if answer is None else answer.status_code}'
+            )
             return False
         return True
 
@@ -239,10 +253,12 @@ class Workload:
             minted = answer.json()
             revoked = self.call(session, 'DELETE', f'/asset-token/{minted["token"]}', 'DELETE /asset-token/{token}')
             if revoked.status_code == 204:
-                after = self.call(session, 'GET', f'/asset-token/{minted["token"]}', 'GET /asset-token/{token}',
-                                  owner=False)
-                if after.status_code not in (410, 503) or (after.status_code == 410 and
-                                                           after.json()['error']['code'] != 'token_revoked'):
+                after = self.call(
+                    session, 'GET', f'/asset-token/{minted["token"]}', 'GET /asset-token/{token}', owner=False
+                )
+                if after.status_code not in (410, 503) or (
+                    after.status_code == 410 and after.json()['error']['code'] != 'token_revoked'
+                ):
                     self.results.fail(f'a revoked token answered {after.status_code}')
         finally:
             self._checkin(asset)
@@ -290,8 +306,15 @@ class Workload:
         if (answer.status_code, got) != (status, code):
             self.results.fail(f'{method} {path} answered {answer.status_code} {got}, not {status} {code}')
 
-    ACTIONS = (('create', 20), ('redeem', 35), ('mint_and_revoke', 8), ('new_version', 7), ('read', 18),
-               ('delete', 5), ('bad_request', 7))
+    ACTIONS = (
+        ('create', 20),
+        ('redeem', 35),
+        ('mint_and_revoke', 8),
+        ('new_version', 7),
+        ('read', 18),
+        ('delete', 5),
+        ('bad_request', 7),
+    )
 
     def worker(self, deadline: float, budget: 'Budget', stop: threading.Event) -> None:
         names, weights = zip(*self.ACTIONS, strict=True)
@@ -319,16 +342,21 @@ class Workload:
             load.failures += self.verification.failures
 
     def _verify_bytes(self) -> int:
-        wanted = [(asset.id, number, data) for asset in self.assets if not asset.deleted
-                  for number, data in sorted(asset.versions.items())]
+        wanted = [
+            (asset.id, number, data)
+            for asset in self.assets
+            if not asset.deleted
+            for number, data in sorted(asset.versions.items())
+        ]
 
         def one(item) -> None:
             asset_id, number, data = item
             with requests.Session() as session:
                 got = self._download(session, asset_id, number)
             if got != data:
-                self.results.fail(f'asset {asset_id} version {number}: '
-                                  f'{"no download" if got is None else f"{len(got)} other bytes"}')
+                self.results.fail(
+                    f'asset {asset_id} version {number}: {"no download" if got is None else f"{len(got)} other bytes"}'
+                )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(one, wanted))
@@ -364,17 +392,26 @@ class Budget:
             return True
 
 
-def run(url: str, api_key: str, duration: float, count: int | None = None, concurrency: int = 16,
-        allowed_5xx=frozenset(), seed: int | None = None, stop: threading.Event | None = None,
-        require_retry_after: bool = False) -> tuple[Workload, Results]:
+def run(
+    url: str,
+    api_key: str,
+    duration: float,
+    count: int | None = None,
+    concurrency: int = 16,
+    allowed_5xx=frozenset(),
+    seed: int | None = None,
+    stop: threading.Event | None = None,
+    require_retry_after: bool = False,
+) -> tuple[Workload, Results]:
     """Drive the mixed workload for ``duration`` seconds, ``count`` actions, or until ``stop`` is set."""
     results = Results()
     workload = Workload(url, api_key, results, allowed_5xx, seed, require_retry_after)
     deadline = time.monotonic() + duration
     budget = Budget(count)
     stop = stop or threading.Event()
-    threads = [threading.Thread(target=workload.worker, args=(deadline, budget, stop), daemon=True)
-               for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=workload.worker, args=(deadline, budget, stop), daemon=True) for _ in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -384,6 +421,7 @@ def run(url: str, api_key: str, duration: float, count: int | None = None, concu
 
 
 # --- the stack's processes --------------------------------------------------------------------
+
 
 def _children() -> dict[int, list[int]]:
     found: dict[int, list[int]] = defaultdict(list)
@@ -458,8 +496,11 @@ class OwnStack:
     def __init__(self):
         self.home = tempfile.mkdtemp(prefix='assetgate-soak-')
         self.project = os.path.join(self.home, 'project')
-        shutil.copytree(ROOT, self.project, ignore=shutil.ignore_patterns(
-            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        shutil.copytree(
+            ROOT,
+            self.project,
+            ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
+        )
         config_path = os.path.join(self.project, '.chalice', 'config.json')
         with open(config_path) as f:
             config = json.load(f)
@@ -471,9 +512,22 @@ class OwnStack:
         env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
         with open(self.log_path, 'w') as log:
             self.proc = subprocess.Popen(
-                [sys.executable, os.path.join(self.project, 'scripts', 'local_stack.py'), '--project-dir',
-                 self.project, '--port', str(_free_port()), '--env-file', self.env_file],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                [
+                    sys.executable,
+                    os.path.join(self.project, 'scripts', 'local_stack.py'),
+                    '--project-dir',
+                    self.project,
+                    '--port',
+                    str(_free_port()),
+                    '--env-file',
+                    self.env_file,
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = 90) -> dict:
         deadline = time.monotonic() + timeout
@@ -499,6 +553,7 @@ class OwnStack:
 
 # --- the report -------------------------------------------------------------------------------
 
+
 def summary(results: Results, checked: int, report, rss: dict) -> dict:
     return {
         'seconds': round(results.elapsed, 1),
@@ -515,20 +570,26 @@ def summary(results: Results, checked: int, report, rss: dict) -> dict:
 
 
 def text(figures: dict) -> str:
-    lines = [f'{figures["requests"]} requests in {figures["seconds"]} s: {figures["throughput_per_s"]} requests/s',
-             '', f'{"route":<36} {"count":>7} {"p50 ms":>8} {"p99 ms":>8}  statuses']
+    lines = [
+        f'{figures["requests"]} requests in {figures["seconds"]} s: {figures["throughput_per_s"]} requests/s',
+        '',
+        f'{"route":<36} {"count":>7} {"p50 ms":>8} {"p99 ms":>8}  statuses',
+    ]
     for route, row in figures['routes'].items():
         statuses = ' '.join(f'{s}×{n}' for s, n in row['statuses'].items())
         lines.append(f'{route:<36} {row["count"]:>7} {row["p50_ms"]:>8} {row["p99_ms"]:>8}  {statuses}')
     lines += ['', 'answers by status and error code:']
     lines += [f'  {key:<36} {n}' for key, n in figures['answers_by_status_and_code'].items()]
     lines += ['', 'RSS (MiB), start -> end (peak):']
-    lines += [f'  {name:<16} {row["start"]} -> {row["end"]} ({row["peak"]})'
-              for name, row in figures['rss_mib'].items()] or [
-        '  (not measured: the stack was not started by the soak)']
-    lines += ['', f'versions downloaded and compared byte for byte: {figures["versions_verified"]}',
-              f'invariants: {"hold" if figures["invariants"]["ok"] else "BROKEN"} '
-              f'({", ".join(f"{k} {v}" for k, v in sorted(figures["invariants"]["counts"].items()))})']
+    lines += [
+        f'  {name:<16} {row["start"]} -> {row["end"]} ({row["peak"]})' for name, row in figures['rss_mib'].items()
+    ] or ['  (not measured: the stack was not started by the soak)']
+    lines += [
+        '',
+        f'versions downloaded and compared byte for byte: {figures["versions_verified"]}',
+        f'invariants: {"hold" if figures["invariants"]["ok"] else "BROKEN"} '
+        f'({", ".join(f"{k} {v}" for k, v in sorted(figures["invariants"]["counts"].items()))})',
+    ]
     lines += [f'  {p["kind"]} {p["where"]} {p["detail"]}' for p in figures['invariants']['problems']]
     if figures['failures']:
         lines += ['failures:'] + [f'  {f}' for f in figures['failures']]
@@ -541,8 +602,12 @@ def main(argv=None) -> int:
     parser.add_argument('--count', type=int, help='stop after this many actions')
     parser.add_argument('--concurrency', type=int, default=16)
     parser.add_argument('--project-dir', default=ROOT, help='whose local stage the checker reads (with ASSETGATE_URL)')
-    parser.add_argument('--max-rss-mib', type=float, default=4096,
-                        help='stop the load early (and fail) if a stack process grows past this (default 4096)')
+    parser.add_argument(
+        '--max-rss-mib',
+        type=float,
+        default=4096,
+        help='stop the load early (and fail) if a stack process grows past this (default 4096)',
+    )
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
 
@@ -564,8 +629,12 @@ def main(argv=None) -> int:
         stop = threading.Event()
         guard = MemoryGuard(pids, args.max_rss_mib, stop)
         guard.start()
-        print(f'soak: {args.concurrency} workers against {url} for {args.duration:g} s'
-              + (f' or {args.count} actions' if args.count else ''), file=sys.stderr, flush=True)
+        print(
+            f'soak: {args.concurrency} workers against {url} for {args.duration:g} s'
+            + (f' or {args.count} actions' if args.count else ''),
+            file=sys.stderr,
+            flush=True,
+        )
         workload, results = run(url, key, args.duration, args.count, args.concurrency, stop=stop)
         guard.done.set()
         for name, pid in pids.items():

@@ -9,6 +9,7 @@ latency of the first and last 100 creates. Stops early if moto grew by more than
 so an unbounded moto cannot take the machine's memory. Exit code 0 if within the goals
 (growth < 200 MiB, last/first latency <= 1.5), 1 otherwise.
 """
+
 import argparse
 import json
 import os
@@ -28,6 +29,7 @@ GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO = 200, 1.5
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
@@ -70,8 +72,11 @@ class Stack:
 
     def __init__(self, home: str):
         project = os.path.join(home, 'project')
-        shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        shutil.copytree(
+            ROOT,
+            project,
+            ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
+        )
         config_path = os.path.join(project, '.chalice', 'config.json')
         with open(config_path) as f:
             config = json.load(f)
@@ -81,9 +86,22 @@ class Stack:
         env_file = os.path.join(home, 'env')
         env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
         self.log = open(os.path.join(home, 'stack.log'), 'w')
-        self.proc = subprocess.Popen([sys.executable, os.path.join(project, 'scripts', 'local_stack.py'),
-                                      '--project-dir', project, '--port', str(free_port()), '--env-file', env_file],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(project, 'scripts', 'local_stack.py'),
+                '--project-dir',
+                project,
+                '--port',
+                str(free_port()),
+                '--env-file',
+                env_file,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while not os.path.exists(env_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -124,8 +142,12 @@ def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) 
                     raise RuntimeError(f'create {n} answered {response.status_code}: {response.text[:300]}')
                 if n % 100 == 0 or n == creates:
                     peak = max(peak, rss_mib(stack.moto_pid))
-                    print(f'{n:6d} creates  moto RSS {peak:8.1f} MiB  last 100 median '
-                          f'{statistics.median(latencies[-window:]) * 1000:6.1f} ms', file=out, flush=True)
+                    print(
+                        f'{n:6d} creates  moto RSS {peak:8.1f} MiB  last 100 median '
+                        f'{statistics.median(latencies[-window:]) * 1000:6.1f} ms',
+                        file=out,
+                        flush=True,
+                    )
                     if peak - start > max_growth_mib:
                         print(f'stopped: moto grew by more than {max_growth_mib} MiB', file=out, flush=True)
                         break
@@ -133,8 +155,15 @@ def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) 
             stack.stop()
     first = statistics.median(latencies[:window])
     last = statistics.median(latencies[-window:])
-    return {'creates': len(latencies), 'rss_start_mib': start, 'rss_peak_mib': peak, 'growth_mib': peak - start,
-            'first_ms': first * 1000, 'last_ms': last * 1000, 'latency_ratio': last / first}
+    return {
+        'creates': len(latencies),
+        'rss_start_mib': start,
+        'rss_peak_mib': peak,
+        'growth_mib': peak - start,
+        'first_ms': first * 1000,
+        'last_ms': last * 1000,
+        'latency_ratio': last / first,
+    }
 
 
 def main(argv=None) -> int:
@@ -144,10 +173,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     r = run(args.creates, args.max_growth_mib)
     ok = r['growth_mib'] < GOAL_GROWTH_MIB and r['latency_ratio'] <= GOAL_LATENCY_RATIO and r['creates'] == args.creates
-    print(f'{r["creates"]} creates: moto RSS {r["rss_start_mib"]:.0f} -> {r["rss_peak_mib"]:.0f} MiB '
-          f'(+{r["growth_mib"]:.0f} MiB, goal < {GOAL_GROWTH_MIB}); create latency median first 100 '
-          f'{r["first_ms"]:.1f} ms, last 100 {r["last_ms"]:.1f} ms, ratio {r["latency_ratio"]:.2f} '
-          f'(goal <= {GOAL_LATENCY_RATIO}): {"OK" if ok else "NOT MET"}')
+    print(
+        f'{r["creates"]} creates: moto RSS {r["rss_start_mib"]:.0f} -> {r["rss_peak_mib"]:.0f} MiB '
+        f'(+{r["growth_mib"]:.0f} MiB, goal < {GOAL_GROWTH_MIB}); create latency median first 100 '
+        f'{r["first_ms"]:.1f} ms, last 100 {r["last_ms"]:.1f} ms, ratio {r["latency_ratio"]:.2f} '
+        f'(goal <= {GOAL_LATENCY_RATIO}): {"OK" if ok else "NOT MET"}'
+    )
     return 0 if ok else 1
 
 

@@ -1,4 +1,5 @@
 """Fixtures shared by every tier: call counting, and the in-process stack (moto's mock_aws)."""
+
 import os
 import sys
 from collections import Counter
@@ -21,11 +22,23 @@ bound_moto_memory()
 
 TABLE = 'assetgate-test'
 BUCKET = 'assetgate-test-bucket'
-IN_PROCESS_ENV = {'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing', 'AWS_DEFAULT_REGION': 'us-east-1',
-                  'ASSETGATE_REGION': 'us-east-1', 'ASSETGATE_TABLE': TABLE, 'ASSETGATE_BUCKET': BUCKET}
+IN_PROCESS_ENV = {
+    'AWS_ACCESS_KEY_ID': 'testing',
+    'AWS_SECRET_ACCESS_KEY': 'testing',
+    'AWS_DEFAULT_REGION': 'us-east-1',
+    'ASSETGATE_REGION': 'us-east-1',
+    'ASSETGATE_TABLE': TABLE,
+    'ASSETGATE_BUCKET': BUCKET,
+}
 # mock_aws does not intercept a client given an endpoint; a profile or token would not be moto's.
-FOREIGN_ENV = ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_PROFILE',
-               'AWS_SESSION_TOKEN', 'ASSETGATE_PUBLIC_URL')
+FOREIGN_ENV = (
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_S3',
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'AWS_PROFILE',
+    'AWS_SESSION_TOKEN',
+    'ASSETGATE_PUBLIC_URL',
+)
 
 
 class CallCounter:
@@ -68,6 +81,7 @@ def fail_operation(monkeypatch):
         if operation in failing:
             raise ClientError({'Error': {'Code': 'ThrottlingException', 'Message': 'slow down'}}, operation)
         return original(self, operation, params)
+
     monkeypatch.setattr(BaseClient, '_make_api_call', maybe_fail)
     return failing.add
 
@@ -106,8 +120,9 @@ def empty(s: config.Settings) -> None:
         ensure_bucket(s)
     items = [item for page in pages for item in page['Items']]
     for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(RequestItems={s.table: [{'DeleteRequest': {'Key': key}}
-                                                          for key in items[start:start + 25]]})
+        dynamodb.batch_write_item(
+            RequestItems={s.table: [{'DeleteRequest': {'Key': key}} for key in items[start : start + 25]]}
+        )
     s3 = clients.s3(s)
     for upload in s3.list_multipart_uploads(Bucket=s.bucket).get('Uploads', []):
         s3.abort_multipart_upload(Bucket=s.bucket, Key=upload['Key'], UploadId=upload['UploadId'])
@@ -154,6 +169,7 @@ def clock(in_process_stack):
         def advance(self, seconds: float) -> None:
             self.offset += seconds
             path.write_text(str(self.offset))
+
     return Clock()
 
 
@@ -163,6 +179,7 @@ def client(aws):
     from chalice.test import Client
 
     import app
+
     with Client(app.app, stage_name='unit') as c:
         yield c
 

@@ -34,6 +34,7 @@ comes up (`fraction`), applies:
 `fail`, `drop`, `delay`, `flip`, `truncate`, `upstream_errors`) and `proxy.stats.records` (method,
 path, action, status per request; query strings are not kept, they hold signatures).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,21 +55,38 @@ from urllib.parse import urlsplit
 CHUNK = 64 * 1024
 CONTROL_PREFIX = '/__fault_proxy__/'
 ACTIONS = ('fail', 'drop', 'delay', 'flip', 'truncate')
-HOP_BY_HOP = {'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te',
-              'trailer', 'trailers', 'transfer-encoding', 'upgrade'}
-S3_CODES = {500: ('InternalError', 'We encountered an internal error. Please try again.'),
-            503: ('SlowDown', 'Please reduce your request rate.'),
-            403: ('AccessDenied', 'Access Denied'),
-            400: ('BadRequest', 'Bad Request')}
-DYNAMODB_CODES = {500: ('InternalServerError', 'Internal server error'),
-                  503: ('ServiceUnavailable', 'The service is currently unavailable.'),
-                  400: ('ProvisionedThroughputExceededException', 'The level of configured provisioned throughput '
-                                                                  'for the table was exceeded.')}
+HOP_BY_HOP = {
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'proxy-authenticate',
+    'proxy-authorization',
+    'te',
+    'trailer',
+    'trailers',
+    'transfer-encoding',
+    'upgrade',
+}
+S3_CODES = {
+    500: ('InternalError', 'We encountered an internal error. Please try again.'),
+    503: ('SlowDown', 'Please reduce your request rate.'),
+    403: ('AccessDenied', 'Access Denied'),
+    400: ('BadRequest', 'Bad Request'),
+}
+DYNAMODB_CODES = {
+    500: ('InternalServerError', 'Internal server error'),
+    503: ('ServiceUnavailable', 'The service is currently unavailable.'),
+    400: (
+        'ProvisionedThroughputExceededException',
+        'The level of configured provisioned throughput for the table was exceeded.',
+    ),
+}
 
 
 @dataclass
 class Rule:
     """One fault: what to do, to which requests, how often."""
+
     action: str
     method: str = '*'
     target: str = ''
@@ -87,18 +105,28 @@ class Rule:
         self._target = re.compile(self.target)
 
     def matches(self, method: str, target: str, headers: dict) -> bool:
-        return ((self.method == '*' or self.method.upper() == method)
-                and self._target.search(target) is not None
-                and (self.predicate is None or self.predicate(method, target, headers))
-                and (self.limit is None or self.applied < self.limit))
+        return (
+            (self.method == '*' or self.method.upper() == method)
+            and self._target.search(target) is not None
+            and (self.predicate is None or self.predicate(method, target, headers))
+            and (self.limit is None or self.applied < self.limit)
+        )
 
     @classmethod
     def parse(cls, spec: str) -> Rule:
         """'fail,method=PUT,target=partNumber=,fraction=0.2,status=503' (the target regex may not hold a comma)."""
         action, *pairs = spec.split(',')
         kwargs: dict = {}
-        types = {'fraction': float, 'status': int, 'seconds': float, 'offset': int, 'limit': int,
-                 'after': lambda v: v.lower() in ('1', 'true', 'yes'), 'method': str, 'target': str}
+        types = {
+            'fraction': float,
+            'status': int,
+            'seconds': float,
+            'offset': int,
+            'limit': int,
+            'after': lambda v: v.lower() in ('1', 'true', 'yes'),
+            'method': str,
+            'target': str,
+        }
         for pair in pairs:
             name, _, value = pair.partition('=')
             if name not in types:
@@ -119,8 +147,15 @@ class Stats:
         with self._lock:
             self.counters['requests'] += 1
             self.counters[action] += 1
-            self.records.append({'method': method, 'path': target.split('?', 1)[0], 'action': action,
-                                 'status': status, '_target': target})
+            self.records.append(
+                {
+                    'method': method,
+                    'path': target.split('?', 1)[0],
+                    'action': action,
+                    'status': status,
+                    '_target': target,
+                }
+            )
 
     def upstream_error(self) -> None:
         with self._lock:
@@ -129,14 +164,20 @@ class Stats:
     def __getitem__(self, name: str) -> int:
         return self.counters[name]
 
-    def count(self, method: str | None = None, target: str = '', action: str | None = None,
-              status: int | None = None) -> int:
+    def count(
+        self, method: str | None = None, target: str = '', action: str | None = None, status: int | None = None
+    ) -> int:
         """Requests seen matching a method, a regex searched in path + query, an action and a status."""
         pattern = re.compile(target)
         with self._lock:
-            return sum(1 for r in self.records
-                       if (method is None or r['method'] == method) and pattern.search(r['_target'])
-                       and (action is None or r['action'] == action) and (status is None or r['status'] == status))
+            return sum(
+                1
+                for r in self.records
+                if (method is None or r['method'] == method)
+                and pattern.search(r['_target'])
+                and (action is None or r['action'] == action)
+                and (status is None or r['status'] == status)
+            )
 
     def reset(self) -> None:
         with self._lock:
@@ -155,8 +196,10 @@ def error_body(status: int, headers: dict) -> tuple[bytes, str]:
         body = json.dumps({'__type': f'com.amazonaws.dynamodb.v20120810#{code}', 'message': message})
         return body.encode(), 'application/x-amz-json-1.0'
     code, message = S3_CODES.get(status, ('InternalError', 'We encountered an internal error. Please try again.'))
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            f'<RequestId>FAULTPROXY0000000</RequestId><HostId>fault-proxy</HostId></Error>')
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+        f'<RequestId>FAULTPROXY0000000</RequestId><HostId>fault-proxy</HostId></Error>'
+    )
     return body.encode(), 'application/xml'
 
 
@@ -266,8 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward_request(self, target: str) -> http.client.HTTPResponse:
         conn = self._connection()
         chunked = 'chunked' in self.headers.get('Transfer-Encoding', '').lower()
-        conn.putrequest(self.command, self.server.proxy.base_path + target, skip_host=True,
-                        skip_accept_encoding=True)
+        conn.putrequest(self.command, self.server.proxy.base_path + target, skip_host=True, skip_accept_encoding=True)
         for name, value in self.headers.items():
             if name.lower() not in HOP_BY_HOP:
                 conn.putheader(name, value)
@@ -313,8 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         flip_at = None
         if rule is not None and rule.action == 'flip':
-            flip_at = rule.offset if rule.offset is not None else self.server.proxy.random_offset(
-                min(int(length) if length else CHUNK, CHUNK))
+            flip_at = (
+                rule.offset
+                if rule.offset is not None
+                else self.server.proxy.random_offset(min(int(length) if length else CHUNK, CHUNK))
+            )
         sent = 0
         while True:
             data = upstream.read(CHUNK)
@@ -322,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             if flip_at is not None and sent <= flip_at < sent + len(data):
                 i = flip_at - sent
-                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
             if rule is not None and rule.action == 'truncate':
                 keep = max(0, (rule.offset or 0) - sent)
                 if keep < len(data):
@@ -355,8 +400,7 @@ class _Server(ThreadingHTTPServer):
 class FaultProxy:
     """A threaded forwarding proxy on 127.0.0.1 that injects faults by rule; a context manager."""
 
-    def __init__(self, upstream: str, rules: list | None = None, seed: int = 0, port: int = 0,
-                 host: str = '127.0.0.1'):
+    def __init__(self, upstream: str, rules: list | None = None, seed: int = 0, port: int = 0, host: str = '127.0.0.1'):
         self.upstream = urlsplit(upstream)
         if self.upstream.scheme not in ('http', 'https') or not self.upstream.hostname:
             raise ValueError(f'upstream must be an http(s) URL, not {upstream!r}')
@@ -392,8 +436,12 @@ class FaultProxy:
                 self._rng.seed(seed)
 
     def start(self) -> FaultProxy:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.1},
-                                        name=f'fault-proxy-{self.port}', daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={'poll_interval': 0.1},
+            name=f'fault-proxy-{self.port}',
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -412,13 +460,19 @@ class FaultProxy:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m tests.fault_proxy', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog='python -m tests.fault_proxy', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('--upstream', required=True, help='the URL requests are forwarded to')
     parser.add_argument('--port', type=int, default=0, help='listen port on 127.0.0.1 (0: a free one, printed)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--rule', action='append', default=[], type=Rule.parse,
-                        help="e.g. 'fail,method=PUT,target=partNumber=,fraction=0.2,status=503' (repeatable)")
+    parser.add_argument(
+        '--rule',
+        action='append',
+        default=[],
+        type=Rule.parse,
+        help="e.g. 'fail,method=PUT,target=partNumber=,fraction=0.2,status=503' (repeatable)",
+    )
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.upstream, args.rule, seed=args.seed, port=args.port)
     stopped = threading.Event()

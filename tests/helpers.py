@@ -1,4 +1,5 @@
 """Small request and table helpers for the in-process tiers."""
+
 import json
 
 
@@ -35,8 +36,10 @@ def multipart(fields: dict, files: dict | None = None) -> tuple[bytes, str]:
     for name, value in fields.items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n')
     for name, (filename, data) in (files or {}).items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f'Content-Type: application/octet-stream\r\n\r\n{data}\r\n')
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f'Content-Type: application/octet-stream\r\n\r\n{data}\r\n'
+        )
     parts.append(f'--{boundary}--\r\n')
     return ''.join(parts).encode(), f'multipart/form-data; boundary={boundary}'
 
@@ -44,8 +47,10 @@ def multipart(fields: dict, files: dict | None = None) -> tuple[bytes, str]:
 def scan(s) -> list[dict]:
     """Every raw item in the table (tests may scan; the app never does)."""
     import boto3
-    return boto3.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url).scan(
-        TableName=s.table)['Items']
+
+    return boto3.client('dynamodb', region_name=s.region, endpoint_url=s.dynamodb_endpoint_url).scan(TableName=s.table)[
+        'Items'
+    ]
 
 
 def items_of_kind(s, kind: str) -> list[dict]:

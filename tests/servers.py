@@ -1,4 +1,5 @@
 """Processes the tests start: on free 127.0.0.1 ports, in their own process groups, stopped by PID."""
+
 import os
 import signal
 import subprocess
@@ -24,8 +25,7 @@ class Server:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, 'w')
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def wait_until(self, ready, timeout: float = START_TIMEOUT) -> float:
         """Poll ready() until it is true; the seconds it took. Fails with the log if the process dies."""
@@ -58,10 +58,15 @@ def moto_server(log_path, env: dict | None = None) -> tuple[Server, str]:
     import sys
 
     from tests.conftest import ROOT
+
     port = free_port()
     env = {name: value for name, value in (env or os.environ).items() if not name.startswith('AWS_')}
-    server = Server('moto server', [sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', '127.0.0.1',
-                                    '-p', str(port)], env, log_path)
+    server = Server(
+        'moto server',
+        [sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', '127.0.0.1', '-p', str(port)],
+        env,
+        log_path,
+    )
     endpoint = f'http://127.0.0.1:{port}'
     try:
         server.wait_until(lambda: requests.get(f'{endpoint}/moto-api/', timeout=2).ok)

@@ -1,4 +1,5 @@
 """Browser tier: the owner app in a real headless Chromium (Debian's package, driven by Playwright) against the local stack."""
+
 import os
 import shutil
 import subprocess
@@ -12,9 +13,17 @@ from tests.e2e.conftest import run_local_stack
 MiB = 1024 * 1024
 # Multipart from 8 MiB on, in 5 MiB parts (S3's smallest), so a 120 MiB file makes 24 parts.
 STAGE_ENV = {'ASSETGATE_MULTIPART_THRESHOLD': str(8 * MiB), 'ASSETGATE_PART_SIZE': str(5 * MiB)}
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                 '--disable-dev-shm-usage']
+CHROMIUM_ARGS = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-dev-shm-usage',
+]
 SCREENSHOTS = os.path.join(ROOT, 'build', 'screenshots')
 # Runs in every page before the app: records what the CSP blocks (the console reports it too).
 WATCH_CSP = """
@@ -44,8 +53,10 @@ def chromium_path() -> str:
         found = shutil.which('chromium')
         if found:
             return found
-    pytest.fail('the browser tier needs Chromium: install Debian/Ubuntu\'s `chromium` package '
-                '(apt-get install chromium) or point CHROMIUM=/path/to/chromium at one')
+    pytest.fail(
+        "the browser tier needs Chromium: install Debian/Ubuntu's `chromium` package "
+        '(apt-get install chromium) or point CHROMIUM=/path/to/chromium at one'
+    )
 
 
 @pytest.fixture(scope='session')

@@ -1,4 +1,5 @@
 """The owner web app in headless Chromium against the local stack: sign in, upload, share, revoke, delete, cancel."""
+
 import hashlib
 import os
 import time
@@ -59,14 +60,19 @@ def watch_progress(page, until, dashboard='#upload-dashboard', timeout=120):
 def share_links(page) -> dict:
     """{file name: share URL} as the page shows them under Share links."""
     items = page.locator('#shares li.share')
-    return {items.nth(i).locator('.name').text_content(): items.nth(i).locator('input.link').input_value()
-            for i in range(items.count())}
+    return {
+        items.nth(i).locator('.name').text_content(): items.nth(i).locator('input.link').input_value()
+        for i in range(items.count())
+    }
 
 
 def asset_ids(stack, name) -> list[str]:
     """Ids of the stack's assets called ``name``, from the table."""
-    return [item['ObjID']['S'].split('#', 1)[1] for item in stack.scan()
-            if item.get('kind', {}).get('S') == 'asset' and item.get('name', {}).get('S') == name]
+    return [
+        item['ObjID']['S'].split('#', 1)[1]
+        for item in stack.scan()
+        if item.get('kind', {}).get('S') == 'asset' and item.get('name', {}).get('S') == name
+    ]
 
 
 def open_uploads(stack) -> list[dict]:
@@ -85,9 +91,11 @@ def test_page_and_static_files_carry_the_security_headers_and_cache_rules(app_st
     assert page.headers['Content-Type'] == 'text/html; charset=utf-8'
     assert page.headers['Cache-Control'] == 'no-store'
     csp = page.headers['Content-Security-Policy']
-    assert csp == ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                   f"connect-src 'self' {app_stack.endpoint}; frame-ancestors 'none'; base-uri 'none'; "
-                   "form-action 'none'")
+    assert csp == (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src 'self' {app_stack.endpoint}; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
     assert page.headers['X-Content-Type-Options'] == 'nosniff'
     assert page.headers['Referrer-Policy'] == 'no-referrer'
     assert '<script>' not in page.text and 'style=' not in page.text
@@ -153,7 +161,7 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
         assert fetched.status_code == 200, fetched.text
         assert fetched.content == files[name].read_bytes()
     assert open_uploads(app_stack) == []
-    large_id, = asset_ids(app_stack, 'large.bin')
+    (large_id,) = asset_ids(app_stack, 'large.bin')
     large_meta = requests.get(f'{app_stack.url}/asset/{large_id}/meta', headers=app_stack.auth(), timeout=10).json()
     assert large_meta['versions'][0]['upload_method'] == 'multipart'
     assert large_meta['tokens'][0]['max_uses'] == 5
@@ -193,7 +201,7 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
     expect(page.locator('#asset-facts')).to_contain_text('1 (ready), 2 (ready)')
 
     # Delete, with its confirmation: nothing of it is left in the table or the bucket.
-    small_id, = asset_ids(app_stack, 'small.bin')
+    (small_id,) = asset_ids(app_stack, 'small.bin')
     page.get_by_role('button', name='Delete…').click()
     shoot(page, 'delete-confirmation')
     page.get_by_role('button', name='Delete for good').click()
@@ -234,7 +242,9 @@ def test_a_name_shaped_like_markup_renders_as_text_and_runs_nothing(app_stack, w
     assert_clean(watched)
 
 
-def test_a_failed_multipart_upload_shows_a_sentence_and_retry_finishes_it_as_a_new_version(app_stack, watched, tmp_path):
+def test_a_failed_multipart_upload_shows_a_sentence_and_retry_finishes_it_as_a_new_version(
+    app_stack, watched, tmp_path
+):
     path = tmp_path / 'retry-me.bin'
     path.write_bytes(os.urandom(12 * MiB))  # three 5 MiB parts (the last smaller)
     page = watched.page
@@ -246,7 +256,7 @@ def test_a_failed_multipart_upload_shows_a_sentence_and_retry_finishes_it_as_a_n
     start_upload(page)
     page.get_by_text('retry-me.bin: assetgate cannot reach its storage right now. Try again in a minute.').wait_for()
     shoot(page, 'upload-failed')
-    asset_id, = asset_ids(app_stack, 'retry-me.bin')
+    (asset_id,) = asset_ids(app_stack, 'retry-me.bin')
     page.unroute('**/upload/complete*')
     page.locator('#upload-dashboard .uppy-StatusBar-actionBtn--retry').click()
     page.locator('#shares li.share').first.wait_for()
@@ -268,7 +278,7 @@ def test_cancelling_a_multipart_upload_leaves_no_upload_or_asset(app_stack, watc
     add_files(page, [big])
     start_upload(page)
     watch_progress(page, lambda: len(open_uploads(app_stack)) == 1 and asset_ids(app_stack, 'cancel-me.bin'))
-    asset_id, = asset_ids(app_stack, 'cancel-me.bin')
+    (asset_id,) = asset_ids(app_stack, 'cancel-me.bin')
     page.locator('#upload-dashboard button[data-cy=cancel]').click()
     deadline = time.monotonic() + 20
     while open_uploads(app_stack) or [i for i in app_stack.scan() if asset_id in str(i)]:

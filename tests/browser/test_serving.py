@@ -1,4 +1,5 @@
 """chalicelib/webapp.py without a browser: where the page points, which bucket origin the CSP names, unknown files."""
+
 import hashlib
 import json
 import re

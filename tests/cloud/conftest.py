@@ -7,6 +7,7 @@ no Docker. DynamoDB is the project's moto server, behind a recording proxy. The 
 endpoints and credentials; the app has no code path for emulators. docs/deployment-localstack.md
 says what this checks and what LocalStack does not.
 """
+
 import datetime
 import json
 import os
@@ -43,8 +44,10 @@ OWNER = 'cloud-tier'
 CREDENTIALS = {'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test'}
 # Public DNS answers 127.0.0.1 for every name under localhost.localstack.cloud; this machine has no DNS.
 LOCALSTACK_DOMAIN = 'localhost.localstack.cloud'
-REQUEST_LINE = re.compile(r'^(\S+)\s+INFO --- \[[^\]]*\] localstack\.request\.aws\s*: AWS (\w+)\.(\w+) => (\d+)'
-                          r'(?: \((\w+)\))?')
+REQUEST_LINE = re.compile(
+    r'^(\S+)\s+INFO --- \[[^\]]*\] localstack\.request\.aws\s*: AWS (\w+)\.(\w+) => (\d+)'
+    r'(?: \((\w+)\))?'
+)
 REPORT_DIR = Path(ROOT) / 'build' / 'cloud'
 SHUTDOWN_TIMEOUT = 30
 SHUTDOWN_GRACE = 1
@@ -81,8 +84,9 @@ class LocalStack:
         with open(self.server.log_path, 'rb') as f:
             f.seek(since)
             text = f.read().decode('utf-8', 'replace')
-        return [AwsCall(m[1], m[2], m[3], int(m[4]), m[5] or '') for m in map(REQUEST_LINE.match, text.splitlines())
-                if m]
+        return [
+            AwsCall(m[1], m[2], m[3], int(m[4]), m[5] or '') for m in map(REQUEST_LINE.match, text.splitlines()) if m
+        ]
 
     def client(self, service: str):
         return boto3_client(service, self.endpoint)
@@ -144,8 +148,11 @@ def is_running(pid: int) -> bool:
 
 
 def boto3_client(service: str, endpoint: str, retries: dict | None = None):
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id=CREDENTIALS['AWS_ACCESS_KEY_ID'],
-                                    aws_secret_access_key=CREDENTIALS['AWS_SECRET_ACCESS_KEY'])
+    session = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS['AWS_ACCESS_KEY_ID'],
+        aws_secret_access_key=CREDENTIALS['AWS_SECRET_ACCESS_KEY'],
+    )
     return session.client(service, endpoint_url=endpoint, config=Config(retries=retries) if retries else None)
 
 
@@ -154,17 +161,31 @@ def _self_signed_cert(path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALSTACK_DOMAIN)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName(LOCALSTACK_DOMAIN), x509.DNSName(f'*.{LOCALSTACK_DOMAIN}'),
-                x509.DNSName(f'*.execute-api.{LOCALSTACK_DOMAIN}')]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
-                     + cert.public_bytes(serialization.Encoding.PEM))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName(LOCALSTACK_DOMAIN),
+                    x509.DNSName(f'*.{LOCALSTACK_DOMAIN}'),
+                    x509.DNSName(f'*.execute-api.{LOCALSTACK_DOMAIN}'),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
 
 
 @pytest.fixture(scope='session')
@@ -176,6 +197,7 @@ def localstack_names():
         if isinstance(host, str) and (host == LOCALSTACK_DOMAIN or host.endswith('.' + LOCALSTACK_DOMAIN)):
             host = '127.0.0.1'
         return original(host, *args, **kwargs)
+
     socket.getaddrinfo = getaddrinfo
     try:
         yield
@@ -209,25 +231,27 @@ def launch_localstack(home: Path, services: str, extra_env: dict) -> LocalStack:
     port = free_port()
     dropped = ('AWS_', 'PYTHON', 'VIRTUAL_ENV', 'LOCALSTACK_', 'LOCAL_EXECUTOR_', 'MAKE', 'MFLAGS')
     env = {name: value for name, value in os.environ.items() if not name.startswith(dropped)}
-    env.update({
-        'SERVICES': services,
-        'GATEWAY_LISTEN': f'127.0.0.1:{port}',
-        'DNS_ADDRESS': '0',
-        'DISABLE_EVENTS': '1',
-        'SKIP_SSL_CERT_DOWNLOAD': '1',
-        'CUSTOM_SSL_CERT_PATH': str(cert),
-        'S3_SKIP_SIGNATURE_VALIDATION': '0',
-        'OVERRIDE_IN_DOCKER': '0',
-        'FILESYSTEM_ROOT': str(home / 'filesystem'),
-        'CONFIG_DIR': str(home / 'config'),
-        'TMPDIR': str(home / 'tmp'),  # where LocalStack unzips the functions' code
-        # The local executor (tests/cloud/localstack_local_executor): the functions' Python and
-        # where it records worker PIDs (LocalStack itself sets the functions' AWS_ENDPOINT_URL).
-        'LAMBDA_RUNTIME_EXECUTOR': 'local-python',
-        'LOCAL_EXECUTOR_PYTHON': VENV_PYTHON,
-        'LOCAL_EXECUTOR_STATE_DIR': str(home / 'state'),
-        **extra_env,
-    })
+    env.update(
+        {
+            'SERVICES': services,
+            'GATEWAY_LISTEN': f'127.0.0.1:{port}',
+            'DNS_ADDRESS': '0',
+            'DISABLE_EVENTS': '1',
+            'SKIP_SSL_CERT_DOWNLOAD': '1',
+            'CUSTOM_SSL_CERT_PATH': str(cert),
+            'S3_SKIP_SIGNATURE_VALIDATION': '0',
+            'OVERRIDE_IN_DOCKER': '0',
+            'FILESYSTEM_ROOT': str(home / 'filesystem'),
+            'CONFIG_DIR': str(home / 'config'),
+            'TMPDIR': str(home / 'tmp'),  # where LocalStack unzips the functions' code
+            # The local executor (tests/cloud/localstack_local_executor): the functions' Python and
+            # where it records worker PIDs (LocalStack itself sets the functions' AWS_ENDPOINT_URL).
+            'LAMBDA_RUNTIME_EXECUTOR': 'local-python',
+            'LOCAL_EXECUTOR_PYTHON': VENV_PYTHON,
+            'LOCAL_EXECUTOR_STATE_DIR': str(home / 'state'),
+            **extra_env,
+        }
+    )
     (home / 'tmp').mkdir(exist_ok=True)
     server = Server('LocalStack', [LOCALSTACK_PYTHON, '-m', 'localstack.runtime.main'], env, home / 'localstack.log')
     localstack = LocalStack(server, port, home, cert)
@@ -235,6 +259,7 @@ def launch_localstack(home: Path, services: str, extra_env: dict) -> LocalStack:
     def ready():
         health = requests.get(f'{localstack.endpoint}/_localstack/health', timeout=2).json()['services']
         return all(health.get(s) in ('available', 'running') for s in services.split(','))
+
     try:
         server.wait_until(ready)
     except Exception:
@@ -246,9 +271,14 @@ def launch_localstack(home: Path, services: str, extra_env: dict) -> LocalStack:
 @pytest.fixture(scope='session')
 def localstack(tmp_path_factory, dynamodb):
     """LocalStack on a free 127.0.0.1 port with S3, IAM, STS, Lambda (local executor), API Gateway, Logs."""
-    localstack = launch_localstack(tmp_path_factory.mktemp('localstack'), SERVICES, {
-        # The functions' DynamoDB: moto, through the recording proxy.
-        'LOCAL_EXECUTOR_ENV_AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint})
+    localstack = launch_localstack(
+        tmp_path_factory.mktemp('localstack'),
+        SERVICES,
+        {
+            # The functions' DynamoDB: moto, through the recording proxy.
+            'LOCAL_EXECUTOR_ENV_AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint
+        },
+    )
     try:
         yield localstack
     finally:
@@ -257,8 +287,13 @@ def localstack(tmp_path_factory, dynamodb):
 
 def copy_project(dest: Path) -> Path:
     """The project without its virtualenvs, with a `cloud` stage like dev (its own table and policy file)."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments'))
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(
+            '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments'
+        ),
+    )
     # copytree keeps modification times, so make in the copy sees this .venv as up to date.
     os.symlink(os.path.join(ROOT, '.venv'), dest / '.venv')
     config_path = dest / '.chalice' / 'config.json'
@@ -274,8 +309,9 @@ def copy_project(dest: Path) -> Path:
 
 def make(deployment_env: dict, project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """`make <args>` in the project copy, as a user would run it; fails with its output if make fails."""
-    done = subprocess.run(['make', *args], cwd=project, env=deployment_env, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        ['make', *args], cwd=project, env=deployment_env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, f'make {" ".join(args)} failed:\n{done.stdout}\n{done.stderr}'
     return done
 
@@ -285,16 +321,21 @@ def deployed(tmp_path_factory, localstack, dynamodb, localstack_names) -> Deploy
     """`make deploy STAGE=cloud` of a project copy, with nothing but endpoints and credentials set."""
     home = tmp_path_factory.mktemp('deploy')
     project = copy_project(home / 'project')
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(('AWS_', 'ASSETGATE_', 'VIRTUAL_ENV', 'MAKE', 'MFLAGS'))}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(('AWS_', 'ASSETGATE_', 'VIRTUAL_ENV', 'MAKE', 'MFLAGS'))
+    }
     env.update(CREDENTIALS)
-    env.update({
-        'AWS_ENDPOINT_URL': localstack.endpoint,
-        'AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint,
-        'AWS_DEFAULT_REGION': REGION,
-        'AWS_CONFIG_FILE': str(home / 'no-aws-config'),
-        'AWS_SHARED_CREDENTIALS_FILE': str(home / 'no-aws-credentials'),
-    })
+    env.update(
+        {
+            'AWS_ENDPOINT_URL': localstack.endpoint,
+            'AWS_ENDPOINT_URL_DYNAMODB': dynamodb.endpoint,
+            'AWS_DEFAULT_REGION': REGION,
+            'AWS_CONFIG_FILE': str(home / 'no-aws-config'),
+            'AWS_SHARED_CREDENTIALS_FILE': str(home / 'no-aws-credentials'),
+        }
+    )
     ls_mark, ddb_mark = localstack.mark(), dynamodb.mark()
     started = time.monotonic()
     done = make(env, project, 'deploy', f'STAGE={STAGE}')
@@ -303,13 +344,20 @@ def deployed(tmp_path_factory, localstack, dynamodb, localstack_names) -> Deploy
     api_id = next(r['rest_api_id'] for r in record['resources'] if r['resource_type'] == 'rest_api')
     stage_env = stage_environment(STAGE, str(project))
     deployment = Deployment(
-        project=project, env=env, api_id=api_id,
+        project=project,
+        env=env,
+        api_id=api_id,
         api_url=f'https://{api_id}.execute-api.{LOCALSTACK_DOMAIN}:{localstack.port}/api',
-        output=done.stdout, seconds=seconds, table=stage_env['ASSETGATE_TABLE'],
-        bucket=stage_env['ASSETGATE_BUCKET'], aws_calls=localstack.calls(ls_mark),
-        dynamodb_calls=dynamodb.since(ddb_mark))
-    write_report('deploy', f'make deploy STAGE={STAGE}', deployment.seconds, deployment.aws_calls,
-                 deployment.dynamodb_calls)
+        output=done.stdout,
+        seconds=seconds,
+        table=stage_env['ASSETGATE_TABLE'],
+        bucket=stage_env['ASSETGATE_BUCKET'],
+        aws_calls=localstack.calls(ls_mark),
+        dynamodb_calls=dynamodb.since(ddb_mark),
+    )
+    write_report(
+        'deploy', f'make deploy STAGE={STAGE}', deployment.seconds, deployment.aws_calls, deployment.dynamodb_calls
+    )
     return deployment
 
 
@@ -318,8 +366,10 @@ def write_report(name: str, what: str, seconds: float, aws_calls: list, dynamodb
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     lines = [f'{what}: {seconds:.1f} s, {len(aws_calls)} LocalStack calls, {len(dynamodb_calls)} DynamoDB calls']
     lines += [f'{c.at}  {c.line()}' for c in aws_calls]
-    lines += [f'{datetime.datetime.fromtimestamp(c.at, datetime.UTC):%Y-%m-%dT%H:%M:%S.%f}  {c.line()}'
-              for c in dynamodb_calls]
+    lines += [
+        f'{datetime.datetime.fromtimestamp(c.at, datetime.UTC):%Y-%m-%dT%H:%M:%S.%f}  {c.line()}'
+        for c in dynamodb_calls
+    ]
     (REPORT_DIR / f'{name}.txt').write_text('\n'.join(lines) + '\n')
 
 
@@ -362,8 +412,10 @@ def table(deployed, dynamodb):
     client = boto3_client('dynamodb', dynamodb.upstream)
 
     def get(key: tuple[str, str]) -> dict | None:
-        return client.get_item(TableName=deployed.table, Key={'ObjID': {'S': key[0]}, 'ObjSort': {'S': key[1]}},
-                               ConsistentRead=True).get('Item')
+        return client.get_item(
+            TableName=deployed.table, Key={'ObjID': {'S': key[0]}, 'ObjSort': {'S': key[1]}}, ConsistentRead=True
+        ).get('Item')
+
     return get
 
 

@@ -4,6 +4,7 @@ LocalStack logs each AWS request it serves; DynamoDB is served by moto, whose lo
 operation. The deploy and the deployed functions reach DynamoDB through this proxy instead, so
 the tier can list the deploy's DynamoDB calls and count the requests one API call makes.
 """
+
 import json
 import threading
 import time

@@ -1,4 +1,5 @@
 """The deployed stack, used only through API Gateway's URL and the URLs its answers hold."""
+
 import json
 import os
 import time
@@ -13,9 +14,18 @@ from scripts.bootstrap import stage_environment, tls_only_policy
 from tests.cloud.conftest import STAGE
 
 # The settings the README's Configuration and Deployment sections promise each deployed function.
-README_SETTINGS = {'ASSETGATE_TABLE', 'ASSETGATE_BUCKET', 'ASSETGATE_REGION', 'ASSETGATE_PUBLIC_URL',
-                   'ASSETGATE_DOWNLOAD_TTL', 'ASSETGATE_UPLOAD_TTL', 'ASSETGATE_TOKEN_EXPIRY_DEFAULT',
-                   'ASSETGATE_TOKEN_EXPIRY_MAX', 'ASSETGATE_EXPIRED_RETENTION', 'ASSETGATE_ABORT_MULTIPART_DAYS'}
+README_SETTINGS = {
+    'ASSETGATE_TABLE',
+    'ASSETGATE_BUCKET',
+    'ASSETGATE_REGION',
+    'ASSETGATE_PUBLIC_URL',
+    'ASSETGATE_DOWNLOAD_TTL',
+    'ASSETGATE_UPLOAD_TTL',
+    'ASSETGATE_TOKEN_EXPIRY_DEFAULT',
+    'ASSETGATE_TOKEN_EXPIRY_MAX',
+    'ASSETGATE_EXPIRED_RETENTION',
+    'ASSETGATE_ABORT_MULTIPART_DAYS',
+}
 FUNCTIONS = {  # function name: (handler, role)
     f'assetgate-{STAGE}': ('app.app', f'assetgate-{STAGE}-api_handler'),
     f'assetgate-{STAGE}-upload_landed': ('app.upload_landed', f'assetgate-{STAGE}-upload_landed'),
@@ -62,9 +72,19 @@ def test_every_write_the_deploy_made_succeeded(deployed):
     refused = [c.line() for c in calls if c.status >= 400 and not c.operation.startswith(('Get', 'Head', 'Describe'))]
     assert refused == []
     done = {c.operation for c in calls if c.status < 300}
-    assert {'CreateTable', 'CreateBucket', 'PutBucketPolicy', 'CreateRole', 'PutRolePolicy', 'CreateFunction',
-            'AddPermission', 'PutBucketNotificationConfiguration', 'ImportRestApi', 'CreateDeployment',
-            'PutGatewayResponse'} <= done
+    assert {
+        'CreateTable',
+        'CreateBucket',
+        'PutBucketPolicy',
+        'CreateRole',
+        'PutRolePolicy',
+        'CreateFunction',
+        'AddPermission',
+        'PutBucketNotificationConfiguration',
+        'ImportRestApi',
+        'CreateDeployment',
+        'PutGatewayResponse',
+    } <= done
 
 
 def test_deployed_functions_carry_the_stage_settings_and_policy(deployed, localstack):
@@ -77,7 +97,11 @@ def test_deployed_functions_carry_the_stage_settings_and_policy(deployed, locals
         # Exactly the stage's settings: nothing emulator-specific was deployed.
         assert config['Environment']['Variables'] == wanted_env
         assert (config['Runtime'], config['Handler'], config['MemorySize'], config['Timeout']) == (
-            'python3.11', handler, 512, 30)
+            'python3.11',
+            handler,
+            512,
+            30,
+        )
         assert config['Role'] == f'arn:aws:iam::000000000000:role/{role}'
         names = iam.list_role_policies(RoleName=role)['PolicyNames']
         assert [iam.get_role_policy(RoleName=role, PolicyName=n)['PolicyDocument'] for n in names] == [policy]
@@ -108,8 +132,9 @@ def test_unknown_route_gets_the_gateway_response_status(api):
     assert 'error' not in response.json() and 'Cache-Control' not in response.headers
 
 
-def test_upload_lands_through_the_s3_event_and_the_share_url_serves_the_bytes(api, deployed, localstack, dynamodb,
-                                                                                table):
+def test_upload_lands_through_the_s3_event_and_the_share_url_serves_the_bytes(
+    api, deployed, localstack, dynamodb, table
+):
     data = os.urandom(64 * 1024)
     ls_mark = localstack.mark()
     created = api.owner('POST', '/asset?name=report.bin&token=1&expiry=20')
@@ -149,7 +174,8 @@ def test_presigned_put_with_a_changed_signature_is_refused_and_nothing_lands(api
 
 
 def test_tokens_answer_409_while_pending_then_410_when_used_up_or_revoked_and_404_after_delete(
-        api, deployed, localstack, table):
+    api, deployed, localstack, table
+):
     created = api.owner('POST', '/asset?name=notes.txt&token=1').json()
     asset_id, share = created['asset']['id'], created['token']['url']
     ls_mark = localstack.mark()
@@ -186,7 +212,6 @@ def test_tokens_answer_409_while_pending_then_410_when_used_up_or_revoked_and_40
     assert listed['KeyCount'] == 0
 
 
-
 def test_browser_form_upload_url_works_exactly_as_returned_and_lands_through_the_s3_event(api, table):
     data = os.urandom(2048)
     created = api.owner('POST', '/asset?name=form.bin&upload=post&token=1')
@@ -200,6 +225,7 @@ def test_browser_form_upload_url_works_exactly_as_returned_and_lands_through_the
     redirect = api.request('GET', body['token']['url'])
     assert redirect.status_code == 302
     assert requests.get(redirect.headers['Location'], timeout=30).content == data
+
 
 def test_multipart_upload_urls_work_exactly_as_returned(api, deployed, table):
     data = os.urandom(3000)
@@ -225,5 +251,9 @@ def test_multipart_abort_url_works_exactly_as_returned(api, deployed, localstack
     aborted = api.request(upload['abort']['method'], upload['abort']['url'], headers=api.auth())
     assert aborted.status_code == 204, aborted.text
     assert table(keys.version(asset_id, 1))['status']['S'] == 'aborted'
-    assert localstack.client('s3').list_multipart_uploads(Bucket=deployed.bucket,
-                                                          Prefix=f'assets/{asset_id}').get('Uploads', []) == []
+    assert (
+        localstack.client('s3')
+        .list_multipart_uploads(Bucket=deployed.bucket, Prefix=f'assets/{asset_id}')
+        .get('Uploads', [])
+        == []
+    )

@@ -2,6 +2,7 @@
 
 Runs after test_deployed_api.py (pytest keeps file order): each step builds on the one before.
 """
+
 import time
 from dataclasses import dataclass
 
@@ -23,8 +24,13 @@ def run_step(name: str, deployed, localstack, dynamodb, *args: str) -> Step:
     started = time.monotonic()
     done = make(deployed.env, deployed.project, 'destroy', f'STAGE={STAGE}', *args)
     step = Step(done.stdout, localstack.calls(ls_mark), dynamodb.since(ddb_mark))
-    write_report(name, f'make destroy STAGE={STAGE} {" ".join(args)}'.rstrip(), time.monotonic() - started,
-                 step.aws_calls, step.dynamodb_calls)
+    write_report(
+        name,
+        f'make destroy STAGE={STAGE} {" ".join(args)}'.rstrip(),
+        time.monotonic() - started,
+        step.aws_calls,
+        step.dynamodb_calls,
+    )
     return step
 
 
@@ -49,8 +55,11 @@ def stage_functions(localstack) -> list[str]:
 
 
 def stage_roles(localstack) -> list[str]:
-    return [r['RoleName'] for r in localstack.client('iam').list_roles()['Roles']
-            if r['RoleName'].startswith(f'assetgate-{STAGE}')]
+    return [
+        r['RoleName']
+        for r in localstack.client('iam').list_roles()['Roles']
+        if r['RoleName'].startswith(f'assetgate-{STAGE}')
+    ]
 
 
 def stage_log_groups(localstack) -> list[str]:
@@ -83,8 +92,10 @@ def test_destroy_keeps_the_table_bucket_data_and_log_groups_and_says_so(destroye
     assert f'kept: table {deployed.table} and bucket {deployed.bucket} with their data' in destroyed.output
     assert table_exists(dynamodb, deployed) and bucket_exists(localstack, deployed)
     assert localstack.client('s3').list_objects_v2(Bucket=deployed.bucket, Prefix='assets/')['KeyCount'] > 0
-    assert stage_log_groups(localstack) == [f'/aws/lambda/assetgate-{STAGE}',
-                                            f'/aws/lambda/assetgate-{STAGE}-upload_landed']
+    assert stage_log_groups(localstack) == [
+        f'/aws/lambda/assetgate-{STAGE}',
+        f'/aws/lambda/assetgate-{STAGE}-upload_landed',
+    ]
     assert 'kept: the CloudWatch log groups' in destroyed.output
 
 
@@ -110,4 +121,3 @@ def test_no_lambda_worker_outlives_localstack(destroyed_again, localstack):
     localstack.stop()
     alive = [pid for pid in workers if is_running(pid)]
     assert alive == []
-

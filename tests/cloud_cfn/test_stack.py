@@ -1,4 +1,5 @@
 """The packaged template deployed as a CloudFormation stack on LocalStack, used through API Gateway only."""
+
 import os
 import time
 
@@ -10,11 +11,16 @@ from tests.cloud_cfn.conftest import STACK
 
 LANDING_TIMEOUT = 20
 STACK_TYPES = {
-    'AssetTable': 'AWS::DynamoDB::Table', 'AssetBucket': 'AWS::S3::Bucket',
-    'AssetBucketPolicy': 'AWS::S3::BucketPolicy', 'AssetgateDataAccess': 'AWS::IAM::Policy',
-    'ApiHandlerRole': 'AWS::IAM::Role', 'UploadLandedRole': 'AWS::IAM::Role',
-    'APIHandler': 'AWS::Lambda::Function', 'UploadLanded': 'AWS::Lambda::Function',
-    'APIHandlerInvokePermission': 'AWS::Lambda::Permission', 'UploadLandedInvokePermission': 'AWS::Lambda::Permission',
+    'AssetTable': 'AWS::DynamoDB::Table',
+    'AssetBucket': 'AWS::S3::Bucket',
+    'AssetBucketPolicy': 'AWS::S3::BucketPolicy',
+    'AssetgateDataAccess': 'AWS::IAM::Policy',
+    'ApiHandlerRole': 'AWS::IAM::Role',
+    'UploadLandedRole': 'AWS::IAM::Role',
+    'APIHandler': 'AWS::Lambda::Function',
+    'UploadLanded': 'AWS::Lambda::Function',
+    'APIHandlerInvokePermission': 'AWS::Lambda::Permission',
+    'UploadLandedInvokePermission': 'AWS::Lambda::Permission',
     'RestAPI': 'AWS::ApiGateway::RestApi',
 }
 
@@ -29,10 +35,13 @@ def test_change_set_creates_the_stack_with_the_table_bucket_functions_and_api(st
 
 def test_functions_point_at_the_stack_s_table_and_bucket(stack, localstack):
     for logical in ('APIHandler', 'UploadLanded'):
-        env = localstack.client('lambda').get_function_configuration(
-            FunctionName=stack.physical(logical))['Environment']['Variables']
-        assert (env['ASSETGATE_TABLE'], env['ASSETGATE_BUCKET']) == (stack.physical('AssetTable'),
-                                                                    stack.physical('AssetBucket'))
+        env = localstack.client('lambda').get_function_configuration(FunctionName=stack.physical(logical))[
+            'Environment'
+        ]['Variables']
+        assert (env['ASSETGATE_TABLE'], env['ASSETGATE_BUCKET']) == (
+            stack.physical('AssetTable'),
+            stack.physical('AssetBucket'),
+        )
         assert 'AWS_ENDPOINT_URL' not in env
 
 
@@ -50,8 +59,11 @@ def test_upload_lands_through_the_template_s_s3_event_and_the_share_url_serves_t
     dynamodb, deadline = localstack.client('dynamodb'), time.monotonic() + LANDING_TIMEOUT
     object_id, sort = keys.version(asset_id, 1)
     while True:  # the bucket's notification (in the template) invokes UploadLanded
-        item = dynamodb.get_item(TableName=stack.physical('AssetTable'), ConsistentRead=True,
-                                 Key={'ObjID': {'S': object_id}, 'ObjSort': {'S': sort}}).get('Item')
+        item = dynamodb.get_item(
+            TableName=stack.physical('AssetTable'),
+            ConsistentRead=True,
+            Key={'ObjID': {'S': object_id}, 'ObjSort': {'S': sort}},
+        ).get('Item')
         if item and item['status']['S'] == 'ready':
             break
         assert time.monotonic() < deadline, f'version still {item and item["status"]}'

@@ -1,4 +1,5 @@
 """What real S3 signature checking makes of assetgate's presigned URLs (LocalStack, validation on)."""
+
 import re
 import time
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -28,6 +29,7 @@ def _s3_error_code(response) -> str:
 
 
 # --- uploads -------------------------------------------------------------------------------------
+
 
 def test_put_with_exactly_upload_headers_succeeds(create, put, s3, aws):
     created = create('name=notes.txt')
@@ -78,6 +80,7 @@ def test_expired_put_url_is_refused(create, put, monkeypatch):
 
 # --- downloads -----------------------------------------------------------------------------------
 
+
 def test_download_redirect_serves_the_bytes_as_a_named_attachment(uploaded, follow):
     data = bytes(range(256)) * 64
     created = uploaded(data, 'name=r%C3%A9sum%C3%A9%20final.pdf&token=1')
@@ -86,7 +89,8 @@ def test_download_redirect_serves_the_bytes_as_a_named_attachment(uploaded, foll
     assert response.content == data
     assert response.headers['Content-Type'] == 'application/pdf'
     assert response.headers['Content-Disposition'] == (
-        "attachment; filename=\"resume final.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20final.pdf")
+        'attachment; filename="resume final.pdf"; filename*=UTF-8\'\'r%C3%A9sum%C3%A9%20final.pdf'
+    )
 
 
 def test_download_of_an_ascii_name_has_no_extended_filename(uploaded, follow):
@@ -131,6 +135,7 @@ def test_expired_download_url_is_refused(uploaded, redirect, monkeypatch):
 
 
 # --- the host is signed --------------------------------------------------------------------------
+
 
 def test_presigned_urls_point_at_the_s3_endpoint_exactly(uploaded, redirect, localstack):
     created = uploaded(b'x')

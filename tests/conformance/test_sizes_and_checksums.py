@@ -1,4 +1,5 @@
 """Signed length and checksum, browser POST policies and multipart part URLs, as S3 itself judges them."""
+
 import base64
 import hashlib
 import json
@@ -7,7 +8,7 @@ import requests
 
 from tests.conformance.test_presigned_urls import _s3_error_code
 
-MiB = 1024 ** 2
+MiB = 1024**2
 
 
 def test_put_of_the_declared_size_and_checksum_succeeds(create, put, follow):
@@ -72,12 +73,13 @@ def test_multipart_upload_through_presigned_part_urls_completes(create, client, 
     offset = 0
     for part in upload['parts']:
         length = int(part['headers']['Content-Length'])
-        response = requests.put(part['url'], data=data[offset:offset + length], headers=part['headers'], timeout=60)
+        response = requests.put(part['url'], data=data[offset : offset + length], headers=part['headers'], timeout=60)
         assert response.status_code == 200, response.text
         offset += length
     assert offset == len(data)
-    done = client.http.post(f'/asset/{created["asset"]["id"]}/upload/complete',
-                            headers={'Authorization': f'Bearer {owner_key}'})
+    done = client.http.post(
+        f'/asset/{created["asset"]["id"]}/upload/complete', headers={'Authorization': f'Bearer {owner_key}'}
+    )
     assert done.status_code == 200, done.body
     assert follow(created['token']['url']).content == data
 
@@ -87,21 +89,26 @@ def test_part_of_another_length_than_planned_is_refused(create, monkeypatch):
     monkeypatch.setenv('ASSETGATE_PART_SIZE', str(5 * MiB))
     upload = create(f'name=big.bin&size={6 * MiB}')['upload']
     part = upload['parts'][0]
-    response = requests.put(part['url'], data=b'x' * (5 * MiB - 1),
-                            headers={'Content-Length': str(5 * MiB - 1)}, timeout=60)
+    response = requests.put(
+        part['url'], data=b'x' * (5 * MiB - 1), headers={'Content-Length': str(5 * MiB - 1)}, timeout=60
+    )
     assert response.status_code == 403 and _s3_error_code(response) == 'SignatureDoesNotMatch'
 
 
 def _sign_parts(client, owner_key, asset_id, parts: dict[int, bytes]) -> list[dict]:
     body = {'parts': [{'part_number': n, 'sha256': hashlib.sha256(d).hexdigest()} for n, d in parts.items()]}
-    response = client.http.post(f'/asset/{asset_id}/upload/parts', body=json.dumps(body),
-                                headers={'Authorization': f'Bearer {owner_key}', 'Content-Type': 'application/json'})
+    response = client.http.post(
+        f'/asset/{asset_id}/upload/parts',
+        body=json.dumps(body),
+        headers={'Authorization': f'Bearer {owner_key}', 'Content-Type': 'application/json'},
+    )
     assert response.status_code == 200, response.body
     return json.loads(response.body)['parts']
 
 
-def test_multipart_with_part_checksums_completes_and_s3_rejects_a_wrong_part(create, client, owner_key, follow,
-                                                                            monkeypatch):
+def test_multipart_with_part_checksums_completes_and_s3_rejects_a_wrong_part(
+    create, client, owner_key, follow, monkeypatch
+):
     monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * MiB))
     monkeypatch.setenv('ASSETGATE_PART_SIZE', str(5 * MiB))
     one, two = b'1' * (5 * MiB), b'two'

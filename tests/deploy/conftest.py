@@ -1,4 +1,5 @@
 """Deploy tier: the AWS-facing artifacts, checked offline (moto server, chalice package, cfn-lint)."""
+
 import json
 import os
 import shutil
@@ -26,18 +27,24 @@ def moto_server(tmp_path_factory):
 
 def aws_env(endpoint: str) -> dict:
     """A subprocess environment that sends every AWS call to ``endpoint`` with fake credentials."""
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(('AWS_', 'ASSETGATE_'))}
-    env.update({'AWS_ENDPOINT_URL': endpoint, 'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
-                'AWS_DEFAULT_REGION': 'us-east-1'})
+    env = {name: value for name, value in os.environ.items() if not name.startswith(('AWS_', 'ASSETGATE_'))}
+    env.update(
+        {
+            'AWS_ENDPOINT_URL': endpoint,
+            'AWS_ACCESS_KEY_ID': 'testing',
+            'AWS_SECRET_ACCESS_KEY': 'testing',
+            'AWS_DEFAULT_REGION': 'us-east-1',
+        }
+    )
     return env
 
 
 @pytest.fixture
 def project(tmp_path):
     """A copy of the project's .chalice folder (config and policies) that scripts may rewrite."""
-    shutil.copytree(os.path.join(ROOT, '.chalice'), tmp_path / '.chalice',
-                    ignore=shutil.ignore_patterns('deployed', 'deployments'))
+    shutil.copytree(
+        os.path.join(ROOT, '.chalice'), tmp_path / '.chalice', ignore=shutil.ignore_patterns('deployed', 'deployments')
+    )
     return tmp_path
 
 
@@ -49,22 +56,45 @@ def read_json(path):
 def client(service: str, endpoint: str):
     """A boto3 client for the moto server."""
     import boto3
-    return boto3.client(service, endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='testing',
-                        aws_secret_access_key='testing')
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name='us-east-1',
+        aws_access_key_id='testing',
+        aws_secret_access_key='testing',
+    )
 
 
 @pytest.fixture(scope='session')
 def packaged(tmp_path_factory):
     """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
     project = tmp_path_factory.mktemp('package') / 'project'
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments',
-        'node_modules'))
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            '.venv*',
+            '.git',
+            '.local',
+            'build',
+            '__pycache__',
+            '.pytest_cache',
+            'deployed',
+            'deployments',
+            'node_modules',
+        ),
+    )
     out = {}
     for stage in STAGES:
         out[stage] = project / 'build' / f'cfn-{stage}'
         env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
-        subprocess.run([sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out',
-                        str(out[stage])], check=True, env=env, cwd=project, timeout=600,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out', str(out[stage])],
+            check=True,
+            env=env,
+            cwd=project,
+            timeout=600,
+            stdout=subprocess.DEVNULL,
+        )
     return out

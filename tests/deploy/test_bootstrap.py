@@ -1,4 +1,5 @@
 """make bootstrap: a deployed stage's configuration, table and bucket, created once and then left alone."""
+
 import json
 import os
 import subprocess
@@ -14,8 +15,13 @@ BOOTSTRAP = os.path.join(ROOT, 'scripts', 'bootstrap.py')
 
 
 def run_bootstrap(project, endpoint, stage='dev', *extra) -> str:
-    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', stage, '--project-dir', str(project), *extra],
-                          env=aws_env(endpoint), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, BOOTSTRAP, '--stage', stage, '--project-dir', str(project), *extra],
+        env=aws_env(endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -30,13 +36,17 @@ def state(project, endpoint, stage='dev') -> dict:
     return {
         'config': config,
         'policy': read_json(project / '.chalice' / f'policy-{stage}.json'),
-        'table': {'keys': described['KeySchema'], 'attributes': described['AttributeDefinitions'],
-                  'billing': described['BillingModeSummary']['BillingMode'],
-                  'sse': described.get('SSEDescription', {}).get('Status'),
-                  'created': described['CreationDateTime']},
+        'table': {
+            'keys': described['KeySchema'],
+            'attributes': described['AttributeDefinitions'],
+            'billing': described['BillingModeSummary']['BillingMode'],
+            'sse': described.get('SSEDescription', {}).get('Status'),
+            'created': described['CreationDateTime'],
+        },
         'ttl': ddb.describe_time_to_live(TableName=table)['TimeToLiveDescription'],
         'pitr': ddb.describe_continuous_backups(TableName=table)['ContinuousBackupsDescription'][
-            'PointInTimeRecoveryDescription']['PointInTimeRecoveryStatus'],
+            'PointInTimeRecoveryDescription'
+        ]['PointInTimeRecoveryStatus'],
         'public_access': s3.get_public_access_block(Bucket=bucket)['PublicAccessBlockConfiguration'],
         'encryption': s3.get_bucket_encryption(Bucket=bucket)['ServerSideEncryptionConfiguration']['Rules'],
         'bucket_policy': json.loads(s3.get_bucket_policy(Bucket=bucket)['Policy']),
@@ -83,7 +93,7 @@ def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, p
     assert got['encryption'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'] == 'AES256'
     deny = got['bucket_policy']['Statement'][0]
     assert deny['Effect'] == 'Deny' and deny['Condition'] == {'Bool': {'aws:SecureTransport': 'false'}}
-    cors, = got['cors']
+    (cors,) = got['cors']
     assert cors['AllowedOrigins'] == ['https://app.example.org', 'https://files.example.com']
     assert sorted(cors['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
     assert sorted(cors['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
@@ -113,8 +123,13 @@ def test_bootstrap_keeps_a_bucket_name_the_stage_already_has(moto_server, projec
 
 
 def test_bootstrap_refuses_an_unknown_stage(moto_server, project):
-    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', 'nope', '--project-dir', str(project)],
-                          env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, BOOTSTRAP, '--stage', 'nope', '--project-dir', str(project)],
+        env=aws_env(moto_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
 
 
@@ -126,7 +141,8 @@ def test_the_abort_rule_follows_the_setting(moto_server, project, days):
     config_path.write_text(json.dumps(config))
     run_bootstrap(project, moto_server)
     assert state(project, moto_server)['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {
-        'DaysAfterInitiation': int(days)}
+        'DaysAfterInitiation': int(days)
+    }
 
 
 def test_bucket_cors_allows_only_the_app_origins_and_the_deployed_api(moto_server, project):
@@ -135,19 +151,31 @@ def test_bucket_cors_allows_only_the_app_origins_and_the_deployed_api(moto_serve
     assert state(project, moto_server)['cors'] is None  # no app origin known yet: no browser may use the bucket
     deployed = project / '.chalice' / 'deployed'
     deployed.mkdir()
-    (deployed / 'dev.json').write_text(json.dumps({'resources': [
-        {'name': 'rest_api', 'rest_api_url': 'https://abc123.execute-api.us-east-1.amazonaws.com/api/'}]}))
+    (deployed / 'dev.json').write_text(
+        json.dumps(
+            {
+                'resources': [
+                    {'name': 'rest_api', 'rest_api_url': 'https://abc123.execute-api.us-east-1.amazonaws.com/api/'}
+                ]
+            }
+        )
+    )
     set_stage(project, 'dev', ASSETGATE_PUBLIC_URL='https://files.example.com/')
     output = run_bootstrap(project, moto_server)
     assert 'CORS for the app at' in output
-    cors, = state(project, moto_server)['cors']
+    (cors,) = state(project, moto_server)['cors']
     assert cors['AllowedOrigins'] == ['https://abc123.execute-api.us-east-1.amazonaws.com', 'https://files.example.com']
     assert 'up to date, nothing changed' in run_bootstrap(project, moto_server)
 
 
 def test_bootstrap_refuses_a_wildcard_app_origin(moto_server, project):
     set_stage(project, 'dev', ASSETGATE_APP_ORIGINS='*')
-    done = subprocess.run([sys.executable, BOOTSTRAP, '--stage', 'dev', '--project-dir', str(project)],
-                          env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, BOOTSTRAP, '--stage', 'dev', '--project-dir', str(project)],
+        env=aws_env(moto_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "'*' would let any page use the bucket" in done.stderr

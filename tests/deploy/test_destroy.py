@@ -1,4 +1,5 @@
 """make destroy: removes what chalice deployed, keeps the data unless asked, and says what it left."""
+
 import os
 import subprocess
 import sys
@@ -11,8 +12,13 @@ DEPLOY = os.path.join(ROOT, 'scripts', 'deploy.py')
 
 
 def run_deploy_script(project, endpoint, *args):
-    return subprocess.run([sys.executable, DEPLOY, *args, '--project-dir', str(project)], env=aws_env(endpoint),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, DEPLOY, *args, '--project-dir', str(project)],
+        env=aws_env(endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def names(project, stage='dev'):

@@ -1,4 +1,5 @@
 """API Gateway's own answers: assetgate's error shape, never an echo of the request, on the deployed API."""
+
 import json
 import os
 import subprocess
@@ -40,9 +41,20 @@ def test_the_issue_s_four_answers_are_covered():
 
 def deployed(project, rest_api_id):
     (project / '.chalice' / 'deployed').mkdir(exist_ok=True)
-    (project / '.chalice' / 'deployed' / 'dev.json').write_text(json.dumps({'resources': [
-        {'name': 'rest_api', 'resource_type': 'rest_api', 'rest_api_id': rest_api_id,
-         'rest_api_url': f'https://{rest_api_id}.execute-api.us-east-1.amazonaws.com/api/'}]}))
+    (project / '.chalice' / 'deployed' / 'dev.json').write_text(
+        json.dumps(
+            {
+                'resources': [
+                    {
+                        'name': 'rest_api',
+                        'resource_type': 'rest_api',
+                        'rest_api_id': rest_api_id,
+                        'rest_api_url': f'https://{rest_api_id}.execute-api.us-east-1.amazonaws.com/api/',
+                    }
+                ]
+            }
+        )
+    )
 
 
 def test_the_deploy_step_puts_them_on_the_api_and_deploys_the_stage(moto_server, project):
@@ -53,8 +65,13 @@ def test_the_deploy_step_puts_them_on_the_api_and_deploys_the_stage(moto_server,
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod='GET', type='MOCK')
     deployed(project, api)
     for _ in range(2):  # chalice deploy drops them each time, so the step must be repeatable
-        done = subprocess.run([sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
-                              env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
+            env=aws_env(moto_server),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
     assert f'https://{api}.execute-api' in done.stdout
     found = {r['responseType']: r for r in apigw.get_gateway_responses(restApiId=api)['items']}
@@ -65,6 +82,11 @@ def test_the_deploy_step_puts_them_on_the_api_and_deploys_the_stage(moto_server,
 
 
 def test_the_deploy_step_says_when_nothing_is_deployed(moto_server, project):
-    done = subprocess.run([sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
-                          env=aws_env(moto_server), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
+        env=aws_env(moto_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0

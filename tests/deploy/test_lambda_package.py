@@ -3,6 +3,7 @@
 Built by scripts/cfn.py (the `make package` path) in tests/deploy/test_package.py's fixture; the
 `make deploy` path is checked through chalice's own build stage, which `chalice deploy` runs.
 """
+
 import importlib.util
 import json
 import os
@@ -75,8 +76,9 @@ def test_the_cfn_output_zip_is_the_cached_package_chalice_deploy_reuses(packaged
     """chalice deploy's build stage reuses the rewritten zip under .chalice/deployments (no new build)."""
     project = packaged['dev'].parent.parent
     with open(project / '.chalice' / 'config.json') as f:
-        config = Config(chalice_stage='dev', user_provided_params={'project_dir': str(project)},
-                        config_from_disk=json.load(f))
+        config = Config(
+            chalice_stage='dev', user_provided_params={'project_dir': str(project)}, config_from_disk=json.load(f)
+        )
     resource = models.DeploymentPackage(filename=models.Placeholder.BUILD_STAGE)
     create_build_stage(OSUtils(), UI(), SwaggerGenerator('us-east-1', {}), config).execute(config, [resource])
     assert lambda_package.is_rewritten(resource.filename)
@@ -94,11 +96,17 @@ def test_rewrite_leaves_a_rewritten_zip_unchanged(deployment_zip, tmp_path):
 @pytest.fixture
 def seeded(moto_server, tmp_path):
     """A table, a bucket and an API key on the moto server; the environment to reach them."""
-    env = {**aws_env(moto_server), 'ASSETGATE_TABLE': 'pkg-test', 'ASSETGATE_BUCKET': 'pkg-test',
-           'ASSETGATE_REGION': 'us-east-1'}
-    seed = ('from chalicelib import auth, config\n'
-            'from scripts.bootstrap import ensure_bucket, ensure_table\n'
-            's = config.settings(); ensure_table(s); ensure_bucket(s); print(auth.mint("pkg")[0])\n')
+    env = {
+        **aws_env(moto_server),
+        'ASSETGATE_TABLE': 'pkg-test',
+        'ASSETGATE_BUCKET': 'pkg-test',
+        'ASSETGATE_REGION': 'us-east-1',
+    }
+    seed = (
+        'from chalicelib import auth, config\n'
+        'from scripts.bootstrap import ensure_bucket, ensure_table\n'
+        's = config.settings(); ensure_table(s); ensure_bucket(s); print(auth.mint("pkg")[0])\n'
+    )
     done = subprocess.run([sys.executable, '-c', seed], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return env, done.stdout.strip().splitlines()[-1]
@@ -118,23 +126,38 @@ def test_the_trimmed_package_alone_creates_presigns_reads_and_writes_from_its_py
             path = os.path.join(folder, name)
             os.chmod(path, os.stat(path).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     before = _tree(task)
-    done = subprocess.run([sys.executable, '-S', '-B', '-v', INVOKE, '--root', str(task), 'share', '--key', key],
-                          env={**env, 'PYTHONDONTWRITEBYTECODE': '1'}, cwd=task, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, '-S', '-B', '-v', INVOKE, '--root', str(task), 'share', '--key', key],
+        env={**env, 'PYTHONDONTWRITEBYTECODE': '1'},
+        cwd=task,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (result['create_status'], result['upload_status'], result['redeem_status'],
-            result['download_status'], result['download_matches']) == (201, 200, 302, 200, True)
+    assert (
+        result['create_status'],
+        result['upload_status'],
+        result['redeem_status'],
+        result['download_status'],
+        result['download_matches'],
+    ) == (201, 200, 302, 200, True)
     # What it wrote is in the table and the bucket.
     items = client('dynamodb', env['AWS_ENDPOINT_URL']).scan(TableName='pkg-test')['Items']
     assert any(result['asset_id'] in item['ObjID']['S'] for item in items)
-    objects = client('s3', env['AWS_ENDPOINT_URL']).list_objects_v2(Bucket='pkg-test',
-                                                                    Prefix=f'assets/{result["asset_id"]}/')
+    objects = client('s3', env['AWS_ENDPOINT_URL']).list_objects_v2(
+        Bucket='pkg-test', Prefix=f'assets/{result["asset_id"]}/'
+    )
     assert objects['KeyCount'] == 1
     # Every module of the package came from its .pyc (python -v names what each code object came from).
-    loaded = [line.split("'")[1] for line in done.stderr.splitlines()
-              if line.startswith('# code object from') and str(task) in line]
-    assert len(loaded) > 100 and all(path.endswith('.cpython-311.pyc') for path in loaded), \
-        [path for path in loaded if not path.endswith('.pyc')][:5]
+    loaded = [
+        line.split("'")[1]
+        for line in done.stderr.splitlines()
+        if line.startswith('# code object from') and str(task) in line
+    ]
+    assert len(loaded) > 100 and all(path.endswith('.cpython-311.pyc') for path in loaded), [
+        path for path in loaded if not path.endswith('.pyc')
+    ][:5]
     assert any(path.endswith('/chalicelib/__pycache__/' + os.path.basename(path)) for path in loaded)
     assert _tree(task) == before  # nothing written

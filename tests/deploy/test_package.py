@@ -1,4 +1,5 @@
 """The CloudFormation path: chalice package + merge template per stage, clean under cfn-lint, lean zip."""
+
 import json
 import os
 import re
@@ -41,8 +42,7 @@ def test_template_table_has_the_models_schema_and_ttl(packaged, stage):
     props = table['Properties']
     assert props['KeySchema'] == schema['KeySchema']
     assert props['AttributeDefinitions'] == schema['AttributeDefinitions']
-    assert props['TimeToLiveSpecification'] == {'AttributeName': models.ttl_attribute_name(),
-                                                'Enabled': True}
+    assert props['TimeToLiveSpecification'] == {'AttributeName': models.ttl_attribute_name(), 'Enabled': True}
     assert props['BillingMode'] == 'PAY_PER_REQUEST'
     assert props['PointInTimeRecoverySpecification'] == {'PointInTimeRecoveryEnabled': True}
     assert table['DeletionPolicy'] == 'Retain'
@@ -66,8 +66,7 @@ def test_template_bucket_invokes_the_upload_handler_on_object_created(packaged, 
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_bucket_cors_allows_the_stack_api_origin_and_no_wildcard(packaged, stage):
     [rule] = template(packaged, stage)['Resources']['AssetBucket']['Properties']['CorsConfiguration']['CorsRules']
-    assert rule['AllowedOrigins'] == [
-        {'Fn::Sub': 'https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}'}]
+    assert rule['AllowedOrigins'] == [{'Fn::Sub': 'https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}'}]
     assert sorted(rule['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
     assert sorted(rule['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
     assert rule['ExposedHeaders'] == ['ETag']
@@ -103,6 +102,7 @@ def test_template_data_policy_is_separate_and_has_the_stage_policy_actions(packa
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_gateway_responses_are_the_ones_defined_once(packaged, stage):
     from scripts import gateway_responses
+
     api = template(packaged, stage)['Resources']['RestAPI']['Properties']['DefinitionBody']
     found = api['x-amazon-apigateway-gateway-responses']
     assert found == gateway_responses.swagger_extension()
@@ -114,8 +114,10 @@ def test_template_gateway_responses_are_the_ones_defined_once(packaged, stage):
 
 def _runtime_distributions() -> set[str]:
     """requirements.txt and everything it pulls in, as normalised distribution names."""
+
     def norm(name):
         return re.sub(r'[-_.]+', '_', name).lower()
+
     with open(os.path.join(ROOT, 'requirements.txt')) as f:
         todo = [re.split(r'[=<>\[; ]', line.strip())[0] for line in f if line.strip() and not line.startswith('#')]
     seen = set()
@@ -139,13 +141,32 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     # The owner app ships inside chalicelib; its build tree and node_modules do not.
     assert 'chalicelib/webapp/index.html' in names and 'chalicelib/webapp/static/manifest.json' in names
     assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]
-    for unwanted in ('tests', 'scripts', 'build', '.chalice', 'requirements-dev.txt', 'pytest', '_pytest', 'moto',
-                     'cfnlint', 'samtranslator', 'werkzeug', 'flask', 'requests', 'cli', 'assetgate_cli', 'rich',
-                     'platformdirs'):
+    for unwanted in (
+        'tests',
+        'scripts',
+        'build',
+        '.chalice',
+        'requirements-dev.txt',
+        'pytest',
+        '_pytest',
+        'moto',
+        'cfnlint',
+        'samtranslator',
+        'werkzeug',
+        'flask',
+        'requests',
+        'cli',
+        'assetgate_cli',
+        'rich',
+        'platformdirs',
+    ):
         assert unwanted not in top, unwanted
     # chalice contributes only its runtime (app.py), not the CLI or the deployer.
     assert sorted(n for n in names if n.startswith('chalice/')) == [
-        'chalice/__init__.py', 'chalice/__pycache__/__init__.cpython-311.pyc', 'chalice/__pycache__/app.cpython-311.pyc',
-        'chalice/app.py']
+        'chalice/__init__.py',
+        'chalice/__pycache__/__init__.cpython-311.pyc',
+        'chalice/__pycache__/app.cpython-311.pyc',
+        'chalice/app.py',
+    ]
     installed = {re.sub(r'[-_.]+', '_', n.split('-')[0]).lower() for n in top if n.endswith('.dist-info')}
     assert installed <= _runtime_distributions()

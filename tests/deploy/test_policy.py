@@ -4,6 +4,7 @@ Every route (and the S3 event handler) is driven through chalice.test.Client und
 botocore call and each presigned URL is recorded and mapped to IAM actions with the table below.
 An operation missing from the table fails the test, so a new AWS call forces a policy review.
 """
+
 import copy
 import fnmatch
 import json
@@ -39,11 +40,19 @@ OPERATION_ACTIONS = {
     ('s3', 'ListParts'): {'s3:ListMultipartUploadParts'},
     ('s3', 'ListMultipartUploads'): {'s3:ListBucketMultipartUploads'},
 }
-TRANSACT_ITEM_ACTIONS = {'Put': 'dynamodb:PutItem', 'Update': 'dynamodb:UpdateItem', 'Delete': 'dynamodb:DeleteItem',
-                         'ConditionCheck': 'dynamodb:ConditionCheckItem'}
+TRANSACT_ITEM_ACTIONS = {
+    'Put': 'dynamodb:PutItem',
+    'Update': 'dynamodb:UpdateItem',
+    'Delete': 'dynamodb:DeleteItem',
+    'ConditionCheck': 'dynamodb:ConditionCheckItem',
+}
 # A presigned URL is signed with the function's role and checked by S3 only when it is used.
-PRESIGN_ACTIONS = {'put_object': {'s3:PutObject'}, 'get_object': {'s3:GetObject'}, 'upload_part': {'s3:PutObject'},
-                   'post': {'s3:PutObject'}}
+PRESIGN_ACTIONS = {
+    'put_object': {'s3:PutObject'},
+    'get_object': {'s3:GetObject'},
+    'upload_part': {'s3:PutObject'},
+    'post': {'s3:PutObject'},
+}
 LOG_ACTIONS = {'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'}
 BUCKET_ACTIONS = {'s3:ListBucket'}  # on the bucket, not its objects
 
@@ -68,6 +77,7 @@ def recorder(monkeypatch, aws):  # noqa: F811
     from botocore.client import BaseClient
 
     from chalicelib import aws as clients
+
     rec = Recorder()
     original_call = BaseClient._make_api_call
 
@@ -75,6 +85,7 @@ def recorder(monkeypatch, aws):  # noqa: F811
         if rec.active:
             rec.operations.append((self.meta.service_model.service_name, operation, params))
         return original_call(self, operation, params)
+
     monkeypatch.setattr(BaseClient, '_make_api_call', call)
 
     original_s3 = clients.s3
@@ -93,15 +104,18 @@ def recorder(monkeypatch, aws):  # noqa: F811
                 if rec.active:
                     rec.presigns.append('post')
                 return post(*args, **kwargs)
+
             client.generate_presigned_url, client.generate_presigned_post = presign_url, presign_post
             client._assetgate_recorded = True
         return client
+
     monkeypatch.setattr(clients, 's3', s3_client)
     return rec
 
 
 def upload(s3, aws, asset_id, number, data=b'bytes'):  # noqa: F811
     from chalicelib import keys
+
     s3.put_object(Bucket=aws.bucket, Key=keys.object_key(asset_id, number), Body=data)
 
 
@@ -131,8 +145,9 @@ def drive_every_route(client, owner_key, other_key, s3, aws, recorder, clock):  
         assert second['asset']['version'] == 2
     upload(s3, aws, asset_id, 2)
     with recorder:
-        client.lambda_.invoke('upload_landed', client.events.generate_s3_event(
-            bucket=aws.bucket, key=f'assets/{asset_id}/2'))
+        client.lambda_.invoke(
+            'upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{asset_id}/2')
+        )
         assert get(client, f'/asset/{asset_id}?version=1', owner_key)[0].status_code == 302
         assert get(client, '/asset', owner_key)[0].status_code == 200
         assert get(client, f'/asset/{asset_id}/meta', owner_key)[0].status_code == 200
@@ -144,7 +159,7 @@ def drive_every_route(client, owner_key, other_key, s3, aws, recorder, clock):  
         assert get(client, '/health')[0].status_code == 200
         assert client.http.delete(f'/asset/{asset_id}', headers=bearer(owner_key)).status_code == 204
         post_asset(client, owner_key, query='name=b.txt')
-        clock.advance(10 ** 7)
+        clock.advance(10**7)
         assert get(client, f'/asset-token/{second["token"]["token"]}')[0].status_code in (404, 410)
         assert post_asset(client, owner_key, query='name=form.txt&upload=post')[0].status_code == 201
     drive_multipart(client, owner_key, s3, aws, recorder)
@@ -155,26 +170,37 @@ def drive_multipart(client, owner_key, s3, aws, recorder):
     """A two-part upload (small parts by configuration): start, more part URLs, complete; and an abort."""
     import os
     from urllib.parse import urlparse
-    small = {'ASSETGATE_MULTIPART_THRESHOLD': str(5 * 1024 ** 2), 'ASSETGATE_PART_SIZE': str(5 * 1024 ** 2),
-             'ASSETGATE_PART_URLS_PER_ANSWER': '1'}
+
+    small = {
+        'ASSETGATE_MULTIPART_THRESHOLD': str(5 * 1024**2),
+        'ASSETGATE_PART_SIZE': str(5 * 1024**2),
+        'ASSETGATE_PART_URLS_PER_ANSWER': '1',
+    }
     saved = {k: os.environ.get(k) for k in small}
     os.environ.update(small)
     try:
-        size = 5 * 1024 ** 2 + 1
+        size = 5 * 1024**2 + 1
         with recorder:
             _, created = post_asset(client, owner_key, query=f'size={size}')
             asset_id, upload = created['asset']['id'], created['upload']
             more = urlparse(upload['more_parts']['url'])
             assert get(client, f'{more.path}?{more.query}', owner_key)[0].status_code == 200
             assert post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')[0].status_code == 409
-        for number, length in ((1, 5 * 1024 ** 2), (2, 1)):
-            s3.upload_part(Bucket=aws.bucket, Key=f'assets/{asset_id}/1', UploadId=upload['upload_id'],
-                           PartNumber=number, Body=b'x' * length)
+        for number, length in ((1, 5 * 1024**2), (2, 1)):
+            s3.upload_part(
+                Bucket=aws.bucket,
+                Key=f'assets/{asset_id}/1',
+                UploadId=upload['upload_id'],
+                PartNumber=number,
+                Body=b'x' * length,
+            )
         with recorder:
             assert post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')[0].status_code == 200
             _, aborted = post_asset(client, owner_key, query=f'size={size}')
-            assert client.http.delete(f'/asset/{aborted["asset"]["id"]}/upload',
-                                      headers=bearer(owner_key)).status_code == 204
+            assert (
+                client.http.delete(f'/asset/{aborted["asset"]["id"]}/upload', headers=bearer(owner_key)).status_code
+                == 204
+            )
     finally:
         for name, value in saved.items():
             if value is None:
@@ -218,6 +244,7 @@ def policy_problems(policy: dict, needed: set, app_name: str, stage: str, env: d
     pattern (assetgate-<stage>-*) when the stage leaves its name to the bootstrap.
     """
     from scripts.bootstrap import policy_resources
+
     problems, allowed = [], set()
     bucket = env.get('ASSETGATE_BUCKET') or f'assetgate-{stage}-*'
     expected = policy_resources(app_name, stage, {**env, 'ASSETGATE_BUCKET': bucket}, account)
@@ -257,10 +284,22 @@ def all_needed(recorded) -> set:
 
 def test_the_scenario_reaches_every_kind_of_call_the_app_makes(recorded):
     seen = {(svc, op) for svc, op, _ in recorded.operations}
-    assert {('dynamodb', 'GetItem'), ('dynamodb', 'UpdateItem'), ('dynamodb', 'Query'), ('dynamodb', 'BatchGetItem'),
-            ('dynamodb', 'BatchWriteItem'), ('dynamodb', 'DeleteItem'), ('dynamodb', 'TransactWriteItems'),
-            ('s3', 'HeadObject'), ('s3', 'HeadBucket'), ('s3', 'DeleteObjects'), ('s3', 'CreateMultipartUpload'),
-            ('s3', 'ListParts'), ('s3', 'CompleteMultipartUpload'), ('s3', 'AbortMultipartUpload')} <= seen
+    assert {
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'UpdateItem'),
+        ('dynamodb', 'Query'),
+        ('dynamodb', 'BatchGetItem'),
+        ('dynamodb', 'BatchWriteItem'),
+        ('dynamodb', 'DeleteItem'),
+        ('dynamodb', 'TransactWriteItems'),
+        ('s3', 'HeadObject'),
+        ('s3', 'HeadBucket'),
+        ('s3', 'DeleteObjects'),
+        ('s3', 'CreateMultipartUpload'),
+        ('s3', 'ListParts'),
+        ('s3', 'CompleteMultipartUpload'),
+        ('s3', 'AbortMultipartUpload'),
+    } <= seen
     assert {'put_object', 'get_object', 'upload_part', 'post'} <= set(recorded.presigns)
 
 
@@ -287,8 +326,10 @@ def test_stage_policy_after_bootstrap_names_the_exact_table_and_bucket(recorded,
     import shutil
 
     from scripts.bootstrap import configure_stage
-    shutil.copytree(os.path.join(ROOT, '.chalice'), tmp_path / '.chalice',
-                    ignore=shutil.ignore_patterns('deployed', 'deployments'))
+
+    shutil.copytree(
+        os.path.join(ROOT, '.chalice'), tmp_path / '.chalice', ignore=shutil.ignore_patterns('deployed', 'deployments')
+    )
     configure_stage(stage, '123456789012', str(tmp_path))
     config = json.loads((tmp_path / '.chalice' / 'config.json').read_text())
     env = config['stages'][stage]['environment_variables']

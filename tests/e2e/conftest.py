@@ -1,4 +1,5 @@
 """End-to-end tier: a real moto server and a real `chalice local`, spoken to over HTTP."""
+
 import json
 import os
 import shutil
@@ -20,8 +21,13 @@ def run_local_stack(home, stage_env=None, moto_port: int | None = None):
     ``stage_env`` adds settings to the copy's local stage (chalice local lets them win). Yields a Stack.
     """
     project = home / 'project'
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build', 'node_modules', 'cli'))
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build', 'node_modules', 'cli'
+        ),
+    )
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
     local = config['stages']['local']['environment_variables']
@@ -31,9 +37,21 @@ def run_local_stack(home, stage_env=None, moto_port: int | None = None):
     env_file, clock_file, log_path = home / 'env', home / 'clock', home / 'stack.log'
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
     env.update({'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'})
-    server = Server('local stack', [sys.executable, str(project / 'scripts' / 'local_stack.py'), '--project-dir',
-                                    str(project), '--port', str(free_port()), '--env-file', str(env_file)],
-                    env, log_path)
+    server = Server(
+        'local stack',
+        [
+            sys.executable,
+            str(project / 'scripts' / 'local_stack.py'),
+            '--project-dir',
+            str(project),
+            '--port',
+            str(free_port()),
+            '--env-file',
+            str(env_file),
+        ],
+        env,
+        log_path,
+    )
     try:
         server.wait_until(env_file.exists)
         values = dict(line.split('=', 1) for line in env_file.read_text().splitlines())
@@ -69,13 +87,20 @@ class Stack:
         return {'Authorization': f'Bearer {key or self.key}'}
 
     def create(self, query='', key=None, **kwargs) -> requests.Response:
-        return requests.post(f'{self.url}/asset' + (f'?{query}' if query else ''), headers=self.auth(key),
-                             timeout=30, **kwargs)
+        return requests.post(
+            f'{self.url}/asset' + (f'?{query}' if query else ''), headers=self.auth(key), timeout=30, **kwargs
+        )
 
     def boto(self, service: str):
         import boto3
-        return boto3.client(service, endpoint_url=self.endpoint, region_name='us-east-1',
-                            aws_access_key_id='assetgate-local', aws_secret_access_key='assetgate-local')
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name='us-east-1',
+            aws_access_key_id='assetgate-local',
+            aws_secret_access_key='assetgate-local',
+        )
 
     def scan(self) -> list[dict]:
         return self.boto('dynamodb').scan(TableName=self.table)['Items']
@@ -101,7 +126,7 @@ def stage_settings(stack, monkeypatch):
     return settings()
 
 
-PART = 5 * 1024 ** 2  # the CLI stack's part size and multipart threshold
+PART = 5 * 1024**2  # the CLI stack's part size and multipart threshold
 
 
 @pytest.fixture(scope='session')
@@ -109,9 +134,15 @@ def cli_stack(tmp_path_factory):
     """A local stack with 5 MiB parts and threshold whose S3 endpoint is a fault proxy (cli_stack.proxy)."""
     moto_port = free_port()
     with FaultProxy(f'http://127.0.0.1:{moto_port}', seed=9) as proxy:
-        for running in run_local_stack(tmp_path_factory.mktemp('cli-stack'), {
-                'AWS_ENDPOINT_URL_S3': proxy.url, 'ASSETGATE_MULTIPART_THRESHOLD': str(PART),
-                'ASSETGATE_PART_SIZE': str(PART)}, moto_port):
+        for running in run_local_stack(
+            tmp_path_factory.mktemp('cli-stack'),
+            {
+                'AWS_ENDPOINT_URL_S3': proxy.url,
+                'ASSETGATE_MULTIPART_THRESHOLD': str(PART),
+                'ASSETGATE_PART_SIZE': str(PART),
+            },
+            moto_port,
+        ):
             running.proxy = proxy
             running.part_size = PART
             yield running

@@ -2,6 +2,7 @@
 
 Every test that breaks the stack's data puts it back, because the stack is shared with the other tests.
 """
+
 import json
 import time
 import uuid
@@ -36,8 +37,10 @@ def test_a_normal_session_leaves_no_problem(stack, stage_settings):
     assert requests.post(f'{stack.url}/asset/{asset_id}/token?max_uses=2', headers=auth, timeout=30).status_code == 201
     version = requests.post(f'{stack.url}/asset/{asset_id}/version?token=1', headers=auth, timeout=30).json()
     put_bytes(version, b'second version')
-    assert requests.delete(f'{stack.url}/asset-token/{created["token"]["token"]}', headers=auth,
-                           timeout=30).status_code == 204
+    assert (
+        requests.delete(f'{stack.url}/asset-token/{created["token"]["token"]}', headers=auth, timeout=30).status_code
+        == 204
+    )
     gone = ready_asset(stack)
     assert requests.delete(f'{stack.url}/asset/{gone["asset"]["id"]}', headers=auth, timeout=30).status_code == 204
     multipart = stack.create(f'name=big.bin&upload=multipart&size={6 * 1024 * 1024}').json()
@@ -63,7 +66,8 @@ def test_a_token_without_its_token_ref_is_reported(stack, stage_settings, capsys
     try:
         report = check_data.check(stage_settings)
         assert problems_about(report, created['asset']['id']) == [
-            ('token_without_token_ref', f'TOKEN#{digest[:16]}… / TOKEN')]
+            ('token_without_token_ref', f'TOKEN#{digest[:16]}… / TOKEN')
+        ]
         assert check_data.main(['--project-dir', str(stack.project), '--json']) == 1
         printed = json.loads(capsys.readouterr().out)
         assert printed['ok'] is False
@@ -82,11 +86,13 @@ def test_a_ready_version_without_its_object_is_reported(stack, stage_settings):
     try:
         report = check_data.check(stage_settings)
         assert problems_about(report, created['asset']['id']) == [
-            ('ready_version_without_object', ' / '.join(keys.version(created['asset']['id'], 1)))]
+            ('ready_version_without_object', ' / '.join(keys.version(created['asset']['id'], 1)))
+        ]
         s3.put_object(Bucket=stack.bucket, Key=object_key, Body=data + b'!')
         report = check_data.check(stage_settings)
         assert problems_about(report, created['asset']['id']) == [
-            ('ready_version_size_mismatch', ' / '.join(keys.version(created['asset']['id'], 1)))]
+            ('ready_version_size_mismatch', ' / '.join(keys.version(created['asset']['id'], 1)))
+        ]
     finally:
         s3.put_object(Bucket=stack.bucket, Key=object_key, Body=data)
     assert check_data.check(stage_settings).problems == []
@@ -100,7 +106,8 @@ def test_an_object_without_a_version_is_reported(stack, stage_settings):
     try:
         report = check_data.check(stage_settings)
         assert sorted((p.kind, p.where) for p in report.problems) == sorted(
-            ('object_without_version', key) for key in strays)
+            ('object_without_version', key) for key in strays
+        )
     finally:
         for key in strays:
             s3.delete_object(Bucket=stack.bucket, Key=key)
@@ -113,8 +120,10 @@ def test_a_multipart_upload_of_no_pending_version_is_reported(stack, stage_setti
     try:
         report = check_data.check(stage_settings)
         # With no version to date it, its age is S3's Initiated, which moto fixes at 2010-11-10.
-        assert [p.kind for p in report.problems] == ['multipart_upload_without_pending_version',
-                                                     'multipart_upload_older_than_lifecycle']
+        assert [p.kind for p in report.problems] == [
+            'multipart_upload_without_pending_version',
+            'multipart_upload_older_than_lifecycle',
+        ]
         assert {p.where for p in report.problems} == {f'{key} upload {upload_id[:12]}…'}
     finally:
         s3.abort_multipart_upload(Bucket=stack.bucket, Key=key, UploadId=upload_id)
@@ -131,7 +140,8 @@ def test_a_multipart_upload_older_than_the_lifecycle_rule_is_reported(stack, sta
 
     assert problems_about(younger, key) == []
     assert problems_about(older, key) == [
-        ('multipart_upload_older_than_lifecycle', f'{key} upload {created["upload"]["upload_id"][:12]}…')]
+        ('multipart_upload_older_than_lifecycle', f'{key} upload {created["upload"]["upload_id"][:12]}…')
+    ]
     aborted = requests.delete(created['upload']['abort']['url'], headers=stack.auth(), timeout=30)
     assert aborted.status_code == 204
     assert problems_about(check_data.check(stage_settings, now=time.time() + day + 60), key) == []

@@ -1,4 +1,5 @@
 """The `assetgate` command, run as a real process against the local stack (5 MiB parts, S3 behind a fault proxy)."""
+
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from tests.fault_proxy import Rule
 
 # ASSETGATE_CLI runs these tests against another install, e.g. one made with Python 3.9.
 ASSETGATE = os.environ.get('ASSETGATE_CLI') or os.path.join(ROOT, '.venv', 'bin', 'assetgate')
-MiB = 1024 ** 2
+MiB = 1024**2
 PART = 5 * MiB
 PART_PUT = r'partNumber='
 
@@ -33,16 +34,30 @@ def cli(cli_stack, tmp_path):
     cli_stack.proxy.set_rules([])
     cli_stack.proxy.stats.reset()
     env = {name: value for name, value in os.environ.items() if not name.startswith(('ASSETGATE_', 'AWS_'))}
-    env.update({'ASSETGATE_URL': cli_stack.url, 'ASSETGATE_API_KEY': cli_stack.key,
-                'ASSETGATE_MULTIPART_THRESHOLD': str(PART), 'HOME': str(tmp_path / 'home'),
-                'XDG_CONFIG_HOME': str(tmp_path / 'config'), 'XDG_STATE_HOME': str(tmp_path / 'state')})
+    env.update(
+        {
+            'ASSETGATE_URL': cli_stack.url,
+            'ASSETGATE_API_KEY': cli_stack.key,
+            'ASSETGATE_MULTIPART_THRESHOLD': str(PART),
+            'HOME': str(tmp_path / 'home'),
+            'XDG_CONFIG_HOME': str(tmp_path / 'config'),
+            'XDG_STATE_HOME': str(tmp_path / 'state'),
+        }
+    )
 
     def run(*args, input=None, check=True, extra_env=None, timeout=60):
-        done = subprocess.run([ASSETGATE, *args], input=input, capture_output=True, cwd=tmp_path,
-                              env={**env, **(extra_env or {})}, timeout=timeout)
+        done = subprocess.run(
+            [ASSETGATE, *args],
+            input=input,
+            capture_output=True,
+            cwd=tmp_path,
+            env={**env, **(extra_env or {})},
+            timeout=timeout,
+        )
         if check:
             assert done.returncode == 0, done.stderr.decode()
         return done
+
     run.env = env
     run.dir = tmp_path
     run.stack = cli_stack
@@ -95,8 +110,13 @@ def _state_files(cli) -> list:
 def _kill_midway(cli, path, parts_before_kill: int) -> dict:
     """Start a share slowed down by the proxy, SIGKILL it once the state file records enough parts."""
     cli.stack.proxy.set_rules([Rule('delay', method='PUT', target=PART_PUT, seconds=0.4)])
-    proc = subprocess.Popen([ASSETGATE, 'share', str(path), '--concurrency', '2', '--quiet'], cwd=cli.dir,
-                            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [ASSETGATE, 'share', str(path), '--concurrency', '2', '--quiet'],
+        cwd=cli.dir,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     state = {}
     try:
@@ -214,12 +234,15 @@ def test_get_resumes_a_dropped_download_with_range(cli):
     cli('get', result['url'], '-o', 'copy.bin')
     assert (cli.dir / 'copy.bin').read_bytes() == data
     stats = cli.stack.proxy.stats
-    assert (stats.count(method='GET', target='/assets/', action='truncate'),
-            stats.count(method='GET', target='/assets/', action='forward')) == (1, 1)
+    assert (
+        stats.count(method='GET', target='/assets/', action='truncate'),
+        stats.count(method='GET', target='/assets/', action='forward'),
+    ) == (1, 1)
 
 
 class _Crafted(BaseHTTPRequestHandler):
     """A share link whose download names a file outside the target directory."""
+
     disposition = ''
 
     def log_message(self, *args):
@@ -239,20 +262,29 @@ class _Crafted(BaseHTTPRequestHandler):
         self.wfile.write(b'evil')
 
 
-@pytest.mark.parametrize('disposition', [
-    'attachment; filename="../escape.txt"',
-    "attachment; filename=\"x.txt\"; filename*=UTF-8''..%2Fescape.txt",
-    'attachment; filename="/tmp/escape.txt"',
-    "attachment; filename*=UTF-8''a%00b.txt",
-], ids=['dotdot', 'star-dotdot', 'absolute', 'nul'])
+@pytest.mark.parametrize(
+    'disposition',
+    [
+        'attachment; filename="../escape.txt"',
+        'attachment; filename="x.txt"; filename*=UTF-8\'\'..%2Fescape.txt',
+        'attachment; filename="/tmp/escape.txt"',
+        "attachment; filename*=UTF-8''a%00b.txt",
+    ],
+    ids=['dotdot', 'star-dotdot', 'absolute', 'nul'],
+)
 def test_get_refuses_a_content_disposition_name_that_escapes(cli, disposition):
     _Crafted.disposition = disposition
     server = ThreadingHTTPServer(('127.0.0.1', 0), _Crafted)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         (cli.dir / 'inbox').mkdir()
-        refused = cli('get', f'http://127.0.0.1:{server.server_address[1]}/asset-token/abcdefgh12345678',
-                      '-o', 'inbox', check=False)
+        refused = cli(
+            'get',
+            f'http://127.0.0.1:{server.server_address[1]}/asset-token/abcdefgh12345678',
+            '-o',
+            'inbox',
+            check=False,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -270,8 +302,14 @@ def test_login_stores_the_key_from_stdin_with_mode_0600(cli):
 
 
 def test_login_refuses_an_unknown_key_and_saves_nothing(cli):
-    refused = cli('login', '--url', cli.stack.url, input=b'agk_' + b'y' * 43 + b'\n', check=False,
-                  extra_env={'ASSETGATE_API_KEY': ''})
+    refused = cli(
+        'login',
+        '--url',
+        cli.stack.url,
+        input=b'agk_' + b'y' * 43 + b'\n',
+        check=False,
+        extra_env={'ASSETGATE_API_KEY': ''},
+    )
     assert refused.returncode == 4 and list((cli.dir / 'config').rglob('config.json')) == []
 
 

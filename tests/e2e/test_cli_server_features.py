@@ -6,6 +6,7 @@
 
 They fail until the service side is merged.
 """
+
 import base64
 import hashlib
 import json
@@ -59,7 +60,9 @@ def test_get_fails_loudly_on_a_corrupted_download_and_removes_the_partial_file(c
     (cli.dir / 'inbox').mkdir()
     refused = cli('get', result['url'], '-o', 'inbox', check=False)
     assert refused.returncode == 6
-    assert refused.stderr.decode().endswith('assetgate: The download is corrupt: its SHA-256 differs from the one '
-                                            'the service recorded (the partial file was removed).\n')
+    assert refused.stderr.decode().endswith(
+        'assetgate: The download is corrupt: its SHA-256 differs from the one '
+        'the service recorded (the partial file was removed).\n'
+    )
     assert list((cli.dir / 'inbox').iterdir()) == []
     assert cli.stack.proxy.stats.count(method='GET', target='/assets/', action='flip') == 1

@@ -1,4 +1,5 @@
 """The test tier's fault-injecting proxy (tests/fault_proxy.py) forwards faithfully and injects exactly its faults."""
+
 import hashlib
 import json
 import subprocess
@@ -18,6 +19,7 @@ BODY = bytes(range(256)) * 4096  # 1 MiB
 
 class _Echo(BaseHTTPRequestHandler):
     """Answers GET with BODY and PUT with the SHA-256 of what it received, and the Host it saw."""
+
     protocol_version = 'HTTP/1.1'
     received = []
 
@@ -65,11 +67,11 @@ def test_proxy_fails_a_seeded_fraction_with_an_s3_error_without_forwarding(upstr
     _Echo.received.clear()
     rule = Rule('fail', method='PUT', target=r'partNumber=', fraction=0.5, status=503)
     with FaultProxy(upstream, [rule], seed=7) as proxy:
-        statuses = [requests.put(f'{proxy.url}/p?partNumber={n}', data=b'abc', timeout=10).status_code
-                    for n in range(40)]
+        statuses = [
+            requests.put(f'{proxy.url}/p?partNumber={n}', data=b'abc', timeout=10).status_code for n in range(40)
+        ]
     with FaultProxy(upstream, [Rule('fail', method='PUT', target=r'partNumber=', fraction=0.5)], seed=7) as again:
-        repeat = [requests.put(f'{again.url}/p?partNumber={n}', data=b'abc', timeout=10).status_code
-                  for n in range(40)]
+        repeat = [requests.put(f'{again.url}/p?partNumber={n}', data=b'abc', timeout=10).status_code for n in range(40)]
     assert statuses == repeat  # the same seed gives the same faults
     assert 5 < statuses.count(503) < 35 and statuses.count(503) + statuses.count(200) == 40
     assert proxy.stats['fail'] == statuses.count(503)
@@ -84,8 +86,7 @@ def test_proxy_error_body_is_s3_shaped_xml(upstream):
 
 def test_proxy_error_body_for_dynamodb_is_json(upstream):
     with FaultProxy(upstream, [Rule('fail', status=500)]) as proxy:
-        answer = requests.post(proxy.url, data=b'{}', headers={'X-Amz-Target': 'DynamoDB_20120810.GetItem'},
-                               timeout=10)
+        answer = requests.post(proxy.url, data=b'{}', headers={'X-Amz-Target': 'DynamoDB_20120810.GetItem'}, timeout=10)
     assert answer.status_code == 500 and answer.json()['__type'].endswith('#InternalServerError')
 
 
@@ -107,14 +108,28 @@ def test_proxy_flips_exactly_one_byte_of_the_answer(upstream):
 def test_proxy_truncate_sends_only_the_first_bytes(upstream):
     with FaultProxy(upstream, [Rule('truncate', offset=1000)]) as proxy:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
-            _ = requests.get(f"{proxy.url}/k", timeout=10).content
+            _ = requests.get(f'{proxy.url}/k', timeout=10).content
 
 
 def test_proxy_runs_as_a_process_and_prints_its_counters(upstream):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, '-m', 'tests.fault_proxy', '--upstream', upstream, '--port', str(port),
-                             '--rule', 'fail,method=GET,target=^/bad,status=500'], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            '-m',
+            'tests.fault_proxy',
+            '--upstream',
+            upstream,
+            '--port',
+            str(port),
+            '--rule',
+            'fail,method=GET,target=^/bad,status=500',
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         proc.stderr.readline()  # "fault proxy ... -> ...": listening
         assert requests.get(f'http://127.0.0.1:{port}/bad', timeout=10).status_code == 500

@@ -5,6 +5,7 @@ uploads and downloads go through the same proxy (they are retried client-side, a
 Every answer is 2xx/3xx/4xx or a 503 in assetgate's error shape, every create whose bytes were
 uploaded serves them back, and the invariant checker finds nothing afterwards.
 """
+
 import dataclasses
 import json
 import os
@@ -50,18 +51,33 @@ def faulty_stack(tmp_path_factory):
     stack = None
     try:
         project = tmp_path / 'project'
-        shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+        shutil.copytree(
+            ROOT,
+            project,
+            ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
+        )
         config_path = project / '.chalice' / 'config.json'
         config = json.loads(config_path.read_text())
         config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = proxy.url
         config_path.write_text(json.dumps(config, indent=2))
         env_file = tmp_path / 'env'
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith('AWS_ENDPOINT_URL')}
-        stack = Server('local stack', [sys.executable, str(project / 'scripts' / 'local_stack.py'), '--project-dir',
-                                       str(project), '--port', str(free_port()), '--env-file', str(env_file),
-                                       '--external-aws'], {**env, 'PYTHONUNBUFFERED': '1'}, tmp_path / 'stack.log')
+        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
+        stack = Server(
+            'local stack',
+            [
+                sys.executable,
+                str(project / 'scripts' / 'local_stack.py'),
+                '--project-dir',
+                str(project),
+                '--port',
+                str(free_port()),
+                '--env-file',
+                str(env_file),
+                '--external-aws',
+            ],
+            {**env, 'PYTHONUNBUFFERED': '1'},
+            tmp_path / 'stack.log',
+        )
         stack.wait_until(env_file.exists)
         values = dict(line.split('=', 1) for line in env_file.read_text().splitlines())
         for name, value in stage_environment('local', str(project)).items():
@@ -83,9 +99,15 @@ def under_faults(faulty_stack, rules, seconds: float, seed: int):
     proxy.stats.reset()
     proxy.set_rules(rules)
     try:
-        workload, results = soak.run(values['ASSETGATE_URL'], values['ASSETGATE_API_KEY'], duration=seconds,
-                                     concurrency=8, allowed_5xx=frozenset({503}), seed=seed,
-                                     require_retry_after=True)
+        workload, results = soak.run(
+            values['ASSETGATE_URL'],
+            values['ASSETGATE_API_KEY'],
+            duration=seconds,
+            concurrency=8,
+            allowed_5xx=frozenset({503}),
+            seed=seed,
+            require_retry_after=True,
+        )
     finally:
         proxy.set_rules([])
     injected = proxy.stats.as_dict()
@@ -94,9 +116,11 @@ def under_faults(faulty_stack, rules, seconds: float, seed: int):
     for (route, status), n in results.statuses.items():
         if '(S3)' not in route:
             app_statuses[status] += n
-    print(f'\n{results.requests} requests, app answers {dict(sorted(app_statuses.items()))}, proxy {injected}, '
-          f'S3 retries {results.s3_retries}, versions verified {checked}, 503 without Retry-After '
-          f'{results.without_retry_after}')
+    print(
+        f'\n{results.requests} requests, app answers {dict(sorted(app_statuses.items()))}, proxy {injected}, '
+        f'S3 retries {results.s3_retries}, versions verified {checked}, 503 without Retry-After '
+        f'{results.without_retry_after}'
+    )
     return workload, results, app_statuses, injected, checked, check_data.check(direct)
 
 
@@ -113,8 +137,10 @@ def test_mixed_traffic_at_a_ten_percent_aws_fault_rate_keeps_answers_and_data_so
 
 
 def test_when_most_aws_requests_fail_the_app_answers_503_and_writes_nothing_half(faulty_stack):
-    storm = [Rule('fail', status=503, fraction=0.5, predicate=app_only),
-             Rule('fail', status=500, fraction=0.2, predicate=app_only)]
+    storm = [
+        Rule('fail', status=503, fraction=0.5, predicate=app_only),
+        Rule('fail', status=500, fraction=0.2, predicate=app_only),
+    ]
     workload, results, app_statuses, injected, checked, report = under_faults(faulty_stack, storm, 4, seed=6)
 
     assert app_statuses[503] >= 10  # the SDK's retries ran out: assetgate says so

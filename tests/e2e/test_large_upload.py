@@ -1,11 +1,12 @@
 """A 1 GiB file goes up through presigned multipart parts and comes back byte-identical through a share link."""
+
 import hashlib
 import random
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 def part_bytes(number: int, length: int) -> bytes:

@@ -1,4 +1,5 @@
 """The local stack itself: it stops completely however it is signalled, and its log holds no secret."""
+
 import json
 import os
 import secrets
@@ -53,8 +54,11 @@ def wait_for_log(log_path, text: str, timeout: float = 10) -> str:
 
 def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_path):
     project = tmp_path / 'project'
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'))
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
+    )
     os.symlink(os.path.join(ROOT, '.venv'), project / '.venv')
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
@@ -65,8 +69,15 @@ def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_p
         env.pop(name, None)
     log_path = tmp_path / 'make-run.log'
     with open(log_path, 'w') as log:
-        make = subprocess.Popen(['make', '-s', 'run', f'PORT={free_port()}'], cwd=project, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        make = subprocess.Popen(
+            ['make', '-s', 'run', f'PORT={free_port()}'],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     children: set[int] = set()
     try:
         deadline = time.monotonic() + 90

@@ -4,6 +4,7 @@ moto 5.2.5 deep-copies the whole table for every item of a TransactWriteItems an
 copy; scripts/moto_server.py's bound_moto_memory works around it. `make stack-memory` runs the
 long version (5,000 creates).
 """
+
 import uuid
 
 import pytest
@@ -51,28 +52,53 @@ def test_a_failed_transaction_still_leaves_every_item_as_it_was(stack):
     existing, new = f'TEST#{uuid.uuid4()}', f'TEST#{uuid.uuid4()}'
     dynamodb.put_item(TableName=stack.table, Item=_item(existing, 'A', state='before'))
     with pytest.raises(ClientError) as failed:
-        dynamodb.transact_write_items(TransactItems=[
-            {'Put': {'TableName': stack.table, 'Item': _item(new, 'A', state='new')}},
-            {'Update': {'TableName': stack.table, 'Key': _item(existing, 'A'), 'UpdateExpression': 'SET #s = :s',
-                        'ExpressionAttributeNames': {'#s': 'state'}, 'ExpressionAttributeValues': {':s': {'S': 'after'}}}},
-            {'ConditionCheck': {'TableName': stack.table, 'Key': _item(new, 'B'),
-                                'ConditionExpression': 'attribute_exists(ObjID)'}},
-        ])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {'Put': {'TableName': stack.table, 'Item': _item(new, 'A', state='new')}},
+                {
+                    'Update': {
+                        'TableName': stack.table,
+                        'Key': _item(existing, 'A'),
+                        'UpdateExpression': 'SET #s = :s',
+                        'ExpressionAttributeNames': {'#s': 'state'},
+                        'ExpressionAttributeValues': {':s': {'S': 'after'}},
+                    }
+                },
+                {
+                    'ConditionCheck': {
+                        'TableName': stack.table,
+                        'Key': _item(new, 'B'),
+                        'ConditionExpression': 'attribute_exists(ObjID)',
+                    }
+                },
+            ]
+        )
     assert failed.value.response['Error']['Code'] == 'TransactionCanceledException'
     assert 'Item' not in dynamodb.get_item(TableName=stack.table, Key=_item(new, 'A'))
-    assert dynamodb.get_item(TableName=stack.table, Key=_item(existing, 'A'))['Item'] == _item(existing, 'A',
-                                                                                               state='before')
+    assert dynamodb.get_item(TableName=stack.table, Key=_item(existing, 'A'))['Item'] == _item(
+        existing, 'A', state='before'
+    )
 
 
 def test_a_successful_transaction_writes_every_item(stack):
     dynamodb = stack.boto('dynamodb')
     existing, new = f'TEST#{uuid.uuid4()}', f'TEST#{uuid.uuid4()}'
     dynamodb.put_item(TableName=stack.table, Item=_item(existing, 'A', state='before'))
-    dynamodb.transact_write_items(TransactItems=[
-        {'Put': {'TableName': stack.table, 'Item': _item(new, 'A', state='new')}},
-        {'Update': {'TableName': stack.table, 'Key': _item(existing, 'A'), 'UpdateExpression': 'SET #s = :s',
-                    'ExpressionAttributeNames': {'#s': 'state'}, 'ExpressionAttributeValues': {':s': {'S': 'after'}}}},
-    ])
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {'Put': {'TableName': stack.table, 'Item': _item(new, 'A', state='new')}},
+            {
+                'Update': {
+                    'TableName': stack.table,
+                    'Key': _item(existing, 'A'),
+                    'UpdateExpression': 'SET #s = :s',
+                    'ExpressionAttributeNames': {'#s': 'state'},
+                    'ExpressionAttributeValues': {':s': {'S': 'after'}},
+                }
+            },
+        ]
+    )
     assert dynamodb.get_item(TableName=stack.table, Key=_item(new, 'A'))['Item'] == _item(new, 'A', state='new')
-    assert dynamodb.get_item(TableName=stack.table, Key=_item(existing, 'A'))['Item'] == _item(existing, 'A',
-                                                                                               state='after')
+    assert dynamodb.get_item(TableName=stack.table, Key=_item(existing, 'A'))['Item'] == _item(
+        existing, 'A', state='after'
+    )

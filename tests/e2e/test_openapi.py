@@ -1,4 +1,5 @@
 """The published API contract: /openapi.json lists every route, and the live API keeps to it under fuzzing."""
+
 import json
 import os
 import re
@@ -27,8 +28,17 @@ def test_the_document_lists_every_route_and_method_the_app_serves(stack):
     assert documented == served
     assert document['openapi'] == '3.1.0' and document['servers'] == [{'url': stack.url}]
     create = document['paths']['/asset']['post']
-    assert {p['name'] for p in create['parameters']} == {'name', 'content_type', 'token', 'expiry', 'max_uses',
-                                                         'size', 'sha256', 'upload', 'part_checksums'}
+    assert {p['name'] for p in create['parameters']} == {
+        'name',
+        'content_type',
+        'token',
+        'expiry',
+        'max_uses',
+        'size',
+        'sha256',
+        'upload',
+        'part_checksums',
+    }
     assert set(create['responses']) == {'201', '400', '401', '409', '415', '500', '503'}
 
 
@@ -37,9 +47,24 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(f
     body are the documented ones."""
     schemathesis = os.path.join(os.path.dirname(sys.executable), 'schemathesis')
     result = subprocess.run(
-        [schemathesis, 'run', f'{fuzzed_stack.url}/openapi.json', '-H', f'Authorization: Bearer {fuzzed_stack.key}',
-         '--checks', CHECKS, '--max-examples', '6', '--seed', '1', '--no-color'],
-        capture_output=True, text=True, timeout=240)
+        [
+            schemathesis,
+            'run',
+            f'{fuzzed_stack.url}/openapi.json',
+            '-H',
+            f'Authorization: Bearer {fuzzed_stack.key}',
+            '--checks',
+            CHECKS,
+            '--max-examples',
+            '6',
+            '--seed',
+            '1',
+            '--no-color',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     (tmp_path / 'schemathesis.log').write_text(result.stdout + result.stderr)
     generated = re.search(r'(\d+) generated, (\d+) passed', result.stdout)
     assert result.returncode == 0, result.stdout[-4000:]

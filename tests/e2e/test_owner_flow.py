@@ -1,4 +1,5 @@
 """Issue 3 over HTTP: download limits under a concurrent burst, versions, revocation, deletion."""
+
 import json
 import threading
 
@@ -33,8 +34,11 @@ def test_max_uses_holds_under_a_burst_of_concurrent_redeems(stack):
     assert len(statuses) == 50
     assert statuses.count(302) == 5
     assert statuses.count(410) == 45 and set(codes) == {'token_used_up'}
-    token_items = [i for i in stack.scan() if i.get('kind', {}).get('S') == 'token'
-                   and i['asset_id']['S'] == created['asset']['id']]
+    token_items = [
+        i
+        for i in stack.scan()
+        if i.get('kind', {}).get('S') == 'token' and i['asset_id']['S'] == created['asset']['id']
+    ]
     assert token_items[0]['uses']['N'] == '5'
 
 
@@ -78,8 +82,13 @@ def test_api_key_lifecycle_through_the_script(stack):
     import sys
 
     def apikey(*args):
-        return subprocess.run([sys.executable, str(stack.project / 'scripts' / 'apikey.py'), *args, '--stage', 'local'],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, str(stack.project / 'scripts' / 'apikey.py'), *args, '--stage', 'local'],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     minted = apikey('mint', '--owner', 'bob')
     assert minted.returncode == 0, minted.stderr
     key = minted.stdout.strip().splitlines()[-1]

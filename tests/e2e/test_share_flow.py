@@ -1,4 +1,5 @@
 """The whole path over HTTP: create, PUT to S3, share, download — against real processes."""
+
 import hashlib
 import json
 import os
@@ -38,14 +39,19 @@ def test_create_records_the_upload_size_on_first_redeem(stack):
     assert requests.get(created['token']['url'], allow_redirects=False, timeout=30).status_code == 302
     owned = requests.get(f'{stack.url}/asset/{created["asset"]["id"]}', headers=stack.auth(), timeout=30)
     assert owned.status_code == 200 and owned.content == b'hello world'
-    asset_items = [i for i in stack.scan() if i['ObjID']['S'] == f'ASSET#{created["asset"]["id"]}'
-                   and i['ObjSort']['S'] == 'ASSET']
+    asset_items = [
+        i for i in stack.scan() if i['ObjID']['S'] == f'ASSET#{created["asset"]["id"]}' and i['ObjSort']['S'] == 'ASSET'
+    ]
     assert asset_items[0]['status']['S'] == 'ready' and asset_items[0]['size']['N'] == '11'
 
 
 def test_form_and_path_named_creates_work_over_http(stack):
-    form = requests.post(f'{stack.url}/asset', headers=stack.auth(), timeout=30,
-                         files={'name': (None, 'form.txt'), 'token': (None, '1'), 'expiry': (None, '5')})
+    form = requests.post(
+        f'{stack.url}/asset',
+        headers=stack.auth(),
+        timeout=30,
+        files={'name': (None, 'form.txt'), 'token': (None, '1'), 'expiry': (None, '5')},
+    )
     assert form.status_code == 201 and form.json()['asset']['name'] == 'form.txt'
     named = requests.post(f'{stack.url}/asset/na%C3%AFve%2520file.txt?token=1', headers=stack.auth(), timeout=30)
     assert named.status_code == 201 and named.json()['asset']['name'] == 'naïve%20file.txt'
@@ -78,8 +84,19 @@ def test_requests_without_a_valid_key_answer_401(stack):
         assert response.status_code == 401 and response.json()['error']['code'] == 'unauthorized'
 
 
-@pytest.mark.parametrize('query', ['token=1&expiry=0', 'token=1&expiry=-3', 'token=1&expiry=abc',
-                                   'token=maybe', 'name=', 'name=a%07b', 'name=' + 'n' * 256, 'bogus=1'])
+@pytest.mark.parametrize(
+    'query',
+    [
+        'token=1&expiry=0',
+        'token=1&expiry=-3',
+        'token=1&expiry=abc',
+        'token=maybe',
+        'name=',
+        'name=a%07b',
+        'name=' + 'n' * 256,
+        'bogus=1',
+    ],
+)
 def test_bad_input_answers_400_and_leaves_nothing(stack, query):
     before = len(stack.scan())
     response = stack.create(query)
@@ -90,8 +107,9 @@ def test_bad_input_answers_400_and_leaves_nothing(stack, query):
 
 def test_file_part_answers_400_and_stores_nothing(stack):
     before_items, before_objects = len(stack.scan()), len(stack.objects())
-    response = requests.post(f'{stack.url}/asset', headers=stack.auth(), timeout=30,
-                             files={'file': ('x.txt', b'bytes')}, data={'token': '1'})
+    response = requests.post(
+        f'{stack.url}/asset', headers=stack.auth(), timeout=30, files={'file': ('x.txt', b'bytes')}, data={'token': '1'}
+    )
     assert response.status_code == 400 and response.json()['error']['code'] == 'file_not_accepted'
     assert len(stack.scan()) == before_items and len(stack.objects()) == before_objects
 
@@ -118,7 +136,7 @@ def test_tokens_never_reach_the_service_log(stack):
     assert 'X-Amz-Signature=' + created['upload']['url'].split('X-Amz-Signature=')[1] not in log
 
 
-COLD_REDEEM = textwrap.dedent('''
+COLD_REDEEM = textwrap.dedent("""
     import json, sys
     from botocore.client import BaseClient
     calls = []
@@ -133,7 +151,7 @@ COLD_REDEEM = textwrap.dedent('''
     with Client(app.app, stage_name='local') as client:
         response = client.http.get('/asset-token/' + sys.argv[1])
     print(json.dumps({'status': response.status_code, 'calls': calls}))
-''')
+""")
 
 
 def test_redeem_in_a_cold_process_makes_exactly_one_dynamodb_request(stack):
@@ -141,8 +159,14 @@ def test_redeem_in_a_cold_process_makes_exactly_one_dynamodb_request(stack):
     put_bytes(created, b'cold')
     requests.get(created['token']['url'], allow_redirects=False, timeout=30)  # the first touch notices the upload
     env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_ENDPOINT_URL')}
-    result = subprocess.run([sys.executable, '-c', COLD_REDEEM, created['token']['token']], cwd=stack.project,
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, '-c', COLD_REDEEM, created['token']['token']],
+        cwd=stack.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert measured == {'status': 302, 'calls': ['dynamodb:UpdateItem']}

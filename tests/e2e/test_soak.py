@@ -1,4 +1,5 @@
 """A 20-second soak through chalice local: no 5xx, every created asset serves its bytes, invariants hold."""
+
 import json
 from collections import Counter
 
@@ -20,10 +21,17 @@ def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(st
     uploaded = sum(len(a.versions) for a in workload.assets if not a.deleted)
     assert checked == uploaded and checked >= 20
     statuses = {(route, status) for route, status in results.statuses}
-    for expected in (('POST /asset', 201), ('PUT <presigned upload> (S3)', 200), ('GET /asset-token/{token}', 302),
-                     ('GET /asset-token/{token}', 410), ('DELETE /asset-token/{token}', 204),
-                     ('POST /asset/{id}/version', 201), ('GET /asset/{id}/meta', 200), ('GET /asset', 200),
-                     ('DELETE /asset/{id}', 204)):
+    for expected in (
+        ('POST /asset', 201),
+        ('PUT <presigned upload> (S3)', 200),
+        ('GET /asset-token/{token}', 302),
+        ('GET /asset-token/{token}', 410),
+        ('DELETE /asset-token/{token}', 204),
+        ('POST /asset/{id}/version', 201),
+        ('GET /asset/{id}/meta', 200),
+        ('GET /asset', 200),
+        ('DELETE /asset/{id}', 204),
+    ):
         assert expected in statuses
     assert {code for (status, code) in results.codes if status == 400} == {'invalid_parameter', 'unknown_parameter'}
     assert all(soak.rss_mib(pid) for pid in pids.values())

@@ -1,4 +1,5 @@
 """Runs last in the e2e tier: after every other test's traffic, the shared stack's log holds no secret."""
+
 import json
 import re
 

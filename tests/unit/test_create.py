@@ -1,4 +1,5 @@
 """POST /asset and POST /asset/{name}: the create contract."""
+
 import json
 import re
 import uuid
@@ -23,8 +24,14 @@ def test_create_with_token_answers_201_with_upload_and_token(client, owner_key, 
     assert body['error'] is None
     asset, upload, token = body['asset'], body['upload'], body['token']
     assert UUID4.match(asset['id']) and UUID4.match(token['token'])
-    assert asset == {'id': asset['id'], 'name': 'report.pdf', 'size': None, 'version': 1,
-                     'status': 'pending', 'content_type': 'application/pdf'}
+    assert asset == {
+        'id': asset['id'],
+        'name': 'report.pdf',
+        'size': None,
+        'version': 1,
+        'status': 'pending',
+        'content_type': 'application/pdf',
+    }
     assert upload['method'] == 'PUT'
     assert upload['headers'] == {'Content-Type': 'application/pdf'}
     assert f'/{aws.bucket}/' in upload['url'] or f'{aws.bucket}.s3' in upload['url']
@@ -77,8 +84,12 @@ def test_create_reads_parameters_from_query_json_form_and_multipart(client, owne
     elif how == 'json':
         response, body = post_asset(client, owner_key, body={'name': 'notes.txt', 'token': True, 'expiry': 5})
     elif how == 'form':
-        response, body = post_asset(client, owner_key, body='name=notes.txt&token=true&expiry=5',
-                                    headers={'Content-Type': 'application/x-www-form-urlencoded'})
+        response, body = post_asset(
+            client,
+            owner_key,
+            body='name=notes.txt&token=true&expiry=5',
+            headers={'Content-Type': 'application/x-www-form-urlencoded'},
+        )
     else:
         data, content_type = multipart(fields)
         response, body = post_asset(client, owner_key, body=data, headers={'Content-Type': content_type})
@@ -109,6 +120,7 @@ def test_explicit_content_type_is_signed_and_listed(client, owner_key):
 @pytest.mark.parametrize('expiry', ['0', '-1', '1.5', 'abc', '', '43201', '1e3', ' 5', '99999999999999999999'])
 def test_bad_expiry_answers_400_and_writes_nothing(client, owner_key, aws, expiry):
     from urllib.parse import quote
+
     response, body = post_asset(client, owner_key, query=f'token=1&expiry={quote(expiry)}')
     assert response.status_code == 400
     assert body['error']['code'] == 'invalid_parameter' and body['error']['parameter'] == 'expiry'
@@ -136,8 +148,9 @@ def test_bad_token_flag_answers_400(client, owner_key, aws, token):
     assert only_keys_in_table(aws)
 
 
-@pytest.mark.parametrize('name', ['', '   ', 'a' * 256, 'a%01b', 'line%0Abreak', 'tab%09', 'evil%E2%80%AEfdp.exe',
-                                  '%FF%FE', '..'])
+@pytest.mark.parametrize(
+    'name', ['', '   ', 'a' * 256, 'a%01b', 'line%0Abreak', 'tab%09', 'evil%E2%80%AEfdp.exe', '%FF%FE', '..']
+)
 def test_bad_name_answers_400_and_writes_nothing(client, owner_key, aws, name):
     response, body = post_asset(client, owner_key, query=f'name={name}&token=1')
     assert response.status_code == 400, body
@@ -159,13 +172,16 @@ def test_form_with_a_file_part_answers_400_and_stores_nothing(client, owner_key,
     assert s3.list_objects_v2(Bucket=aws.bucket).get('KeyCount', 0) == 0
 
 
-@pytest.mark.parametrize('raw, content_type', [
-    ('not json', 'application/json'),
-    ('[1, 2]', 'application/json'),
-    ('"name"', 'application/json'),
-    ('%%%=&&', 'application/x-www-form-urlencoded'),
-    ('--x\r\nbroken', 'multipart/form-data; boundary=zzz'),
-])
+@pytest.mark.parametrize(
+    'raw, content_type',
+    [
+        ('not json', 'application/json'),
+        ('[1, 2]', 'application/json'),
+        ('"name"', 'application/json'),
+        ('%%%=&&', 'application/x-www-form-urlencoded'),
+        ('--x\r\nbroken', 'multipart/form-data; boundary=zzz'),
+    ],
+)
 def test_unreadable_body_answers_400(client, owner_key, aws, raw, content_type):
     response, body = post_asset(client, owner_key, body=raw, headers={'Content-Type': content_type})
     assert response.status_code == 400, body
@@ -182,8 +198,12 @@ def test_unsupported_body_type_answers_415_in_the_error_shape(client, owner_key,
 def test_unknown_parameter_answers_400(client, owner_key, aws):
     response, body = post_asset(client, owner_key, query='expirey=5')
     assert response.status_code == 400
-    assert body['error'] == {'code': 'unknown_parameter', 'parameter': 'expirey', 'status': 400,
-                             'message': body['error']['message']}
+    assert body['error'] == {
+        'code': 'unknown_parameter',
+        'parameter': 'expirey',
+        'status': 400,
+        'message': body['error']['message'],
+    }
     assert only_keys_in_table(aws)
 
 
@@ -203,9 +223,12 @@ def test_missing_or_unknown_key_answers_401(client, aws, header):
 
 
 def test_share_url_ignores_client_host_and_forwarded_headers(client, owner_key):
-    _, body = post_asset(client, owner_key, query='token=1&upload=multipart&size=20000000',
-                         headers={'Host': 'evil.example', 'X-Forwarded-Proto': 'gopher',
-                                  'X-Forwarded-Host': 'evil.example'})
+    _, body = post_asset(
+        client,
+        owner_key,
+        query='token=1&upload=multipart&size=20000000',
+        headers={'Host': 'evil.example', 'X-Forwarded-Proto': 'gopher', 'X-Forwarded-Host': 'evil.example'},
+    )
     assert body['token']['url'] == f'{web.LOCAL_BASE}/asset-token/{body["token"]["token"]}'
     assert body['upload']['complete']['url'].startswith(web.LOCAL_BASE + '/asset/')
     assert 'evil' not in json.dumps(body) and 'gopher' not in json.dumps(body)
@@ -218,11 +241,19 @@ def test_share_url_uses_the_public_url_when_configured(client, owner_key, monkey
 
 
 def test_share_url_includes_the_api_gateway_stage():
-    event = {'multiValueQueryStringParameters': None, 'headers': {'host': 'abc.execute-api.us-east-1.amazonaws.com'},
-             'pathParameters': None, 'requestContext': {'httpMethod': 'POST', 'resourcePath': '/asset',
-                                                        'domainName': 'abc.execute-api.us-east-1.amazonaws.com',
-                                                        'stage': 'api'},
-             'body': None, 'stageVariables': None}
+    event = {
+        'multiValueQueryStringParameters': None,
+        'headers': {'host': 'abc.execute-api.us-east-1.amazonaws.com'},
+        'pathParameters': None,
+        'requestContext': {
+            'httpMethod': 'POST',
+            'resourcePath': '/asset',
+            'domainName': 'abc.execute-api.us-east-1.amazonaws.com',
+            'stage': 'api',
+        },
+        'body': None,
+        'stageVariables': None,
+    }
     assert web.share_base(Request(event)) == 'https://abc.execute-api.us-east-1.amazonaws.com/api'
 
 

@@ -1,4 +1,5 @@
 """Hostile input gets a clear 4xx in assetgate's shape and writes nothing (issue 12's classes)."""
+
 import json
 
 import pytest
@@ -22,14 +23,18 @@ def test_deeply_nested_json_answers_400_invalid_body_and_writes_nothing(client, 
 def test_a_json_object_nested_in_a_parameter_answers_400(client, owner_key, aws):
     response, answer = post_asset(client, owner_key, body={'name': {'a': {'b': 1}}})
     assert response.status_code == 400 and answer['error'] == {
-        'code': 'invalid_parameter', 'message': "Parameter 'name' must be a string, a whole number or a boolean.",
-        'status': 400, 'parameter': 'name'}
+        'code': 'invalid_parameter',
+        'message': "Parameter 'name' must be a string, a whole number or a boolean.",
+        'status': 400,
+        'parameter': 'name',
+    }
     assert only_keys_in_table(aws)
 
 
 def test_a_duplicate_key_in_a_json_body_answers_400_instead_of_taking_the_last(client, owner_key, aws):
-    response, answer = post_asset(client, owner_key, body='{"name": "a.txt", "name": "b.txt"}',
-                                  headers={'Content-Type': 'application/json'})
+    response, answer = post_asset(
+        client, owner_key, body='{"name": "a.txt", "name": "b.txt"}', headers={'Content-Type': 'application/json'}
+    )
     assert response.status_code == 400 and answer['error']['code'] == 'invalid_parameter'
     assert answer['error']['parameter'] == 'name'
     assert only_keys_in_table(aws)
@@ -44,7 +49,9 @@ def test_a_name_with_a_format_direction_or_invisible_character_answers_400(clien
 
 
 def test_a_name_with_joiners_such_as_an_emoji_sequence_is_accepted(client, owner_key, aws):
-    response, answer = post_asset(client, owner_key, body={'name': 'family \U0001f468\u200d\U0001f469\u200d\U0001f467.png'})
+    response, answer = post_asset(
+        client, owner_key, body={'name': 'family \U0001f468\u200d\U0001f469\u200d\U0001f467.png'}
+    )
     assert response.status_code == 201 and answer['asset']['name'].startswith('family ')
 
 
@@ -63,16 +70,18 @@ def _multipart_asset(client, owner_key) -> str:
 def test_signing_parts_with_a_non_json_body_answers_400(client, owner_key, aws):
     asset_id = _multipart_asset(client, owner_key)
     body = json.dumps({'parts': [{'part_number': 1, 'sha256': 'a' * 64}]})
-    response = client.http.post(f'/asset/{asset_id}/upload/parts', body=body,
-                                headers={**bearer(owner_key), 'Content-Type': 'text/plain'})
+    response = client.http.post(
+        f'/asset/{asset_id}/upload/parts', body=body, headers={**bearer(owner_key), 'Content-Type': 'text/plain'}
+    )
     assert response.status_code == 400 and json.loads(response.body)['error']['code'] == 'invalid_body'
 
 
 def test_signing_parts_with_a_huge_body_answers_400(client, owner_key, aws):
     asset_id = _multipart_asset(client, owner_key)
     body = json.dumps({'parts': [{'part_number': 1, 'sha256': 'a' * 64}], 'pad': 'x' * 300_000})
-    response = client.http.post(f'/asset/{asset_id}/upload/parts', body=body,
-                                headers={**bearer(owner_key), 'Content-Type': 'application/json'})
+    response = client.http.post(
+        f'/asset/{asset_id}/upload/parts', body=body, headers={**bearer(owner_key), 'Content-Type': 'application/json'}
+    )
     assert response.status_code == 400 and json.loads(response.body)['error']['code'] == 'invalid_body'
 
 
@@ -83,10 +92,10 @@ def test_a_wrong_method_answers_405_in_assetgates_shape_with_no_store(client, aw
     assert response.headers['Cache-Control'] == 'no-store' and 'GET' in response.headers['Allow']
 
 
-def test_an_unhandled_error_answers_500_internal_error_with_no_store_and_no_detail(client, owner_key, aws,
-                                                                                  monkeypatch):
+def test_an_unhandled_error_answers_500_internal_error_with_no_store_and_no_detail(client, owner_key, aws, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError('secret-detail')
+
     monkeypatch.setattr(assets, 'create', broken)
     response, body = post_asset(client, owner_key, query='name=a.txt')
     assert response.status_code == 500 and body['error']['code'] == 'internal_error'
@@ -105,12 +114,14 @@ def test_a_storage_failure_answers_503_with_retry_after(client, owner_key, aws, 
 # --- properties: any input parses to a request or a domain 4xx, never another exception ----------------------
 
 SETTINGS = config.settings()
-VALUES = st.one_of(st.none(), st.text(max_size=40), st.integers(min_value=-10, max_value=10 ** 20), st.booleans())
+VALUES = st.one_of(st.none(), st.text(max_size=40), st.integers(min_value=-10, max_value=10**20), st.booleans())
 
 
 @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.fixed_dictionaries({}, optional={name: VALUES for name in forms.names(forms.CreateForm)}),
-       st.one_of(st.none(), st.text(max_size=30)))
+@given(
+    st.fixed_dictionaries({}, optional={name: VALUES for name in forms.names(forms.CreateForm)}),
+    st.one_of(st.none(), st.text(max_size=30)),
+)
 def test_any_create_parameters_parse_to_a_request_or_a_4xx(found, path_name):
     try:
         wanted = forms.CreateForm(**found).parse(SETTINGS, path_name=path_name)

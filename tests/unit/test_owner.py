@@ -1,4 +1,5 @@
 """Owners manage what they share: more tokens, download limits, revocation, versions, listing, deletion."""
+
 import json
 from urllib.parse import urlparse
 
@@ -36,6 +37,7 @@ def mint(client, key, asset_id, query=''):
 
 # --- more tokens -----------------------------------------------------------------------------------
 
+
 def test_mint_answers_201_with_a_token_in_the_creation_shape(client, owner_key, asset, aws):
     response, body = mint(client, owner_key, asset, 'expiry=30&max_uses=3')
     assert response.status_code == 201
@@ -47,23 +49,26 @@ def test_mint_answers_201_with_a_token_in_the_creation_shape(client, owner_key, 
     assert get(client, f'/asset-token/{body["token"]}')[0].status_code == 302
 
 
-@pytest.mark.parametrize('query', ['max_uses=0', 'max_uses=-1', 'max_uses=x', 'max_uses=1.5', 'expiry=0',
-                                   'version=0', 'version=abc', 'bogus=1'])
+@pytest.mark.parametrize(
+    'query',
+    ['max_uses=0', 'max_uses=-1', 'max_uses=x', 'max_uses=1.5', 'expiry=0', 'version=0', 'version=abc', 'bogus=1'],
+)
 def test_mint_with_bad_parameters_answers_400_and_writes_nothing(client, owner_key, asset, aws, query):
     response, body = mint(client, owner_key, asset, query)
     assert response.status_code == 400 and body['error']['code'] in ('invalid_parameter', 'unknown_parameter')
     assert items_of_kind(aws, 'token') == []
 
 
-def test_mint_racing_a_delete_of_the_asset_answers_404_and_writes_no_token(client, owner_key, asset, aws,
-                                                                            monkeypatch):
+def test_mint_racing_a_delete_of_the_asset_answers_404_and_writes_no_token(client, owner_key, asset, aws, monkeypatch):
     read_version = records.version
 
     def deleted_meanwhile(asset_id, number):
         found = read_version(asset_id, number)
         boto3.client('dynamodb', region_name=aws.region).delete_item(
-            TableName=aws.table, Key=keys.key_dict(keys.asset(asset_id)))  # a DELETE finishing in between
+            TableName=aws.table, Key=keys.key_dict(keys.asset(asset_id))
+        )  # a DELETE finishing in between
         return found
+
     monkeypatch.setattr(records, 'version', deleted_meanwhile)
     response, body = mint(client, owner_key, asset)
     assert response.status_code == 404 and body['error']['code'] == 'asset_not_found'
@@ -83,6 +88,7 @@ def test_create_accepts_max_uses(client, owner_key, aws):
 
 # --- download limits -------------------------------------------------------------------------------
 
+
 def test_token_with_max_uses_redirects_exactly_that_many_times_then_answers_410(client, owner_key, asset, aws):
     _, token = mint(client, owner_key, asset, 'max_uses=3')
     statuses = [get(client, f'/asset-token/{token["token"]}')[0].status_code for _ in range(5)]
@@ -100,6 +106,7 @@ def test_redeem_with_max_uses_costs_one_dynamodb_request(client, owner_key, asse
 
 
 # --- revocation ------------------------------------------------------------------------------------
+
 
 def test_revoked_token_answers_410(client, owner_key, asset, aws):
     _, token = mint(client, owner_key, asset)
@@ -131,11 +138,18 @@ def test_revoking_without_a_key_answers_401(client, owner_key, asset):
 
 # --- versions --------------------------------------------------------------------------------------
 
+
 def test_new_version_answers_201_in_the_create_shape(client, owner_key, asset, aws):
     response, body = post_asset(client, owner_key, path=f'/asset/{asset}/version', query='token=1')
     assert response.status_code == 201
-    assert body['asset'] == {'id': asset, 'name': 'a.txt', 'size': None, 'version': 2, 'status': 'pending',
-                             'content_type': 'text/plain'}
+    assert body['asset'] == {
+        'id': asset,
+        'name': 'a.txt',
+        'size': None,
+        'version': 2,
+        'status': 'pending',
+        'content_type': 'text/plain',
+    }
     assert f'assets/{asset}/2' in body['upload']['url'] and body['upload']['method'] == 'PUT'
     assert body['error'] is None and body['token']['asset_id'] == asset
     assert len(items_of_kind(aws, 'version')) == 2
@@ -175,8 +189,7 @@ def test_s3_event_moves_following_tokens_to_the_new_version(client, owner_key, a
     _, token = mint(client, owner_key, asset)
     post_asset(client, owner_key, path=f'/asset/{asset}/version')
     upload(s3, aws, asset, 2, b'two')
-    client.lambda_.invoke('upload_landed', client.events.generate_s3_event(bucket=aws.bucket,
-                                                                           key=f'assets/{asset}/2'))
+    client.lambda_.invoke('upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{asset}/2'))
     api_calls.reset()
     assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 2
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
@@ -199,6 +212,7 @@ def test_new_version_of_another_owners_asset_answers_404(client, other_key, asse
 
 
 # --- listing ---------------------------------------------------------------------------------------
+
 
 def test_listing_is_newest_first_and_paginated(client, owner_key, other_key, clock):
     ids = []
@@ -255,6 +269,7 @@ def test_listing_routes_make_no_scan(client, owner_key, asset, api_calls):
 
 # --- deletion --------------------------------------------------------------------------------------
 
+
 def test_delete_removes_every_object_and_item_of_the_asset(client, owner_key, asset, s3, aws):
     _, token = mint(client, owner_key, asset)
     post_asset(client, owner_key, path=f'/asset/{asset}/version', query='token=1')
@@ -284,19 +299,28 @@ def test_upload_landing_after_deletion_is_removed_by_the_s3_event(client, owner_
     created = post_asset(client, owner_key)[1]
     assert delete(client, f'/asset/{created["asset"]["id"]}', owner_key).status_code == 204
     upload(s3, aws, created['asset']['id'], 1, b'late')
-    client.lambda_.invoke('upload_landed', client.events.generate_s3_event(
-        bucket=aws.bucket, key=f'assets/{created["asset"]["id"]}/1'))
+    client.lambda_.invoke(
+        'upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{created["asset"]["id"]}/1')
+    )
     assert s3.list_objects_v2(Bucket=aws.bucket)['KeyCount'] == 0
     assert created['asset']['id'] not in json.dumps(scan(aws))
 
 
 # --- owner isolation -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('method, path', [
-    ('GET', '/asset/{id}'), ('GET', '/asset/{id}?version=1'), ('GET', '/asset/{id}/meta'),
-    ('GET', '/asset/{id}/tokens'), ('POST', '/asset/{id}/token'), ('POST', '/asset/{id}/version'),
-    ('DELETE', '/asset/{id}'),
-])
+
+@pytest.mark.parametrize(
+    'method, path',
+    [
+        ('GET', '/asset/{id}'),
+        ('GET', '/asset/{id}?version=1'),
+        ('GET', '/asset/{id}/meta'),
+        ('GET', '/asset/{id}/tokens'),
+        ('POST', '/asset/{id}/token'),
+        ('POST', '/asset/{id}/version'),
+        ('DELETE', '/asset/{id}'),
+    ],
+)
 def test_every_owner_route_answers_404_for_another_owners_asset(client, other_key, asset, aws, method, path):
     before = scan(aws)
     response = getattr(client.http, method.lower())(path.format(id=asset), headers=bearer(other_key))
@@ -307,11 +331,13 @@ def test_every_owner_route_answers_404_for_another_owners_asset(client, other_ke
 
 # --- API keys --------------------------------------------------------------------------------------
 
+
 def test_revoked_api_key_answers_401(client, aws):
     key, key_id = auth.mint('carol')
     assert post_asset(client, key)[0].status_code == 201
-    assert auth.list_keys('carol') == [{'id': key_id, 'created': auth.list_keys('carol')[0]['created'],
-                                        'revoked': False}]
+    assert auth.list_keys('carol') == [
+        {'id': key_id, 'created': auth.list_keys('carol')[0]['created'], 'revoked': False}
+    ]
     assert auth.revoke('carol', key_id) is True
     assert post_asset(client, key)[0].status_code == 401
     assert auth.list_keys('carol')[0]['revoked'] is True
@@ -319,11 +345,10 @@ def test_revoked_api_key_answers_401(client, aws):
     assert key not in json.dumps(scan(aws))
 
 
-def test_an_aborted_newer_version_stops_slowing_down_redeems(client, owner_key, asset, s3, aws, api_calls,
-                                                             monkeypatch):
-    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * 1024 ** 2))
+def test_an_aborted_newer_version_stops_slowing_down_redeems(client, owner_key, asset, s3, aws, api_calls, monkeypatch):
+    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * 1024**2))
     _, token = mint(client, owner_key, asset)
-    post_asset(client, owner_key, path=f'/asset/{asset}/version', query=f'size={6 * 1024 ** 2}')
+    post_asset(client, owner_key, path=f'/asset/{asset}/version', query=f'size={6 * 1024**2}')
     assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1  # slow path: v2 is pending
     assert client.http.delete(f'/asset/{asset}/upload', headers=bearer(owner_key)).status_code == 204
     assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 1  # slow path learns: aborted

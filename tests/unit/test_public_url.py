@@ -1,4 +1,5 @@
 """The share URL's base behind API Gateway: from the request context or ASSETGATE_PUBLIC_URL, never from headers."""
+
 from chalice.app import Request
 
 from chalicelib import web
@@ -9,8 +10,15 @@ EXECUTE_API = 'abc123defg.execute-api.eu-west-1.amazonaws.com'
 
 def context(domain, path, resource, stage='api') -> dict:
     """requestContext as API Gateway's Lambda proxy integration sends it (the fields public_base reads)."""
-    return {'domainName': domain, 'path': path, 'resourcePath': resource, 'stage': stage,
-            'domainPrefix': domain.split('.')[0], 'httpMethod': 'POST', 'apiId': 'abc123defg'}
+    return {
+        'domainName': domain,
+        'path': path,
+        'resourcePath': resource,
+        'stage': stage,
+        'domainPrefix': domain.split('.')[0],
+        'httpMethod': 'POST',
+        'apiId': 'abc123defg',
+    }
 
 
 def test_execute_api_domain_gives_the_stage_path():
@@ -77,8 +85,12 @@ def test_domain_that_is_not_a_host_name_gives_none():
 
 def test_share_base_behind_api_gateway_ignores_host_and_forwarded_headers(monkeypatch):
     monkeypatch.delenv('ASSETGATE_PUBLIC_URL', raising=False)
-    event = {'multiValueQueryStringParameters': None, 'pathParameters': {'token': 'tok-1'}, 'body': None,
-             'stageVariables': None,
-             'headers': {'host': 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http'},
-             'requestContext': context('files.example.com', '/share/asset-token/tok-1', '/asset-token/{token}')}
+    event = {
+        'multiValueQueryStringParameters': None,
+        'pathParameters': {'token': 'tok-1'},
+        'body': None,
+        'stageVariables': None,
+        'headers': {'host': 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http'},
+        'requestContext': context('files.example.com', '/share/asset-token/tok-1', '/asset-token/{token}'),
+    }
     assert web.share_base(Request(event)) == 'https://files.example.com/share'

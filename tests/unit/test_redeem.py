@@ -1,4 +1,5 @@
 """GET /asset-token/{token}, GET /asset/{id}, upload completion and /health."""
+
 import base64
 import hashlib
 from urllib.parse import parse_qs, urlparse
@@ -19,8 +20,12 @@ def shared(client, owner_key):
 
 def upload(s3, aws, body, data=b'%PDF-1.7 hello'):
     """PUT the bytes where the presigned URL points (moto checks no signature in-process)."""
-    s3.put_object(Bucket=aws.bucket, Key=keys.object_key(body['asset']['id'], 1), Body=data,
-                  ContentType=body['upload']['headers']['Content-Type'])
+    s3.put_object(
+        Bucket=aws.bucket,
+        Key=keys.object_key(body['asset']['id'], 1),
+        Body=data,
+        ContentType=body['upload']['headers']['Content-Type'],
+    )
     return data
 
 
@@ -39,7 +44,8 @@ def test_redeem_of_uploaded_asset_redirects_to_a_short_lived_download(client, sh
     assert int(params['X-Amz-Expires']) <= 300
     assert params['response-content-type'] == 'application/pdf'
     assert params['response-content-disposition'] == (
-        'attachment; filename="report e.pdf"; filename*=UTF-8\'\'report%20%C3%A9.pdf')
+        'attachment; filename="report e.pdf"; filename*=UTF-8\'\'report%20%C3%A9.pdf'
+    )
 
 
 def test_first_redeem_after_upload_records_size_and_etag(client, shared, s3, aws):
@@ -85,8 +91,10 @@ def test_ttl_outlives_expiry_so_expired_tokens_answer_410_for_a_while(shared, aw
     assert int(token['ttl']['N']) == int(token['expires']['N']) + aws.expired_retention
 
 
-@pytest.mark.parametrize('token', ['00000000-0000-4000-8000-000000000000', 'not-a-token', 'x' * 300,
-                                   '00000000-0000-1000-8000-000000000000', '%00'])
+@pytest.mark.parametrize(
+    'token',
+    ['00000000-0000-4000-8000-000000000000', 'not-a-token', 'x' * 300, '00000000-0000-1000-8000-000000000000', '%00'],
+)
 def test_unknown_or_malformed_token_answers_404(client, aws, token):
     response, body = get(client, f'/asset-token/{token}')
     assert response.status_code == 404 and body['error']['code'] == 'token_not_found'
@@ -185,13 +193,16 @@ def test_health_answers_503_when_the_bucket_is_missing(client, s3, aws):
     assert response.status_code == 503 and body['error']['code'] == 'service_unavailable'
 
 
-@pytest.mark.parametrize('name, expected', [
-    ('plain.txt', 'attachment; filename="plain.txt"'),
-    ('say "hi".txt', 'attachment; filename="say _hi_.txt"; filename*=UTF-8\'\'say%20%22hi%22.txt'),
-    ('back\\slash', 'attachment; filename="back_slash"; filename*=UTF-8\'\'back%5Cslash'),
-    ('日本.txt', 'attachment; filename="txt"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC.txt'),
-    ('日本', 'attachment; filename="download"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC'),
-])
+@pytest.mark.parametrize(
+    'name, expected',
+    [
+        ('plain.txt', 'attachment; filename="plain.txt"'),
+        ('say "hi".txt', 'attachment; filename="say _hi_.txt"; filename*=UTF-8\'\'say%20%22hi%22.txt'),
+        ('back\\slash', 'attachment; filename="back_slash"; filename*=UTF-8\'\'back%5Cslash'),
+        ('日本.txt', 'attachment; filename="txt"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC.txt'),
+        ('日本', 'attachment; filename="download"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC'),
+    ],
+)
 def test_content_disposition_is_an_rfc6266_attachment(name, expected):
     assert content_disposition(name) == expected
 

@@ -1,4 +1,5 @@
 """One JSON line per request, in CloudWatch's embedded metric format, and never a secret in it."""
+
 import json
 import logging
 from urllib.parse import parse_qs, urlparse
@@ -17,14 +18,16 @@ def lines():
     class Capture(logging.Handler):
         def emit(self, record):
             captured.append(record.getMessage())
+
     handler = Capture()
     web.requests_log.addHandler(handler)
     yield captured
     web.requests_log.removeHandler(handler)
 
 
-def test_each_request_writes_one_json_line_with_route_status_code_duration_and_aws_requests(client, owner_key,
-                                                                                           s3, aws, lines):
+def test_each_request_writes_one_json_line_with_route_status_code_duration_and_aws_requests(
+    client, owner_key, s3, aws, lines
+):
     _, created = post_asset(client, owner_key, query='name=a.txt&token=1')
     s3.put_object(Bucket=aws.bucket, Key=keys.object_key(created['asset']['id'], 1), Body=b'x')
     get(client, f'/asset-token/{created["token"]["token"]}')  # first touch
@@ -33,7 +36,11 @@ def test_each_request_writes_one_json_line_with_route_status_code_duration_and_a
     get(client, '/asset-token/00000000-0000-4000-8000-000000000000')
     redeemed, missing = (json.loads(line) for line in lines)
     assert (redeemed['route'], redeemed['method'], redeemed['status'], redeemed['error_code']) == (
-        '/asset-token/{token}', 'GET', 302, None)
+        '/asset-token/{token}',
+        'GET',
+        302,
+        None,
+    )
     assert redeemed['aws_requests'] == 1 and redeemed['duration_ms'] >= 0
     assert (missing['status'], missing['error_code'], missing['outcome']) == (404, 'token_not_found', 'token_not_found')
     metrics = redeemed['_aws']['CloudWatchMetrics'][0]

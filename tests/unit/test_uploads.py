@@ -1,4 +1,5 @@
 """Uploads of any size: part arithmetic, signed length and checksum, POST policies, multipart lifecycle."""
+
 import base64
 import hashlib
 import json
@@ -12,8 +13,10 @@ from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 # --- part arithmetic at S3's edges -----------------------------------------------------------------
 
-@pytest.mark.parametrize('size', [1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 64 * MiB, 1 * GiB, 640 * GiB,
-                                  640 * GiB + 1, 5 * TiB - 1, 5 * TiB])
+
+@pytest.mark.parametrize(
+    'size', [1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 64 * MiB, 1 * GiB, 640 * GiB, 640 * GiB + 1, 5 * TiB - 1, 5 * TiB]
+)
 def test_part_plan_respects_s3_limits(size):
     plan = plan_parts(size, preferred=64 * MiB)
     assert 5 * MiB <= plan.part_size <= 5 * GiB
@@ -38,9 +41,16 @@ def test_part_plan_refuses_sizes_s3_cannot_hold(size):
         plan_parts(size, preferred=64 * MiB)
 
 
-@pytest.mark.parametrize('requested, size, expected', [
-    (None, None, 'put'), (None, 100 * MiB, 'put'), (None, 100 * MiB + 1, 'multipart'),
-    ('post', 200 * MiB, 'post'), ('multipart', 10, 'multipart')])
+@pytest.mark.parametrize(
+    'requested, size, expected',
+    [
+        (None, None, 'put'),
+        (None, 100 * MiB, 'put'),
+        (None, 100 * MiB + 1, 'multipart'),
+        ('post', 200 * MiB, 'post'),
+        ('multipart', 10, 'multipart'),
+    ],
+)
 def test_upload_method_follows_the_declared_size(requested, size, expected):
     assert limits.choose_method(requested, size, threshold=100 * MiB) == expected
 
@@ -60,6 +70,7 @@ def test_sha256_is_accepted_as_hex_or_base64():
 
 # --- single PUT: signed length and checksum --------------------------------------------------------
 
+
 def signed_headers(url: str) -> set[str]:
     return set(parse_qs(urlparse(url).query)['X-Amz-SignedHeaders'][0].split(';'))
 
@@ -69,10 +80,12 @@ def test_declared_size_and_sha256_are_signed_and_listed(client, owner_key, aws):
     response, body = post_asset(client, owner_key, query=f'name=h.txt&size=5&sha256={digest}')
     assert response.status_code == 201
     b64 = base64.b64encode(bytes.fromhex(digest)).decode()
-    assert body['upload']['headers'] == {'Content-Type': 'text/plain', 'Content-Length': '5',
-                                         'x-amz-checksum-sha256': b64}
-    assert signed_headers(body['upload']['url']) == {'content-type', 'content-length', 'host',
-                                                     'x-amz-checksum-sha256'}
+    assert body['upload']['headers'] == {
+        'Content-Type': 'text/plain',
+        'Content-Length': '5',
+        'x-amz-checksum-sha256': b64,
+    }
+    assert signed_headers(body['upload']['url']) == {'content-type', 'content-length', 'host', 'x-amz-checksum-sha256'}
     version = items_of_kind(aws, 'version')[0]
     assert version['sha256']['S'] == b64 and version['declared_size']['N'] == '5'
 
@@ -84,11 +97,21 @@ def test_meta_shows_the_recorded_checksum(client, owner_key, aws, s3):
     assert meta['versions'][0]['sha256'] == base64.b64encode(bytes.fromhex(digest)).decode()
 
 
-@pytest.mark.parametrize('query, parameter', [
-    ('size=-1', 'size'), ('size=abc', 'size'), ('size=1.5', 'size'), ('sha256=xyz', 'sha256'),
-    ('sha256=' + 'a' * 63, 'sha256'), ('upload=ftp', 'upload'), ('upload=multipart', 'size'),
-    ('upload=put&size=6000000000', 'size'), ('upload=post&sha256=' + 'a' * 64, 'sha256'),
-    ('size=200000000&sha256=' + 'a' * 64, 'sha256')])
+@pytest.mark.parametrize(
+    'query, parameter',
+    [
+        ('size=-1', 'size'),
+        ('size=abc', 'size'),
+        ('size=1.5', 'size'),
+        ('sha256=xyz', 'sha256'),
+        ('sha256=' + 'a' * 63, 'sha256'),
+        ('upload=ftp', 'upload'),
+        ('upload=multipart', 'size'),
+        ('upload=put&size=6000000000', 'size'),
+        ('upload=post&sha256=' + 'a' * 64, 'sha256'),
+        ('size=200000000&sha256=' + 'a' * 64, 'sha256'),
+    ],
+)
 def test_bad_upload_parameters_answer_400_and_write_nothing(client, owner_key, aws, query, parameter):
     response, body = post_asset(client, owner_key, query=query)
     assert response.status_code == 400, body
@@ -112,6 +135,7 @@ def test_a_maximum_below_5_gib_requires_a_declared_size(client, owner_key, aws, 
 
 # --- browser POST ----------------------------------------------------------------------------------
 
+
 def test_browser_post_policy_pins_key_type_and_length(client, owner_key, aws, monkeypatch):
     monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', '1048576')
     response, body = post_asset(client, owner_key, query='name=p.png&upload=post')
@@ -133,6 +157,7 @@ def test_browser_post_with_declared_size_allows_exactly_that_length(client, owne
 
 # --- multipart -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def multipart_env(monkeypatch):
     """Small parts and a small threshold, so multipart paths run on small data."""
@@ -142,8 +167,13 @@ def multipart_env(monkeypatch):
 
 
 def put_part(s3, aws, upload, number, data):
-    return s3.upload_part(Bucket=aws.bucket, Key=urlparse(upload['parts'][0]['url']).path.split('/', 2)[2],
-                          UploadId=upload['upload_id'], PartNumber=number, Body=data)
+    return s3.upload_part(
+        Bucket=aws.bucket,
+        Key=urlparse(upload['parts'][0]['url']).path.split('/', 2)[2],
+        UploadId=upload['upload_id'],
+        PartNumber=number,
+        Body=data,
+    )
 
 
 def test_large_declared_size_answers_a_multipart_plan(client, owner_key, aws, multipart_env, s3):
@@ -214,8 +244,7 @@ def test_upload_routes_of_another_owners_asset_answer_404(client, owner_key, oth
     assert get(client, f'/asset/{asset_id}/upload?first=2', other_key)[0].status_code == 404
 
 
-def test_multipart_start_is_aborted_when_the_write_fails(client, owner_key, aws, multipart_env, s3,
-                                                         fail_operation):
+def test_multipart_start_is_aborted_when_the_write_fails(client, owner_key, aws, multipart_env, s3, fail_operation):
     fail_operation('TransactWriteItems')
     response, body = post_asset(client, owner_key, query=f'size={20 * MiB}')
     assert response.status_code == 503
@@ -232,14 +261,16 @@ def test_deleting_an_asset_aborts_its_unfinished_multipart_upload(client, owner_
 
 def test_new_version_can_be_multipart(client, owner_key, aws, multipart_env):
     _, body = post_asset(client, owner_key)
-    response, version = post_asset(client, owner_key, path=f'/asset/{body["asset"]["id"]}/version',
-                                   query=f'size={7 * MiB}')
+    response, version = post_asset(
+        client, owner_key, path=f'/asset/{body["asset"]["id"]}/version', query=f'size={7 * MiB}'
+    )
     assert response.status_code == 201 and version['upload']['method'] == 'multipart'
     assert version['asset']['version'] == 2
     assert 'version=2' in version['upload']['complete']['url']
 
 
 # --- multipart with per-part checksums -------------------------------------------------------------
+
 
 def b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
@@ -257,27 +288,51 @@ def test_part_checksums_make_each_part_url_sign_its_sha256(client, owner_key, aw
     assert upload['checksum_algorithm'] == 'SHA256' and upload['parts'] == [] and upload['more_parts'] is None
     assert upload['sign_parts']['url'].endswith(f'/asset/{asset_id}/upload/parts?version=1')
     one, two = b'a' * (5 * MiB), b'b' * 10
-    response, signed = sign(client, owner_key, asset_id, {'parts': [
-        {'part_number': 1, 'sha256': hashlib.sha256(one).hexdigest()}, {'part_number': 2, 'sha256': b64_sha256(two)}]})
+    response, signed = sign(
+        client,
+        owner_key,
+        asset_id,
+        {
+            'parts': [
+                {'part_number': 1, 'sha256': hashlib.sha256(one).hexdigest()},
+                {'part_number': 2, 'sha256': b64_sha256(two)},
+            ]
+        },
+    )
     assert response.status_code == 200
     assert [p['headers'] for p in signed['parts']] == [
         {'Content-Length': str(5 * MiB), 'x-amz-checksum-sha256': b64_sha256(one)},
-        {'Content-Length': '10', 'x-amz-checksum-sha256': b64_sha256(two)}]
+        {'Content-Length': '10', 'x-amz-checksum-sha256': b64_sha256(two)},
+    ]
     assert 'x-amz-checksum-sha256' in signed_headers(signed['parts'][0]['url'])
     key = keys.object_key(asset_id, 1)
     for number, data in ((1, one), (2, two)):
-        s3.upload_part(Bucket=aws.bucket, Key=key, UploadId=upload['upload_id'], PartNumber=number, Body=data,
-                       ChecksumSHA256=b64_sha256(data))
+        s3.upload_part(
+            Bucket=aws.bucket,
+            Key=key,
+            UploadId=upload['upload_id'],
+            PartNumber=number,
+            Body=data,
+            ChecksumSHA256=b64_sha256(data),
+        )
     response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
     assert response.status_code == 200 and done['asset']['status'] == 'ready'
     assert done['version']['part_checksums'] is True  # moto returns no composite checksum; LocalStack does
 
 
-@pytest.mark.parametrize('parts', [
-    {'parts': []}, {'parts': [{'part_number': 1}]}, {'parts': [{'part_number': 0, 'sha256': 'a' * 64}]},
-    {'parts': [{'part_number': 3, 'sha256': 'a' * 64}]}, {'parts': [{'part_number': 1, 'sha256': 'nope'}]},
-    {'parts': [{'part_number': 1, 'sha256': 'a' * 64}, {'part_number': 1, 'sha256': 'b' * 64}]},
-    {'other': 1}, [1, 2]])
+@pytest.mark.parametrize(
+    'parts',
+    [
+        {'parts': []},
+        {'parts': [{'part_number': 1}]},
+        {'parts': [{'part_number': 0, 'sha256': 'a' * 64}]},
+        {'parts': [{'part_number': 3, 'sha256': 'a' * 64}]},
+        {'parts': [{'part_number': 1, 'sha256': 'nope'}]},
+        {'parts': [{'part_number': 1, 'sha256': 'a' * 64}, {'part_number': 1, 'sha256': 'b' * 64}]},
+        {'other': 1},
+        [1, 2],
+    ],
+)
 def test_signing_parts_with_bad_checksums_answers_400(client, owner_key, aws, multipart_env, parts):
     _, body = post_asset(client, owner_key, query=f'size={6 * MiB}&part_checksums=1')
     response, error = sign(client, owner_key, body['asset']['id'], parts)
@@ -293,8 +348,7 @@ def test_part_urls_of_a_checksummed_upload_cannot_be_fetched_unsigned(client, ow
 
 def test_signing_checksums_for_an_upload_without_them_answers_400(client, owner_key, aws, multipart_env):
     _, body = post_asset(client, owner_key, query=f'size={6 * MiB}')
-    response, error = sign(client, owner_key, body['asset']['id'],
-                           {'parts': [{'part_number': 1, 'sha256': 'a' * 64}]})
+    response, error = sign(client, owner_key, body['asset']['id'], {'parts': [{'part_number': 1, 'sha256': 'a' * 64}]})
     assert response.status_code == 400
 
 
@@ -324,16 +378,17 @@ def test_a_token_pinned_to_an_aborted_version_answers_410(client, owner_key, aws
 
 # --- multipart of unknown length (stdin) ----------------------------------------------------------
 
-def test_multipart_without_a_size_plans_parts_of_the_preferred_size_with_a_maximum(client, owner_key, aws,
-                                                                                  multipart_env, monkeypatch):
+
+def test_multipart_without_a_size_plans_parts_of_the_preferred_size_with_a_maximum(
+    client, owner_key, aws, multipart_env, monkeypatch
+):
     monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', str(20 * MiB))
     response, body = post_asset(client, owner_key, query='name=stdin.bin&upload=multipart&part_checksums=sha256')
     assert response.status_code == 201
     upload = body['upload']
     assert (upload['size'], upload['part_count'], upload['part_size']) == (None, None, 5 * MiB)
     assert upload['max_size'] == 20 * MiB and upload['max_parts'] == MAX_PARTS
-    assert upload['sign_parts']['body'] == {'parts': [{'part_number': 1, 'sha256': '<hex or base64>',
-                                                       'size': 5 * MiB}]}
+    assert upload['sign_parts']['body'] == {'parts': [{'part_number': 1, 'sha256': '<hex or base64>', 'size': 5 * MiB}]}
     version = items_of_kind(aws, 'version')[0]
     assert 'declared_size' not in version and 'part_count' not in version
 
@@ -344,25 +399,41 @@ def test_multipart_without_a_size_needs_part_checksums(client, owner_key, aws):
     assert items_of_kind(aws, 'asset') == []
 
 
-def test_unknown_length_parts_are_signed_with_their_size_and_complete_learns_the_length(client, owner_key, aws,
-                                                                                       multipart_env, s3):
+def test_unknown_length_parts_are_signed_with_their_size_and_complete_learns_the_length(
+    client, owner_key, aws, multipart_env, s3
+):
     _, body = post_asset(client, owner_key, query='name=s.bin&upload=multipart&part_checksums=sha256&token=1')
     asset_id, upload = body['asset']['id'], body['upload']
     one, two = b'a' * (5 * MiB), b'b' * 7
     response, error = sign(client, owner_key, asset_id, {'parts': [{'part_number': 1, 'sha256': b64_sha256(one)}]})
     assert response.status_code == 400 and 'needs its size' in error['error']['message']
-    response, error = sign(client, owner_key, asset_id, {'parts': [
-        {'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB + 1}]})
+    response, error = sign(
+        client, owner_key, asset_id, {'parts': [{'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB + 1}]}
+    )
     assert response.status_code == 400 and error['error']['parameter'] == 'parts'
-    response, signed = sign(client, owner_key, asset_id, {'parts': [
-        {'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB},
-        {'part_number': 2, 'sha256': b64_sha256(two), 'size': 7}]})
+    response, signed = sign(
+        client,
+        owner_key,
+        asset_id,
+        {
+            'parts': [
+                {'part_number': 1, 'sha256': b64_sha256(one), 'size': 5 * MiB},
+                {'part_number': 2, 'sha256': b64_sha256(two), 'size': 7},
+            ]
+        },
+    )
     assert response.status_code == 200
     assert [p['headers']['Content-Length'] for p in signed['parts']] == [str(5 * MiB), '7']
     key = keys.object_key(asset_id, 1)
     for number, data in ((1, one), (2, two)):
-        s3.upload_part(Bucket=aws.bucket, Key=key, UploadId=upload['upload_id'], PartNumber=number, Body=data,
-                       ChecksumSHA256=b64_sha256(data))
+        s3.upload_part(
+            Bucket=aws.bucket,
+            Key=key,
+            UploadId=upload['upload_id'],
+            PartNumber=number,
+            Body=data,
+            ChecksumSHA256=b64_sha256(data),
+        )
     response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
     assert response.status_code == 200
     assert done['asset']['size'] == 5 * MiB + 7 and done['version']['declared_size'] == 5 * MiB + 7
@@ -371,8 +442,9 @@ def test_unknown_length_parts_are_signed_with_their_size_and_complete_learns_the
     assert s3.get_object(Bucket=aws.bucket, Key=key)['Body'].read() == one + two
 
 
-def test_unknown_length_complete_with_a_short_middle_part_answers_409_and_keeps_the_upload(client, owner_key, aws,
-                                                                                          multipart_env, s3):
+def test_unknown_length_complete_with_a_short_middle_part_answers_409_and_keeps_the_upload(
+    client, owner_key, aws, multipart_env, s3
+):
     _, body = post_asset(client, owner_key, query='name=s.bin&upload=multipart&part_checksums=sha256')
     asset_id, upload = body['asset']['id'], body['upload']
     key = keys.object_key(asset_id, 1)
@@ -394,7 +466,16 @@ def test_complete_reads_nothing_back_to_answer(client, owner_key, aws, multipart
     response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
     assert response.status_code == 200 and done['asset']['status'] == 'ready' and done['asset']['size'] == 10 * MiB
     # key, asset, version; ListParts, CompleteMultipartUpload; version, asset ready_version, asset status; token refs
-    assert sorted(api_calls.calls) == sorted([
-        ('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('s3', 'ListParts'),
-        ('s3', 'CompleteMultipartUpload'), ('dynamodb', 'UpdateItem'), ('dynamodb', 'UpdateItem'),
-        ('dynamodb', 'UpdateItem'), ('dynamodb', 'Query')])
+    assert sorted(api_calls.calls) == sorted(
+        [
+            ('dynamodb', 'GetItem'),
+            ('dynamodb', 'GetItem'),
+            ('dynamodb', 'GetItem'),
+            ('s3', 'ListParts'),
+            ('s3', 'CompleteMultipartUpload'),
+            ('dynamodb', 'UpdateItem'),
+            ('dynamodb', 'UpdateItem'),
+            ('dynamodb', 'UpdateItem'),
+            ('dynamodb', 'Query'),
+        ]
+    )

@@ -1,2 +1,3 @@
 """assetgate's command-line client."""
+
 __version__ = '0.1.0'

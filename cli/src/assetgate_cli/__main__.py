@@ -1,4 +1,5 @@
 """python -m assetgate_cli: the same as the `assetgate` command."""
+
 import sys
 
 from assetgate_cli.main import main

@@ -1,4 +1,5 @@
 """The assetgate HTTP API, one method per route; errors become CliError sentences."""
+
 from __future__ import annotations
 
 import random
@@ -18,7 +19,7 @@ RETRIES = 4  # for requests that are safe to send again
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before attempt n+1: exponential with full jitter, at most 8 s."""
-    return random.uniform(0, min(8.0, 0.25 * 2 ** attempt))
+    return random.uniform(0, min(8.0, 0.25 * 2**attempt))
 
 
 def session() -> requests.Session:

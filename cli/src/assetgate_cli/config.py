@@ -1,4 +1,5 @@
 """Where the service is and the API key: ASSETGATE_URL / ASSETGATE_API_KEY, else `assetgate login`'s file."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,10 @@ def load() -> Config:
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise CliError(f'Could not read {path}: {e}; run `assetgate login` again.') from e
-    return Config(url=os.environ.get('ASSETGATE_URL') or stored.get('url'),
-                  api_key=os.environ.get('ASSETGATE_API_KEY') or stored.get('api_key'))
+    return Config(
+        url=os.environ.get('ASSETGATE_URL') or stored.get('url'),
+        api_key=os.environ.get('ASSETGATE_API_KEY') or stored.get('api_key'),
+    )
 
 
 def save(url: str, api_key: str) -> Path:

@@ -1,4 +1,5 @@
 """`assetgate get`: follow a share link, name the file safely, resume with Range, verify Repr-Digest."""
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,11 @@ def share_url(link: str, service: Optional[str]) -> str:
         return link
     if _TOKEN.match(link):
         if not service:
-            raise CliError('A bare token needs the service: set ASSETGATE_URL or run `assetgate login`, '
-                           'or pass the whole share URL.', USAGE)
+            raise CliError(
+                'A bare token needs the service: set ASSETGATE_URL or run `assetgate login`, '
+                'or pass the whole share URL.',
+                USAGE,
+            )
         return f'{service.rstrip("/")}/asset-token/{link}'
     raise CliError(f'{link!r} is neither a share URL nor a token.', USAGE)
 
@@ -75,12 +79,16 @@ def safe_name(name: Optional[str]) -> str:
     if name is None or not name.strip():
         raise CliError('The link gave no file name; name the file with -o PATH.', LOCAL)
     if '\x00' in name or any(unicodedata.category(c) in ('Cc', 'Cf') for c in name):
-        raise CliError(f'Refusing the file name {name!r}: it holds control characters. Name the file with -o PATH.',
-                       LOCAL)
+        raise CliError(
+            f'Refusing the file name {name!r}: it holds control characters. Name the file with -o PATH.', LOCAL
+        )
     parts = re.split(r'[\\/]', name)
     if name.startswith(('/', '\\')) or re.match(r'^[A-Za-z]:', name) or '..' in parts or '.' == name.strip():
-        raise CliError(f'Refusing the file name {name!r}: it would be written outside the target directory. '
-                       f'Name the file with -o PATH.', LOCAL)
+        raise CliError(
+            f'Refusing the file name {name!r}: it would be written outside the target directory. '
+            f'Name the file with -o PATH.',
+            LOCAL,
+        )
     base = parts[-1].strip()
     if base in ('', '.', '..'):
         raise CliError(f'Refusing the file name {name!r}. Name the file with -o PATH.', LOCAL)
@@ -191,8 +199,9 @@ def _open(http: requests.Session, url: str, offset: int, etag: Optional[str] = N
             return answer
         answer.close()
         if answer.status_code == 403:
-            raise CliError('Storage refused the download: the link\'s download URL has expired. '
-                           'Redeem the link again.', NETWORK)
+            raise CliError(
+                "Storage refused the download: the link's download URL has expired. Redeem the link again.", NETWORK
+            )
         if answer.status_code == 412:
             raise CliError('The file changed on the service during the download; start it again.', INTEGRITY)
         if answer.status_code < 500 and answer.status_code != 429:
@@ -228,8 +237,9 @@ def _copy(http, url: str, answer: requests.Response, sink: BinaryIO, digest, tot
             break
         expires = url_expires_at(url)
         if expires is not None and expires <= time.time():
-            raise CliError(f'The download dropped at {written} bytes and its URL has expired; '
-                           f'redeem the link again.', NETWORK)
+            raise CliError(
+                f'The download dropped at {written} bytes and its URL has expired; redeem the link again.', NETWORK
+            )
         time.sleep(backoff(attempt))
         answer = _open(http, url, written, etag)
     raise CliError(f'The download kept dropping (got {written} of {total} bytes).', NETWORK)
@@ -246,5 +256,6 @@ def _verify(expected: Optional[bytes], digest, path: Optional[str]) -> None:
     if expected is None or digest.digest() == expected:
         return
     where = 'the partial file was removed' if path else 'the bytes already written to standard output are wrong'
-    raise CliError(f'The download is corrupt: its SHA-256 differs from the one the service recorded ({where}).',
-                   INTEGRITY)
+    raise CliError(
+        f'The download is corrupt: its SHA-256 differs from the one the service recorded ({where}).', INTEGRITY
+    )

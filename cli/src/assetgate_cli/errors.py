@@ -1,15 +1,16 @@
 """What can go wrong, as one plain sentence and a documented exit code (docs/cli.md)."""
+
 from __future__ import annotations
 
 from typing import Optional
 
 OK = 0
-LOCAL = 1          # a local problem: the file exists, an unsafe name, an unreadable file, a conflict
-USAGE = 2          # bad arguments or a parameter the service refused
-GONE = 3           # not found, expired, used up, revoked, aborted, not uploaded yet
-AUTH = 4           # no, unknown or revoked API key
-NETWORK = 5        # the service or storage could not be reached or failed after retries
-INTEGRITY = 6      # bytes differ from their SHA-256
+LOCAL = 1  # a local problem: the file exists, an unsafe name, an unreadable file, a conflict
+USAGE = 2  # bad arguments or a parameter the service refused
+GONE = 3  # not found, expired, used up, revoked, aborted, not uploaded yet
+AUTH = 4  # no, unknown or revoked API key
+NETWORK = 5  # the service or storage could not be reached or failed after retries
+INTEGRITY = 6  # bytes differ from their SHA-256
 INTERRUPTED = 130  # Ctrl-C
 
 # Every error code of the API (README, Errors) as a sentence and an exit code.
@@ -20,8 +21,10 @@ API_ERRORS = {
     'invalid_body': ('The service could not read the request: {message}', USAGE),
     'file_not_accepted': ('The service does not take file bytes in a form; this is a client bug.', USAGE),
     'unsupported_media_type': ('The service could not read the request body type; this is a client bug.', USAGE),
-    'unauthorized': ('The API key is missing, unknown or revoked; run `assetgate login` or set ASSETGATE_API_KEY.',
-                     AUTH),
+    'unauthorized': (
+        'The API key is missing, unknown or revoked; run `assetgate login` or set ASSETGATE_API_KEY.',
+        AUTH,
+    ),
     'asset_not_found': ('There is no such asset (or it is not yours).', GONE),
     'token_not_found': ('This link does not exist (or its file was deleted).', GONE),
     'version_not_found': ('The asset has no such version.', GONE),
@@ -32,8 +35,10 @@ API_ERRORS = {
     'token_expired': ('This link has expired.', GONE),
     'token_used_up': ('This link has reached its download limit.', GONE),
     'upload_aborted': ('The upload of this version was aborted; its file will never be available.', GONE),
-    'service_unavailable': ('The service is unavailable right now (its storage or database failed); '
-                            'try again shortly.', NETWORK),
+    'service_unavailable': (
+        'The service is unavailable right now (its storage or database failed); try again shortly.',
+        NETWORK,
+    ),
     'route_not_found': ('The service does not know that address; check ASSETGATE_URL.', USAGE),
     'throttled': ('The service is throttling requests; try again shortly.', NETWORK),
     'request_too_large': ('The request was too large for the service.', USAGE),
@@ -62,9 +67,7 @@ def from_api(status: int, body: object) -> CliError:
     if status == 401 or status == 403:
         return CliError(API_ERRORS['unauthorized'][0], AUTH, status=status)
     if status == 404:
-        return CliError('The service answered 404 Not Found; check the address or ASSETGATE_URL.', GONE,
-                        status=status)
+        return CliError('The service answered 404 Not Found; check the address or ASSETGATE_URL.', GONE, status=status)
     if status >= 500:
         return CliError(f'The service failed with HTTP {status}; try again shortly.', NETWORK, status=status)
-    return CliError(f'The service answered HTTP {status}, which this client does not understand.', LOCAL,
-                    status=status)
+    return CliError(f'The service answered HTTP {status}, which this client does not understand.', LOCAL, status=status)

@@ -1,4 +1,5 @@
 """The `assetgate` command: argument parsing, one function per command, errors as sentences and exit codes."""
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def size(text: str) -> int:
     if not found:
         raise argparse.ArgumentTypeError(f'{text!r} is not a size like 100MiB')
     unit = found.group(2).rstrip('ib').rstrip('b') if found.group(2) not in ('', 'b') else ''
-    return int(found.group(1)) * {'': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}[unit]
+    return int(found.group(1)) * {'': 1, 'k': 1024, 'm': 1024**2, 'g': 1024**3}[unit]
 
 
 def _threshold_from_env() -> int:
@@ -55,31 +56,47 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument('--json', action='store_true', help='print the result as JSON on stdout (no progress)')
     common.add_argument('-q', '--quiet', action='store_true', help='no progress; print only the result')
     engine = argparse.ArgumentParser(add_help=False)
-    engine.add_argument('--concurrency', type=positive, default=upload.DEFAULT_CONCURRENCY,
-                        help='parts sent at once (default %(default)s); also the most parts held in memory')
-    engine.add_argument('--multipart-threshold', type=size, default=_threshold_from_env(),
-                        help='files larger than this go up in parts (default: $ASSETGATE_MULTIPART_THRESHOLD, '
-                             'else 100MiB)')
+    engine.add_argument(
+        '--concurrency',
+        type=positive,
+        default=upload.DEFAULT_CONCURRENCY,
+        help='parts sent at once (default %(default)s); also the most parts held in memory',
+    )
+    engine.add_argument(
+        '--multipart-threshold',
+        type=size,
+        default=_threshold_from_env(),
+        help='files larger than this go up in parts (default: $ASSETGATE_MULTIPART_THRESHOLD, else 100MiB)',
+    )
     link = argparse.ArgumentParser(add_help=False)
-    link.add_argument('--expiry', type=minutes, help='how long the link works: 20m, 2h, 7d (default: the service\'s)')
+    link.add_argument('--expiry', type=minutes, help="how long the link works: 20m, 2h, 7d (default: the service's)")
     link.add_argument('--max-uses', type=positive, help='how many downloads the link allows (default: unlimited)')
 
-    p = argparse.ArgumentParser(prog='assetgate', description='Share files through expiring links, and fetch them.',
-                                epilog=EPILOG)
+    p = argparse.ArgumentParser(
+        prog='assetgate', description='Share files through expiring links, and fetch them.', epilog=EPILOG
+    )
     p.add_argument('--version', action='version', version=f'assetgate {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
 
-    s = sub.add_parser('share', parents=[common, engine, link], help='upload files and print a share link for each',
-                       description='Upload files and print a share link for each. "-" reads standard input.')
+    s = sub.add_parser(
+        'share',
+        parents=[common, engine, link],
+        help='upload files and print a share link for each',
+        description='Upload files and print a share link for each. "-" reads standard input.',
+    )
     s.add_argument('paths', nargs='+', metavar='PATH')
     s.add_argument('--name', help='the download name (default: the file\'s name; "stdin" for -)')
     s.add_argument('--type', dest='content_type', help='the media type (default: guessed from the name)')
     s.add_argument('--no-link', dest='link', action='store_false', help='upload only; mint no link')
 
-    g = sub.add_parser('get', parents=[common], help='download through a share link',
-                       description='Download through a share link (or token). Named from the link\'s '
-                                   'Content-Disposition; never overwrites without --force.')
+    g = sub.add_parser(
+        'get',
+        parents=[common],
+        help='download through a share link',
+        description="Download through a share link (or token). Named from the link's "
+        'Content-Disposition; never overwrites without --force.',
+    )
     g.add_argument('link', metavar='URL_OR_TOKEN')
     g.add_argument('-o', '--output', metavar='PATH|DIR|-', help='where to write (default: the current directory)')
     g.add_argument('--force', action='store_true', help='replace an existing file')
@@ -95,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument('id', metavar='ID')
     k.add_argument('--version', type=positive, dest='pin', help='pin the link to this version')
 
-    ks = sub.add_parser('links', parents=[common], help='an asset\'s links')
+    ks = sub.add_parser('links', parents=[common], help="an asset's links")
     ks.add_argument('id', metavar='ID')
 
     r = sub.add_parser('revoke', parents=[common], help='revoke a share link')
@@ -104,18 +121,22 @@ def parser() -> argparse.ArgumentParser:
     rm = sub.add_parser('rm', parents=[common], help='delete an asset, every version and link')
     rm.add_argument('id', metavar='ID')
 
-    pu = sub.add_parser('push', parents=[common, engine], help='upload a file as an asset\'s new version')
+    pu = sub.add_parser('push', parents=[common, engine], help="upload a file as an asset's new version")
     pu.add_argument('id', metavar='ID')
     pu.add_argument('path', metavar='PATH')
-    pu.add_argument('--type', dest='content_type', help='the media type (default: the asset\'s)')
+    pu.add_argument('--type', dest='content_type', help="the media type (default: the asset's)")
 
     a = sub.add_parser('abort', parents=[common], help='give up an unfinished upload and free its parts')
     a.add_argument('id', metavar='ID')
 
-    lo = sub.add_parser('login', parents=[common], help='store the service URL and API key (mode 0600)',
-                        description='Store the service URL and API key in the user config directory. The key is '
-                                    'read from a prompt, or from standard input when it is not a terminal; never '
-                                    'from the command line.')
+    lo = sub.add_parser(
+        'login',
+        parents=[common],
+        help='store the service URL and API key (mode 0600)',
+        description='Store the service URL and API key in the user config directory. The key is '
+        'read from a prompt, or from standard input when it is not a terminal; never '
+        'from the command line.',
+    )
     lo.add_argument('--url', help='the service URL (default: prompt, or ASSETGATE_URL)')
     return p
 
@@ -151,8 +172,15 @@ def _emit(args, result, lines: List[str]) -> None:
 
 def cmd_share(args) -> int:
     api = _api()
-    plan = upload.Plan(name=args.name, content_type=args.content_type, link=args.link, expiry=args.expiry,
-                       max_uses=args.max_uses, concurrency=args.concurrency, threshold=args.multipart_threshold)
+    plan = upload.Plan(
+        name=args.name,
+        content_type=args.content_type,
+        link=args.link,
+        expiry=args.expiry,
+        max_uses=args.max_uses,
+        concurrency=args.concurrency,
+        threshold=args.multipart_threshold,
+    )
     if args.name and len(args.paths) > 1:
         raise CliError('--name applies to one file; give one PATH.', USAGE)
     if args.paths.count('-') > 1:
@@ -172,21 +200,37 @@ def cmd_share(args) -> int:
                 token = result.get('token')
                 print(token['url'] if token else result['asset']['id'], flush=True)
     if args.json:
-        print(json.dumps([{'id': r['asset']['id'], 'name': r['asset']['name'], 'size': r['size'],
-                           'version': r['asset']['version'], 'url': (r.get('token') or {}).get('url'),
-                           'expiry': (r.get('token') or {}).get('expiry')} for r in results]))
+        print(
+            json.dumps(
+                [
+                    {
+                        'id': r['asset']['id'],
+                        'name': r['asset']['name'],
+                        'size': r['size'],
+                        'version': r['asset']['version'],
+                        'url': (r.get('token') or {}).get('url'),
+                        'expiry': (r.get('token') or {}).get('expiry'),
+                    }
+                    for r in results
+                ]
+            )
+        )
     return OK
 
 
 def cmd_push(args) -> int:
     api = _api()
-    plan = upload.Plan(content_type=args.content_type, link=False, concurrency=args.concurrency,
-                       threshold=args.multipart_threshold)
+    plan = upload.Plan(
+        content_type=args.content_type, link=False, concurrency=args.concurrency, threshold=args.multipart_threshold
+    )
     with Reporter.choose(args.quiet, args.json) as reporter:
         result = upload.send_file(api, args.path, plan, reporter, asset_id=args.id)
     asset = result['asset']
-    _emit(args, {'id': asset['id'], 'version': asset['version'], 'size': result['size']},
-          [f'{asset["id"]} version {asset["version"]} ({human(result["size"])})'])
+    _emit(
+        args,
+        {'id': asset['id'], 'version': asset['version'], 'size': result['size']},
+        [f'{asset["id"]} version {asset["version"]} ({human(result["size"])})'],
+    )
     return OK
 
 
@@ -213,9 +257,12 @@ def cmd_ls(args) -> int:
         if not cursor or (not args.all and len(assets) >= args.limit):
             break
     if not args.all:
-        assets = assets[:args.limit]
-    lines = [f'{a["id"]}  {a["status"]:<8} v{a["version"]:<3} {human(a["size"]) if a.get("size") is not None else "-":>10}'
-             f'  {_when(a.get("created"))}  {a["name"]}' for a in assets]
+        assets = assets[: args.limit]
+    lines = [
+        f'{a["id"]}  {a["status"]:<8} v{a["version"]:<3} {human(a["size"]) if a.get("size") is not None else "-":>10}'
+        f'  {_when(a.get("created"))}  {a["name"]}'
+        for a in assets
+    ]
     _emit(args, {'assets': assets}, lines or ['(no assets)'])
     return OK
 
@@ -223,11 +270,16 @@ def cmd_ls(args) -> int:
 def cmd_info(args) -> int:
     meta = _api().meta(args.id)
     a = meta['asset']
-    lines = [f'{a["name"]}  ({a["id"]})', f'  status {a["status"]}, version {a["version"]}, '
-             f'{human(a["size"]) if a.get("size") is not None else "size unknown"}, {a["content_type"]}']
+    lines = [
+        f'{a["name"]}  ({a["id"]})',
+        f'  status {a["status"]}, version {a["version"]}, '
+        f'{human(a["size"]) if a.get("size") is not None else "size unknown"}, {a["content_type"]}',
+    ]
     for v in meta['versions']:
-        lines.append(f'  v{v["version"]}: {v["status"]}, {human(v["size"]) if v.get("size") is not None else "-"}, '
-                     f'{v["upload_method"]}, {_when(v.get("created"))}')
+        lines.append(
+            f'  v{v["version"]}: {v["status"]}, {human(v["size"]) if v.get("size") is not None else "-"}, '
+            f'{v["upload_method"]}, {_when(v.get("created"))}'
+        )
     lines += _token_lines(meta['tokens'])
     _emit(args, meta, lines)
     return OK
@@ -238,14 +290,17 @@ def _token_lines(tokens) -> List[str]:
     for t in tokens:
         state = 'revoked' if t['revoked'] else 'expired' if t['expired'] else t['status']
         uses = f'{t["uses"]}/{t["max_uses"]}' if t.get('max_uses') else f'{t["uses"]}'
-        out.append(f'  link {t["id"]}: {state}, {uses} downloads, expires {_when(t["expiry"])}'
-                   + (f', pinned to v{t["version"]}' if t.get('version') else ''))
+        out.append(
+            f'  link {t["id"]}: {state}, {uses} downloads, expires {_when(t["expiry"])}'
+            + (f', pinned to v{t["version"]}' if t.get('version') else '')
+        )
     return out or ['  (no links)']
 
 
 def cmd_link(args) -> int:
-    params = {k: v for k, v in (('expiry', args.expiry), ('max_uses', args.max_uses), ('version', args.pin))
-              if v is not None}
+    params = {
+        k: v for k, v in (('expiry', args.expiry), ('max_uses', args.max_uses), ('version', args.pin)) if v is not None
+    }
     token = _api().mint(args.id, params)
     _emit(args, token, [token['url']])
     return OK
@@ -304,5 +359,16 @@ def cmd_login(args) -> int:
     return OK
 
 
-COMMANDS = {'share': cmd_share, 'get': cmd_get, 'ls': cmd_ls, 'info': cmd_info, 'link': cmd_link, 'links': cmd_links,
-            'revoke': cmd_revoke, 'rm': cmd_rm, 'push': cmd_push, 'abort': cmd_abort, 'login': cmd_login}
+COMMANDS = {
+    'share': cmd_share,
+    'get': cmd_get,
+    'ls': cmd_ls,
+    'info': cmd_info,
+    'link': cmd_link,
+    'links': cmd_links,
+    'revoke': cmd_revoke,
+    'rm': cmd_rm,
+    'push': cmd_push,
+    'abort': cmd_abort,
+    'login': cmd_login,
+}

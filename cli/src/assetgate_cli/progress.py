@@ -1,4 +1,5 @@
 """Progress: rich bars on a terminal (a bar per file and a total), plain lines otherwise, nothing when quiet."""
+
 from __future__ import annotations
 
 import sys
@@ -36,9 +37,15 @@ class Reporter:
         self._total: Optional[TaskID] = None
         self._plain: dict = {}
         if mode == 'rich':
-            self._progress = Progress(TextColumn('{task.description}', justify='left'), BarColumn(),
-                                      DownloadColumn(binary_units=True), TransferSpeedColumn(),
-                                      TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            self._progress = Progress(
+                TextColumn('{task.description}', justify='left'),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
 
     @classmethod
     def choose(cls, quiet: bool, json_output: bool) -> Reporter:
@@ -111,6 +118,8 @@ class FileProgress:
             return f'{self.name}: {human(self.done)} in {elapsed:.1f} s ({human(rate)}/s)'
         if self.size:
             eta = (self.size - self.done) / rate if rate > 0 else 0
-            return (f'{self.name}: {100 * self.done / self.size:.0f}% {human(self.done)} of {human(self.size)}, '
-                    f'{human(rate)}/s, {eta:.0f} s left')
+            return (
+                f'{self.name}: {100 * self.done / self.size:.0f}% {human(self.done)} of {human(self.size)}, '
+                f'{human(rate)}/s, {eta:.0f} s left'
+            )
         return f'{self.name}: {human(self.done)}, {human(rate)}/s'

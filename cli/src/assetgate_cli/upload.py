@@ -7,6 +7,7 @@ part_checksums=sha256: the reader hashes each part as it reads it, part URLs are
 `concurrency` parts are held in memory. A state file records every part that landed, so running the
 same command again after a crash or Ctrl-C sends only the missing parts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,7 @@ from assetgate_cli.config import state_dir
 from assetgate_cli.errors import GONE, INTEGRITY, LOCAL, NETWORK, CliError
 from assetgate_cli.progress import FileProgress, Reporter
 
-MiB = 1024 ** 2
+MiB = 1024**2
 DEFAULT_THRESHOLD = 100 * MiB
 DEFAULT_CONCURRENCY = 8
 PART_ATTEMPTS = 6
@@ -49,6 +50,7 @@ def sha256_b64(data) -> str:
 @dataclass
 class Plan:
     """What the user asked for, beyond the bytes."""
+
     name: Optional[str] = None
     content_type: Optional[str] = None
     link: bool = True
@@ -61,6 +63,7 @@ class Plan:
 @dataclass
 class State:
     """A multipart upload in progress: enough to resume it or abort it. Holds no secret."""
+
     service: str
     asset_id: str
     version: int
@@ -127,8 +130,14 @@ class State:
     def find(service: str, kind: str, path: str, size: int, mtime_ns: int, asset_id: Optional[str] = None):
         """The unfinished upload of this very file (same path, size and mtime) to this service, if any."""
         for state in State.all():
-            if (state.service == service and state.kind == kind and state.path == path and state.size == size
-                    and state.mtime_ns == mtime_ns and (asset_id is None or state.asset_id == asset_id)):
+            if (
+                state.service == service
+                and state.kind == kind
+                and state.path == path
+                and state.size == size
+                and state.mtime_ns == mtime_ns
+                and (asset_id is None or state.asset_id == asset_id)
+            ):
                 return state
         return None
 
@@ -146,7 +155,7 @@ class _Body:
 
     def __iter__(self):
         for start in range(0, len(self.data), SEND_CHUNK):
-            chunk = self.data[start:start + SEND_CHUNK]
+            chunk = self.data[start : start + SEND_CHUNK]
             yield chunk
             self.sent += len(chunk)
             self.progress.advance(len(chunk))
@@ -170,7 +179,7 @@ def url_expires_at(url: str) -> Optional[float]:
 def _s3_error_code(answer: requests.Response) -> str:
     text = answer.text[:2000]
     start = text.find('<Code>')
-    return text[start + 6:text.find('</Code>')] if start >= 0 else ''
+    return text[start + 6 : text.find('</Code>')] if start >= 0 else ''
 
 
 _local = threading.local()
@@ -283,8 +292,10 @@ class Multipart:
         try:
             if self._failed is not None:
                 raise self._failed
-            items = [{'part_number': n, 'sha256': digest, **({'size': len(data)} if self.state.size is None else {})}
-                     for n, data, digest, _ in batch]
+            items = [
+                {'part_number': n, 'sha256': digest, **({'size': len(data)} if self.state.size is None else {})}
+                for n, data, digest, _ in batch
+            ]
             signed = {p['part_number']: p for p in self.api.sign_parts(self.state.sign_url, items)}
         except BaseException as e:
             self._fail(e)
@@ -328,11 +339,17 @@ class Multipart:
             body.rewind()
             code = _s3_error_code(answer)
             if code in ('BadDigest', 'XAmzContentSHA256Mismatch', 'InvalidDigest'):
-                raise CliError(f'Part {number} reached storage with different bytes than were hashed '
-                               f'({code}); the file may have changed during the upload.', INTEGRITY)
+                raise CliError(
+                    f'Part {number} reached storage with different bytes than were hashed '
+                    f'({code}); the file may have changed during the upload.',
+                    INTEGRITY,
+                )
             if code == 'NoSuchUpload':
-                raise CliError('The multipart upload no longer exists on the service (it was aborted, or its '
-                               'asset deleted).', GONE, api_code='NoSuchUpload')
+                raise CliError(
+                    'The multipart upload no longer exists on the service (it was aborted, or its asset deleted).',
+                    GONE,
+                    api_code='NoSuchUpload',
+                )
             if answer.status_code == 403:  # expired or refused signature: sign again
                 url, headers = self._resign(number, digest, len(data))
             problem = f'HTTP {answer.status_code} {code}'.strip()
@@ -346,6 +363,7 @@ class Multipart:
 
 
 # -- sources of parts
+
 
 def file_parts(f: BinaryIO, state: State) -> Callable[[bytearray], Optional[Tuple[int, memoryview]]]:
     """Parts of a file of known size that are not yet done, read at their offsets into the buffer given."""
@@ -366,10 +384,13 @@ def file_parts(f: BinaryIO, state: State) -> Callable[[bytearray], Optional[Tupl
                 raise CliError('The file got shorter during the upload.', LOCAL)
             got += n
         return number, view
+
     return next_part
 
 
-def stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Callable[[bytearray], Optional[Tuple[int, memoryview]]]:
+def stream_parts(
+    head: bytes, stream: BinaryIO, part_size: int
+) -> Callable[[bytearray], Optional[Tuple[int, memoryview]]]:
     """Parts of a stream of unknown length: `head` (already read) then the rest, part_size each but the last."""
     left = [memoryview(head)]
     number = [0]
@@ -388,6 +409,7 @@ def stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Callable[[byt
             return None
         number[0] += 1
         return number[0], view[:got]
+
     return next_part
 
 
@@ -403,6 +425,7 @@ def read_up_to(stream: BinaryIO, n: int) -> bytes:
 
 
 # -- single PUT
+
 
 def put_single(upload: dict, source, size: int, progress: FileProgress) -> None:
     """PUT the bytes (a file or bytes) with exactly the signed headers; retried on failure."""
@@ -430,11 +453,13 @@ def put_single(upload: dict, source, size: int, progress: FileProgress) -> None:
             body.rewind()
         code = _s3_error_code(answer)
         if code in ('BadDigest', 'XAmzContentSHA256Mismatch', 'InvalidDigest'):
-            raise CliError(f'Storage refused the bytes: they differ from the SHA-256 computed before sending '
-                           f'({code}); the file may have changed during the upload.', INTEGRITY)
+            raise CliError(
+                f'Storage refused the bytes: they differ from the SHA-256 computed before sending '
+                f'({code}); the file may have changed during the upload.',
+                INTEGRITY,
+            )
         if answer.status_code < 500 and answer.status_code not in (408, 429):
-            raise CliError(f'Storage refused the upload (HTTP {answer.status_code} {code}).'.replace(' )', ')'),
-                           LOCAL)
+            raise CliError(f'Storage refused the upload (HTTP {answer.status_code} {code}).'.replace(' )', ')'), LOCAL)
         problem = f'HTTP {answer.status_code} {code}'.strip()
         time.sleep(backoff(attempt))
     raise CliError(f'The upload failed {PART_ATTEMPTS} times (last: {problem}).', NETWORK)
@@ -449,6 +474,7 @@ def hash_file(f: BinaryIO) -> str:
 
 
 # -- the commands' engines
+
 
 def _params(plan: Plan, name: Optional[str], with_link: bool) -> dict:
     params: dict = {}
@@ -472,16 +498,30 @@ def _link_after(api: Api, state: State) -> Optional[dict]:
     return api.mint(state.asset_id, params)
 
 
-def _new_state(api: Api, created: dict, kind: str, name: str, plan: Plan, path: Optional[str],
-               mtime_ns: Optional[int]) -> State:
+def _new_state(
+    api: Api, created: dict, kind: str, name: str, plan: Plan, path: Optional[str], mtime_ns: Optional[int]
+) -> State:
     upload = created['upload']
     if upload.get('method') != 'multipart' or not upload.get('sign_parts'):
         raise CliError('The service did not offer a checksummed multipart upload; is it an older assetgate?', LOCAL)
-    return State(service=api.url, asset_id=created['asset']['id'], version=int(created['asset']['version']),
-                 upload_id=upload['upload_id'], part_size=int(upload['part_size']),
-                 size=upload.get('size'), sign_url=upload['sign_parts']['url'], complete_url=upload['complete']['url'],
-                 abort_url=upload['abort']['url'], path=path, mtime_ns=mtime_ns, kind=kind, name=name,
-                 link=plan.link and kind == 'share', expiry=plan.expiry, max_uses=plan.max_uses)
+    return State(
+        service=api.url,
+        asset_id=created['asset']['id'],
+        version=int(created['asset']['version']),
+        upload_id=upload['upload_id'],
+        part_size=int(upload['part_size']),
+        size=upload.get('size'),
+        sign_url=upload['sign_parts']['url'],
+        complete_url=upload['complete']['url'],
+        abort_url=upload['abort']['url'],
+        path=path,
+        mtime_ns=mtime_ns,
+        kind=kind,
+        name=name,
+        link=plan.link and kind == 'share',
+        expiry=plan.expiry,
+        max_uses=plan.max_uses,
+    )
 
 
 def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Optional[str] = None) -> dict:
@@ -503,18 +543,26 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
         if state is None:
             for stale in State.all():
                 if stale.service == api.url and stale.path == absolute and stale.kind == kind:
-                    reporter.message(f'{name}: changed since its interrupted upload to asset {stale.asset_id}; '
-                                     f'starting over (`assetgate abort {stale.asset_id}` frees the old parts)')
+                    reporter.message(
+                        f'{name}: changed since its interrupted upload to asset {stale.asset_id}; '
+                        f'starting over (`assetgate abort {stale.asset_id}` frees the old parts)'
+                    )
         if state is not None:
             _check_still_open(api, state)
-            reporter.message(f'{name}: resuming the upload of asset {state.asset_id} '
-                             f'({len(state.done)} of {state.part_count()} parts already uploaded)')
+            reporter.message(
+                f'{name}: resuming the upload of asset {state.asset_id} '
+                f'({len(state.done)} of {state.part_count()} parts already uploaded)'
+            )
             progress.advance(sum(state.length_of(int(n)) for n in state.done))
             return _finish_multipart(api, state, f, progress, plan.concurrency)
         if size <= plan.threshold:
             digest = hash_file(f)
-            params = {**_params(plan, name if kind == 'share' else None, kind == 'share'), 'size': size,
-                      'sha256': digest, 'upload': 'put'}
+            params = {
+                **_params(plan, name if kind == 'share' else None, kind == 'share'),
+                'size': size,
+                'sha256': digest,
+                'upload': 'put',
+            }
             created = api.create(params) if kind == 'share' else api.new_version(asset_id, params)
             try:
                 put_single(created['upload'], f, size, progress)
@@ -523,10 +571,13 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
                     _forget(api, created['asset']['id'])
                 raise
             progress.finish()
-            return {'asset': created['asset'], 'token': created.get('token'), 'name': name, 'size': size,
-                    'parts': 0}
-        params = {**_params(plan, name if kind == 'share' else None, False), 'size': size,
-                  'upload': 'multipart', 'part_checksums': 'sha256'}
+            return {'asset': created['asset'], 'token': created.get('token'), 'name': name, 'size': size, 'parts': 0}
+        params = {
+            **_params(plan, name if kind == 'share' else None, False),
+            'size': size,
+            'upload': 'multipart',
+            'part_checksums': 'sha256',
+        }
         created = api.create(params) if kind == 'share' else api.new_version(asset_id, params)
         state = _new_state(api, created, kind, name, plan, absolute, st.st_mtime_ns)
         state.save()
@@ -540,19 +591,26 @@ def _check_still_open(api: Api, state: State) -> None:
     except CliError as e:
         if e.api_code == 'asset_not_found':
             state.remove()
-            e.message = (f'The interrupted upload\'s asset {state.asset_id} no longer exists. Its resume state was '
-                         f'dropped: run the same command again to start over.')
+            e.message = (
+                f"The interrupted upload's asset {state.asset_id} no longer exists. Its resume state was "
+                f'dropped: run the same command again to start over.'
+            )
         raise
     status = {int(v['version']): v['status'] for v in meta.get('versions', [])}.get(state.version)
     if status != 'pending':
         state.remove()
-        raise CliError(f'The interrupted upload to asset {state.asset_id} no longer exists on the service '
-                       f'(version {state.version} is {status or "gone"}). Its resume state was dropped: run the '
-                       f'same command again to start over.', GONE, api_code='NoSuchUpload')
+        raise CliError(
+            f'The interrupted upload to asset {state.asset_id} no longer exists on the service '
+            f'(version {state.version} is {status or "gone"}). Its resume state was dropped: run the '
+            f'same command again to start over.',
+            GONE,
+            api_code='NoSuchUpload',
+        )
 
 
-def _finish_multipart(api: Api, state: State, f: BinaryIO, progress: FileProgress,
-                      concurrency: int = DEFAULT_CONCURRENCY) -> dict:
+def _finish_multipart(
+    api: Api, state: State, f: BinaryIO, progress: FileProgress, concurrency: int = DEFAULT_CONCURRENCY
+) -> dict:
     engine = Multipart(api, state, concurrency, progress)
     try:
         done = engine.run(file_parts(f, state))
@@ -563,18 +621,21 @@ def _finish_multipart(api: Api, state: State, f: BinaryIO, progress: FileProgres
             state.remove()
             e.message += ' Its resume state was dropped: run the same command again to start over.'
         elif e.exit_code != INTEGRITY:
-            e.message += (f' {len(state.done)} of {state.part_count()} parts are uploaded: run the same command '
-                          f'again to send the rest, or `assetgate abort {state.asset_id}` to give up.')
+            e.message += (
+                f' {len(state.done)} of {state.part_count()} parts are uploaded: run the same command '
+                f'again to send the rest, or `assetgate abort {state.asset_id}` to give up.'
+            )
         raise
     state.remove()
     progress.finish()
     try:
         token = _link_after(api, state)
     except CliError as e:
-        e.message += f' The file is uploaded as asset {state.asset_id}: mint a link with `assetgate link {state.asset_id}`.'
+        e.message += (
+            f' The file is uploaded as asset {state.asset_id}: mint a link with `assetgate link {state.asset_id}`.'
+        )
         raise
-    return {'asset': done['asset'], 'token': token, 'name': state.name, 'size': state.size,
-            'parts': state.part_count()}
+    return {'asset': done['asset'], 'token': token, 'name': state.name, 'size': state.size, 'parts': state.part_count()}
 
 
 def send_stdin(api: Api, plan: Plan, reporter: Reporter, stream: Optional[BinaryIO] = None) -> dict:
@@ -592,14 +653,14 @@ def send_stdin(api: Api, plan: Plan, reporter: Reporter, stream: Optional[Binary
             _forget(api, created['asset']['id'])
             raise
         progress.finish()
-        return {'asset': created['asset'], 'token': created.get('token'), 'name': name, 'size': len(head),
-                'parts': 0}
+        return {'asset': created['asset'], 'token': created.get('token'), 'name': name, 'size': len(head), 'parts': 0}
     progress = reporter.file(name, None)
     created = api.create({**_params(plan, name, False), 'upload': 'multipart', 'part_checksums': 'sha256'})
     state = _new_state(api, created, 'share', name, plan, None, None)
     if state.size is not None:
-        raise CliError('The service planned a fixed size for standard input; it does not support open-ended '
-                       'uploads yet.', LOCAL)
+        raise CliError(
+            'The service planned a fixed size for standard input; it does not support open-ended uploads yet.', LOCAL
+        )
     parts = stream_parts(head, stream, state.part_size)
     del head
     try:

@@ -11,6 +11,7 @@ fed one invocation at a time over a pipe. Settings (environment of the LocalStac
     LOCAL_EXECUTOR_STATE_DIR    if set, each worker's PID is recorded there (workers/<pid>), so a test
                                 can check that none outlives LocalStack
 """
+
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ def _python() -> str:
 
 
 def _extra_environment() -> dict[str, str]:
-    return {name[len(ENV_PREFIX):]: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    return {name[len(ENV_PREFIX) :]: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
 
 
 class LocalPythonExecutor(RuntimeExecutor):
@@ -63,26 +64,48 @@ class LocalPythonExecutor(RuntimeExecutor):
         code_dir = str(self.function_version.config.code.get_unzipped_code_location())
         env = {name: str(value) for name, value in self.env_vars.items()}
         env.update(_extra_environment())
-        env.update({'LAMBDA_TASK_ROOT': code_dir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-                    'TMPDIR': os.environ.get('TMPDIR', '/tmp'), 'LANG': 'C.UTF-8'})
+        env.update(
+            {
+                'LAMBDA_TASK_ROOT': code_dir,
+                'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+                'TMPDIR': os.environ.get('TMPDIR', '/tmp'),
+                'LANG': 'C.UTF-8',
+            }
+        )
         argv = [_python(), '-I', '-B', '-u', str(WORKER), code_dir, self.function_version.config.handler]
-        self.process = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         self._record_pid(self.process.pid)
-        threading.Thread(target=self._read_logs, args=(self.process,), daemon=True,
-                         name=f'lambda-local-{self.id}-logs').start()
+        threading.Thread(
+            target=self._read_logs, args=(self.process,), daemon=True, name=f'lambda-local-{self.id}-logs'
+        ).start()
         ready = self._read_message(self.process, time.monotonic() + STARTUP_TIMEOUT)
         if not ready or not ready.get('ready'):
             self._kill()
-            raise LambdaRuntimeException(f'worker for {self.function_version.qualified_arn} did not start:\n'
-                                         + self.get_logs())
+            raise LambdaRuntimeException(
+                f'worker for {self.function_version.qualified_arn} did not start:\n' + self.get_logs()
+            )
         wanted = (self.function_version.config.runtime or '').removeprefix('python')
         if ready['python'] != wanted:
             self._kill()
-            raise LambdaRuntimeException(f'{self.function_version.qualified_arn} needs Python {wanted}, '
-                                         f'LOCAL_EXECUTOR_PYTHON={_python()} is {ready["python"]}')
-        LOG.debug('local Lambda worker %s (pid %s) ready for %s', self.id, self.process.pid,
-                  self.function_version.qualified_arn)
+            raise LambdaRuntimeException(
+                f'{self.function_version.qualified_arn} needs Python {wanted}, '
+                f'LOCAL_EXECUTOR_PYTHON={_python()} is {ready["python"]}'
+            )
+        LOG.debug(
+            'local Lambda worker %s (pid %s) ready for %s',
+            self.id,
+            self.process.pid,
+            self.function_version.qualified_arn,
+        )
 
     def stop(self) -> None:
         with self.lock:
@@ -131,22 +154,34 @@ class LocalPythonExecutor(RuntimeExecutor):
             if self.process is None or self.process.poll() is not None:
                 self._kill()
                 self._spawn()  # the last invocation timed out or crashed the worker: a fresh one, as Lambda does
-            message = {'request_id': request_id, 'invoked_function_arn': payload['invoked-function-arn'],
-                       'payload': payload['payload'], 'deadline_ms': int((time.time() + timeout) * 1000)}
+            message = {
+                'request_id': request_id,
+                'invoked_function_arn': payload['invoked-function-arn'],
+                'payload': payload['payload'],
+                'deadline_ms': int((time.time() + timeout) * 1000),
+            }
             self.process.stdin.write(json.dumps(message) + '\n')
             self.process.stdin.flush()
             answer = self._read_message(self.process, deadline)
             if answer is None:
                 timed_out = self.process.poll() is None
                 self._kill()
-                error = (f'Task timed out after {timeout:.2f} seconds' if timed_out
-                         else 'Runtime exited without providing a reason')
-                return InvocationResult(request_id, json.dumps({'errorMessage': error,
-                                                                'errorType': 'Sandbox.Timedout' if timed_out
-                                                                else 'Runtime.ExitError'}).encode(),
-                                        is_error=True, logs=f'{error}\n')
-        return InvocationResult(request_id, answer['payload'].encode(), is_error=answer['is_error'],
-                                logs=answer['logs'])
+                error = (
+                    f'Task timed out after {timeout:.2f} seconds'
+                    if timed_out
+                    else 'Runtime exited without providing a reason'
+                )
+                return InvocationResult(
+                    request_id,
+                    json.dumps(
+                        {'errorMessage': error, 'errorType': 'Sandbox.Timedout' if timed_out else 'Runtime.ExitError'}
+                    ).encode(),
+                    is_error=True,
+                    logs=f'{error}\n',
+                )
+        return InvocationResult(
+            request_id, answer['payload'].encode(), is_error=answer['is_error'], logs=answer['logs']
+        )
 
     @staticmethod
     def _read_message(process: subprocess.Popen, deadline: float) -> dict | None:

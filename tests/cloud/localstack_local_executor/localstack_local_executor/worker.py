@@ -11,6 +11,7 @@ Protocol, one JSON object per line: the executor writes
 Everything the function prints or logs goes to stderr (the executor's log file) and into "logs".
 The worker exits when stdin closes, so it never outlives LocalStack.
 """
+
 import importlib
 import json
 import logging
@@ -70,8 +71,11 @@ class LambdaFormatter(logging.Formatter):
 
 
 def error_payload(exc: BaseException, error_type: str | None = None) -> dict:
-    return {'errorMessage': str(exc), 'errorType': error_type or type(exc).__name__,
-            'stackTrace': traceback.format_tb(exc.__traceback__)}
+    return {
+        'errorMessage': str(exc),
+        'errorType': error_type or type(exc).__name__,
+        'stackTrace': traceback.format_tb(exc.__traceback__),
+    }
 
 
 def load_handler(code_dir: str, handler: str):
@@ -98,8 +102,14 @@ def main(argv: list[str]) -> int:
         handler, init_error = load_handler(code_dir, handler_name), None
     except Exception as exc:  # reported on every invocation, as Lambda does
         module = handler_name.rpartition('.')[0]
-        handler, init_error = None, {'errorMessage': f"Unable to import module '{module}': {exc}",
-                                     'errorType': 'Runtime.ImportModuleError', 'stackTrace': []}
+        handler, init_error = (
+            None,
+            {
+                'errorMessage': f"Unable to import module '{module}': {exc}",
+                'errorType': 'Runtime.ImportModuleError',
+                'stackTrace': [],
+            },
+        )
         traceback.print_exc(file=capture)
     init_logs = capture.take()
     version = f'{sys.version_info[0]}.{sys.version_info[1]}'
@@ -126,8 +136,9 @@ def main(argv: list[str]) -> int:
             body = json.dumps(payload)
         except (TypeError, ValueError) as exc:
             body, is_error = json.dumps(error_payload(exc, 'Runtime.MarshalError')), True
-        protocol.write(json.dumps({'request_id': request_id, 'payload': body, 'is_error': is_error,
-                                   'logs': capture.take()}) + '\n')
+        protocol.write(
+            json.dumps({'request_id': request_id, 'payload': body, 'is_error': is_error, 'logs': capture.take()}) + '\n'
+        )
     return 0
 
 
