@@ -448,7 +448,7 @@ def stack_processes(root_pid: int) -> dict[str, int]:
                 continue
             if any(arg.endswith(b'moto_server.py') for arg in argv):
                 found['moto server'] = pid
-            elif any(arg.endswith(b'chalice') for arg in argv) and b'local' in argv:
+            elif any(arg.endswith((b'chalice', b'chalice_local.py')) for arg in argv) and b'local' in argv:
                 found['chalice local'] = pid
     return found
 

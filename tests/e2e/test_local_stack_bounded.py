@@ -47,9 +47,18 @@ def _item(key: str, sort: str, **attrs) -> dict:
     return {'ObjID': {'S': key}, 'ObjSort': {'S': sort}, **{k: {'S': v} for k, v in attrs.items()}}
 
 
-def test_a_failed_transaction_still_leaves_every_item_as_it_was(stack):
+@pytest.fixture
+def scratch_keys(stack):
+    """Two fresh ObjIDs outside assetgate's key shapes, removed after the test (the stack is shared)."""
+    made = [f'TEST#{uuid.uuid4()}', f'TEST#{uuid.uuid4()}']
+    yield made
+    for obj_id in made:
+        stack.boto('dynamodb').delete_item(TableName=stack.table, Key=_item(obj_id, 'A'))
+
+
+def test_a_failed_transaction_still_leaves_every_item_as_it_was(stack, scratch_keys):
     dynamodb = stack.boto('dynamodb')
-    existing, new = f'TEST#{uuid.uuid4()}', f'TEST#{uuid.uuid4()}'
+    existing, new = scratch_keys
     dynamodb.put_item(TableName=stack.table, Item=_item(existing, 'A', state='before'))
     with pytest.raises(ClientError) as failed:
         dynamodb.transact_write_items(
@@ -80,9 +89,9 @@ def test_a_failed_transaction_still_leaves_every_item_as_it_was(stack):
     )
 
 
-def test_a_successful_transaction_writes_every_item(stack):
+def test_a_successful_transaction_writes_every_item(stack, scratch_keys):
     dynamodb = stack.boto('dynamodb')
-    existing, new = f'TEST#{uuid.uuid4()}', f'TEST#{uuid.uuid4()}'
+    existing, new = scratch_keys
     dynamodb.put_item(TableName=stack.table, Item=_item(existing, 'A', state='before'))
     dynamodb.transact_write_items(
         TransactItems=[
