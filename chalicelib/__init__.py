@@ -1,1 +1,1 @@
-"""assetgate's Lambda code, in floors that import only downward: see docs/architecture in README."""
+"""assetgate's Lambda code, in floors that import only downward (docs/data-design.md, "Code layout")."""
