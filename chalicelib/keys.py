@@ -111,9 +111,14 @@ def decode_cursor(owner: str, cursor: str) -> dict | None:
     return key_dict((owner_partition(owner), sort_key))
 
 
+def object_prefix(asset_id: str) -> str:
+    """The S3 prefix under which every version of one asset lies."""
+    return f'{OBJECT_PREFIX}{asset_id}/'
+
+
 def object_key(asset_id: str, number: int) -> str:
     """The S3 key of one version's bytes: from the asset id, never from the user's name."""
-    return f'{OBJECT_PREFIX}{asset_id}/{number}'
+    return f'{object_prefix(asset_id)}{number}'
 
 
 def parse_object_key(key: str) -> tuple[str, int] | None:

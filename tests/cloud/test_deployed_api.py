@@ -168,7 +168,9 @@ def test_presigned_put_with_a_changed_signature_is_refused_and_nothing_lands(api
     forged = urlunsplit(url._replace(query=urlencode(query)))
     response = api.request('PUT', forged, data=b'forged', headers=created['upload']['headers'])
     assert response.status_code == 403 and 'SignatureDoesNotMatch' in response.text
-    listed = localstack.client('s3').list_objects_v2(Bucket=deployed.bucket, Prefix=f'assets/{created["asset"]["id"]}')
+    listed = localstack.client('s3').list_objects_v2(
+        Bucket=deployed.bucket, Prefix=keys.object_prefix(created['asset']['id'])
+    )
     assert listed['KeyCount'] == 0
     assert table(keys.version(created['asset']['id'], 1))['status']['S'] == 'pending'
 
@@ -208,7 +210,7 @@ def test_tokens_answer_409_while_pending_then_410_when_used_up_or_revoked_and_40
     after_delete = api.request('GET', limited)
     assert after_delete.status_code == 404 and after_delete.json()['error']['code'] == 'token_not_found'
     assert table(keys.asset(asset_id)) is None
-    listed = localstack.client('s3').list_objects_v2(Bucket=deployed.bucket, Prefix=f'assets/{asset_id}')
+    listed = localstack.client('s3').list_objects_v2(Bucket=deployed.bucket, Prefix=keys.object_prefix(asset_id))
     assert listed['KeyCount'] == 0
 
 
@@ -253,7 +255,7 @@ def test_multipart_abort_url_works_exactly_as_returned(api, deployed, localstack
     assert table(keys.version(asset_id, 1))['status']['S'] == 'aborted'
     assert (
         localstack.client('s3')
-        .list_multipart_uploads(Bucket=deployed.bucket, Prefix=f'assets/{asset_id}')
+        .list_multipart_uploads(Bucket=deployed.bucket, Prefix=keys.object_prefix(asset_id))
         .get('Uploads', [])
         == []
     )

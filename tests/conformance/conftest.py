@@ -109,7 +109,7 @@ def aws(environment):
     """The table and the bucket (bootstrap.py, idempotent) and fresh clients that see this environment."""
     from tests.conftest import provisioned
 
-    yield from provisioned()
+    return provisioned()
 
 
 @pytest.fixture

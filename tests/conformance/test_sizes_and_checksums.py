@@ -6,6 +6,7 @@ import json
 
 import requests
 
+from chalicelib import keys
 from tests.conformance.test_presigned_urls import _s3_error_code
 
 MiB = 1024**2
@@ -27,7 +28,7 @@ def test_put_of_bytes_that_do_not_match_the_signed_checksum_is_refused(create, p
     response = put(created['upload'], bad)
     assert response.status_code == 400, response.text
     assert _s3_error_code(response) in ('BadDigest', 'XAmzContentChecksumMismatch', 'InvalidRequest')
-    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=f'assets/{created["asset"]["id"]}/').get('KeyCount') == 0
+    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=keys.object_prefix(created['asset']['id'])).get('KeyCount') == 0
 
 
 def test_put_of_another_length_than_the_signed_one_is_refused(create, s3, aws):
@@ -36,7 +37,7 @@ def test_put_of_another_length_than_the_signed_one_is_refused(create, s3, aws):
     headers = {**upload['headers'], 'Content-Length': '11'}
     response = requests.put(upload['url'], data=b'x' * 11, headers=headers, timeout=30)
     assert response.status_code == 403 and _s3_error_code(response) == 'SignatureDoesNotMatch'
-    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=f'assets/{created["asset"]["id"]}/').get('KeyCount') == 0
+    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=keys.object_prefix(created['asset']['id'])).get('KeyCount') == 0
 
 
 def _post(upload: dict, data: bytes) -> requests.Response:
@@ -60,7 +61,7 @@ def test_browser_post_above_the_limit_is_refused(create, s3, aws, monkeypatch):
     created = create('name=form.png&upload=post')
     response = _post(created['upload'], b'p' * 1025)
     assert response.status_code == 400 and _s3_error_code(response) == 'EntityTooLarge', response.text
-    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=f'assets/{created["asset"]["id"]}/').get('KeyCount') == 0
+    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=keys.object_prefix(created['asset']['id'])).get('KeyCount') == 0
 
 
 def test_multipart_upload_through_presigned_part_urls_completes(create, client, owner_key, follow, monkeypatch):

@@ -20,6 +20,7 @@ from chalice.deploy.deployer import create_build_stage
 from chalice.deploy.swagger import SwaggerGenerator
 from chalice.utils import UI, OSUtils
 
+from chalicelib import keys
 from scripts import lambda_package
 from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client
@@ -147,7 +148,7 @@ def test_the_trimmed_package_alone_creates_presigns_reads_and_writes_from_its_py
     items = client('dynamodb', env['AWS_ENDPOINT_URL']).scan(TableName='pkg-test')['Items']
     assert any(result['asset_id'] in item['ObjID']['S'] for item in items)
     objects = client('s3', env['AWS_ENDPOINT_URL']).list_objects_v2(
-        Bucket='pkg-test', Prefix=f'assets/{result["asset_id"]}/'
+        Bucket='pkg-test', Prefix=keys.object_prefix(result['asset_id'])
     )
     assert objects['KeyCount'] == 1
     # Every module of the package came from its .pyc (python -v names what each code object came from).

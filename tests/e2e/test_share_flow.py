@@ -10,6 +10,8 @@ import textwrap
 import pytest
 import requests
 
+from chalicelib import keys
+
 
 def put_bytes(created: dict, data: bytes) -> requests.Response:
     upload = created['upload']
@@ -40,7 +42,7 @@ def test_create_records_the_upload_size_on_first_redeem(stack):
     owned = requests.get(f'{stack.url}/asset/{created["asset"]["id"]}', headers=stack.auth(), timeout=30)
     assert owned.status_code == 200 and owned.content == b'hello world'
     asset_items = [
-        i for i in stack.scan() if i['ObjID']['S'] == f'ASSET#{created["asset"]["id"]}' and i['ObjSort']['S'] == 'ASSET'
+        i for i in stack.scan() if (i['ObjID']['S'], i['ObjSort']['S']) == keys.asset(created['asset']['id'])
     ]
     assert asset_items[0]['status']['S'] == 'ready' and asset_items[0]['size']['N'] == '11'
 

@@ -55,7 +55,9 @@ def test_mint_answers_201_with_a_token_in_the_creation_shape(client, owner_key, 
 )
 def test_mint_with_bad_parameters_answers_400_and_writes_nothing(client, owner_key, asset, aws, query):
     response, body = mint(client, owner_key, asset, query)
-    assert response.status_code == 400 and body['error']['code'] in ('invalid_parameter', 'unknown_parameter')
+    expected = 'unknown_parameter' if query == 'bogus=1' else 'invalid_parameter'
+    assert response.status_code == 400 and body['error']['code'] == expected
+    assert body['error']['parameter'] == query.split('=')[0]
     assert items_of_kind(aws, 'token') == []
 
 
@@ -150,7 +152,7 @@ def test_new_version_answers_201_in_the_create_shape(client, owner_key, asset, a
         'status': 'pending',
         'content_type': 'text/plain',
     }
-    assert f'assets/{asset}/2' in body['upload']['url'] and body['upload']['method'] == 'PUT'
+    assert keys.object_key(asset, 2) in body['upload']['url'] and body['upload']['method'] == 'PUT'
     assert body['error'] is None and body['token']['asset_id'] == asset
     assert len(items_of_kind(aws, 'version')) == 2
 
@@ -189,7 +191,9 @@ def test_s3_event_moves_following_tokens_to_the_new_version(client, owner_key, a
     _, token = mint(client, owner_key, asset)
     post_asset(client, owner_key, path=f'/asset/{asset}/version')
     upload(s3, aws, asset, 2, b'two')
-    client.lambda_.invoke('upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{asset}/2'))
+    client.lambda_.invoke(
+        'upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=keys.object_key(asset, 2))
+    )
     api_calls.reset()
     assert served_version(get(client, f'/asset-token/{token["token"]}')[0]) == 2
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
@@ -300,7 +304,8 @@ def test_upload_landing_after_deletion_is_removed_by_the_s3_event(client, owner_
     assert delete(client, f'/asset/{created["asset"]["id"]}', owner_key).status_code == 204
     upload(s3, aws, created['asset']['id'], 1, b'late')
     client.lambda_.invoke(
-        'upload_landed', client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{created["asset"]["id"]}/1')
+        'upload_landed',
+        client.events.generate_s3_event(bucket=aws.bucket, key=keys.object_key(created['asset']['id'], 1)),
     )
     assert s3.list_objects_v2(Bucket=aws.bucket)['KeyCount'] == 0
     assert created['asset']['id'] not in json.dumps(scan(aws))

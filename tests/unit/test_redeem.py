@@ -39,7 +39,7 @@ def test_redeem_of_uploaded_asset_redirects_to_a_short_lived_download(client, sh
     assert response.status_code == 302
     assert response.headers['Cache-Control'] == 'no-store'
     location = urlparse(response.headers['Location'])
-    assert location.path.endswith(f'/assets/{shared["asset"]["id"]}/1')
+    assert location.path.endswith('/' + keys.object_key(shared['asset']['id'], 1))
     params = location_params(response)
     assert int(params['X-Amz-Expires']) <= 300
     assert params['response-content-type'] == 'application/pdf'
@@ -141,7 +141,7 @@ def test_owner_get_redirects_to_the_latest_upload(client, owner_key, shared, s3,
     upload(s3, aws, shared)
     response, _ = get(client, f'/asset/{shared["asset"]["id"]}', owner_key)
     assert response.status_code == 302
-    assert urlparse(response.headers['Location']).path.endswith(f'/assets/{shared["asset"]["id"]}/1')
+    assert urlparse(response.headers['Location']).path.endswith('/' + keys.object_key(shared['asset']['id'], 1))
     assert items_of_kind(aws, 'asset')[0]['status']['S'] == 'ready'
 
 
@@ -167,7 +167,7 @@ def test_owner_get_without_key_answers_401(client, shared):
 
 def test_s3_event_marks_the_upload_ready(client, shared, s3, aws, api_calls):
     upload(s3, aws, shared, b'abc')
-    event = client.events.generate_s3_event(bucket=aws.bucket, key=f'assets/{shared["asset"]["id"]}/1')
+    event = client.events.generate_s3_event(bucket=aws.bucket, key=keys.object_key(shared['asset']['id'], 1))
     client.lambda_.invoke('upload_landed', event)
     assert items_of_kind(aws, 'asset')[0]['status']['S'] == 'ready'
     assert items_of_kind(aws, 'token')[0]['status']['S'] == 'ready'
