@@ -2,6 +2,7 @@
 
 import contextvars
 import threading
+import time
 
 import boto3
 import botocore.session
@@ -15,7 +16,9 @@ from chalicelib.config import Settings
 # API Gateway gives up on a request after 29 s. A DynamoDB or S3 call may take at most
 # 3 attempts x (1 s to connect + 3 s to read) plus standard-mode backoff (< 1 s, then < 2 s):
 # under 15 s. CompleteMultipartUpload alone may legitimately take long (S3 assembles the object),
-# so it gets one attempt with a 20 s read on a client of its own.
+# so it gets one attempt with a 20 s read on a client of its own. Across a request's calls, no
+# attempt starts unless it can end within REQUEST_BUDGET: the request answers 503 instead.
+REQUEST_BUDGET = 28.0
 CONNECT_TIMEOUT = 1
 READ_TIMEOUT = 3
 ATTEMPTS = 3
@@ -28,6 +31,7 @@ DEPENDENCY_ERRORS = (BotoCoreError, ClientError, PynamoDBException)
 
 _lock = threading.RLock()
 _requests_made: contextvars.ContextVar[int] = contextvars.ContextVar('aws_requests', default=0)
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar('request_started', default=None)
 _session: botocore.session.Session | None = None
 _boto3: boto3.session.Session | None = None
 _s3: dict = {}
@@ -40,7 +44,8 @@ def botocore_session() -> botocore.session.Session:
         with _lock:
             if _session is None:
                 _session = botocore.session.get_session()
-                _session.register('before-send', _count_request)
+                # First: before anything sends the request (an emulator's stub included).
+                _session.get_component('event_emitter').register_first('before-send', _before_attempt)
                 # One boto3 session over it: each would register boto3's handlers on it again.
                 _boto3 = boto3.session.Session(botocore_session=_session)
     return _session
@@ -88,13 +93,31 @@ def forget_clients() -> None:
         _s3.clear()
 
 
-def _count_request(**_) -> None:
+class OutOfTime(BotoCoreError):
+    fmt = 'The request has no time left for another AWS attempt.'
+
+
+def _before_attempt(event_name: str = '', **_) -> None:
+    """Before every HTTP attempt: count it, and refuse one that could outlive the request's budget."""
+    started = _started.get()
+    if started is not None:
+        longest = CONNECT_TIMEOUT + (
+            LONG_READ_TIMEOUT if event_name.endswith('.CompleteMultipartUpload') else READ_TIMEOUT
+        )
+        if time.monotonic() - started + longest > REQUEST_BUDGET:
+            raise OutOfTime()
     _requests_made.set(_requests_made.get() + 1)
 
 
-def count_requests() -> contextvars.Token:
-    """Start counting this request's AWS requests (every HTTP attempt, retries included)."""
-    return _requests_made.set(0)
+def start_request() -> None:
+    """A request starts: count its AWS requests from zero, and start its time budget."""
+    _requests_made.set(0)
+    _started.set(time.monotonic())
+
+
+def end_request() -> None:
+    """The request is answered: work outside a request (scripts, S3 events) has no budget."""
+    _started.set(None)
 
 
 def requests_made() -> int:

@@ -70,11 +70,13 @@ def render_errors(event, get_response):
     """HTTP middleware, the one place errors become answers: each error's status, code and message.
     It also writes the request's log line."""
     started = time.perf_counter()
-    aws.count_requests()
+    aws.start_request()
     try:
         response = get_response(event)
     except AssetgateError as err:
         response = error(err)
+    finally:
+        aws.end_request()
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and set(body) == {'Code', 'Message'}:
         reshaped = error(_CHALICE_ANSWERS.get(response.status_code, InternalError)())

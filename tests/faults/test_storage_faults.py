@@ -10,7 +10,7 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-from chalicelib import aws as clients, keys
+from chalicelib import auth, aws as clients, keys
 from scripts import check_data
 from tests.helpers import bearer, post_asset, scan
 
@@ -180,3 +180,24 @@ def test_a_storage_fault_answers_503_with_retry_after_or_succeeds_and_leaves_not
     else:  # the route does not touch the failing service
         assert response.status_code == success, (response.status_code, response.body)
     assert check_data.check(aws).problems == []
+
+
+def test_no_aws_attempt_starts_that_could_outlive_the_request_budget(client, owner_key, aws, monkeypatch):
+    """A request that has spent its time answers 503 at once instead of starting another attempt,
+    so no request outlives API Gateway's 29 s; the clock is moved, not waited for."""
+    real = clients.time.monotonic
+    monkeypatch.setattr(clients.time, 'monotonic', lambda: real() + (clients.REQUEST_BUDGET if armed else 0))
+    armed = False
+
+    def late_owner(header):
+        nonlocal armed
+        owner = original_owner(header)
+        armed = True  # the key was read; from now on the request is out of time
+        return owner
+
+    original_owner = auth.owner_of
+    monkeypatch.setattr(auth, 'owner_of', late_owner)
+    response, body = post_asset(client, owner_key, query='name=late.txt&token=1')
+    assert response.status_code == 503 and body['error']['code'] == 'service_unavailable'
+    assert response.headers['Retry-After'] == '1'
+    assert sorted(item['kind']['S'] for item in scan(aws)) == ['apikey', 'owner_apikey']  # alice's key only
