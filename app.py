@@ -114,6 +114,14 @@ def asset_tokens(ref):
     return web.ok(views.tokens(*listing.token_list(owner, forms.asset_id(ref))))
 
 
+@route('/asset/{ref}/tokens/{token_id}', 'DELETE', "Revoke one of the asset's links by its listed id.", answer=204)
+def revoke_listed_token(ref, token_id):
+    owner = _owner()
+    _form()
+    tokens.revoke_listed(owner, forms.asset_id(ref), forms.token_id(token_id))
+    return web.no_content()
+
+
 @route('/asset/{ref}/token', 'POST', 'Mint another share link.', form=forms.TokenForm, answer=201)
 def mint_token(ref):
     owner = _owner()

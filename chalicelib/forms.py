@@ -142,6 +142,14 @@ def token(value: str) -> str:
     return value
 
 
+def token_id(value: str) -> str:
+    """A link's id as listings show it: anything else names no link."""
+    value = value.lower()
+    if not keys.is_token_id(value):
+        raise TokenNotFound()
+    return value
+
+
 def sha256(value, name: str = 'sha256') -> str:
     digest = limits.sha256_base64(value) if isinstance(value, str) else None
     if digest is None:

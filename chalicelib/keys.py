@@ -17,6 +17,7 @@ TOKEN_REF_PREFIX = 'TOKEN#'
 OWNER_ASSET_PREFIX = 'ASSET#'
 OWNER_APIKEY_PREFIX = 'APIKEY#'
 OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
+_TOKEN_ID = re.compile(r'^[0-9a-f]{16}\Z')
 _OWNER_ASSET_SORT = re.compile(r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$')
 
 
@@ -64,7 +65,15 @@ def token_digest_of(obj_id: str) -> str:
 
 
 def token_ref(asset_id: str, digest: str) -> tuple[str, str]:
-    return asset_partition(asset_id), f'{TOKEN_REF_PREFIX}{short_id(digest)}'
+    return token_ref_by_id(asset_id, short_id(digest))
+
+
+def token_ref_by_id(asset_id: str, token_id: str) -> tuple[str, str]:
+    return asset_partition(asset_id), f'{TOKEN_REF_PREFIX}{token_id}'
+
+
+def is_token_id(value: str) -> bool:
+    return bool(_TOKEN_ID.match(value))
 
 
 def owner_partition(owner: str) -> str:

@@ -106,6 +106,23 @@ def revoke(owner: str, token: str) -> None:
     )
 
 
+def revoke_listed(owner: str, asset_id: str, token_id: str) -> None:
+    """Revoke one of an asset's links by the id its listing shows (the owner never sees the token again).
+
+    One GetItem of the asset's ref for that id, then the conditional revoke; 404 for anyone else's.
+    """
+    try:
+        ref = models.TokenRef.get(*keys.token_ref_by_id(asset_id, token_id), consistent_read=True)
+    except models.TokenRef.DoesNotExist:
+        raise TokenNotFound() from None
+    writes.update_if(
+        Token(*keys.token(ref.token_hash)),
+        [Token.revoked.set(True)],
+        Token.ObjID.exists() & (Token.owner == owner) & (Token.asset_id == asset_id),
+        refused=TokenNotFound,
+    )
+
+
 def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
     """One conditional UpdateItem that counts a use, or None when its condition refused it.
 

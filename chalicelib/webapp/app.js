@@ -401,9 +401,9 @@
     } else {
       linkCell = el('span', { class: 'mono', text: `${t.id}…`, title: 'Created elsewhere: only its id is known here' })
     }
-    const revoke = url && state !== 'revoked'
+    const revoke = state !== 'revoked'
       ? el('button', { type: 'button', class: 'danger small', text: 'Revoke', 'aria-label': `Revoke link ${t.id}`,
-        onclick: () => revokeLink(url) })
+        onclick: () => revokeListed(t.id) })
       : null
     return el('tr', { 'data-token-id': t.id },
       el('td', { 'data-label': 'Link' }, linkCell),
@@ -412,6 +412,19 @@
       el('td', { 'data-label': 'Uses', text: t.max_uses === null ? `${t.uses} of unlimited` : `${t.uses} of ${t.max_uses}` }),
       el('td', { 'data-label': 'State' }, el('span', { class: `badge ${state.replace(' ', '-')}`, text: state })),
       el('td', {}, revoke))
+  }
+
+  // Any listed link, by the id the listing shows: the owner never sees a token again after minting it.
+  async function revokeListed (tokenId) {
+    say('asset-error', '')
+    try {
+      await api('DELETE', `${assetPath(current.asset.id)}/tokens/${encodeURIComponent(tokenId)}`)
+    } catch (error) {
+      say('asset-error', describeError(error))
+      return
+    }
+    notice('The link is revoked. It now answers “revoked” to anyone who opens it.')
+    await reloadAsset()
   }
 
   async function revokeLink (url) {

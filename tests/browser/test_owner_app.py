@@ -8,6 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from chalicelib import keys
 from tests.browser.conftest import MiB, shoot
 
 UNAUTHORIZED = 'This API key was not accepted. Check that you pasted all of it, or ask for a new key.'
@@ -182,6 +183,17 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
     page.locator('#link-rows .badge.revoked').wait_for()
     revoked = requests.get(links['small.bin'], allow_redirects=False, timeout=10)
     assert revoked.status_code == 410 and revoked.json()['error']['code'] == 'token_revoked'
+
+    # A link minted elsewhere (only its id is listed here) is revoked from the page too.
+    (small_id,) = asset_ids(app_stack, 'small.bin')
+    elsewhere = requests.post(f'{app_stack.url}/asset/{small_id}/token', headers=app_stack.auth(), timeout=10).json()
+    listed_id = keys.short_id(keys.secret_hash(elsewhere['token']))  # the id its listing shows
+    page.get_by_role('button', name='← All assets').click()
+    page.locator('#asset-rows').get_by_role('button', name='small.bin').click()
+    page.get_by_role('button', name=f'Revoke link {listed_id}').click()
+    page.locator(f'#link-rows tr[data-token-id="{listed_id}"] .badge.revoked').wait_for()
+    gone = requests.get(elsewhere['url'], allow_redirects=False, timeout=10)
+    assert gone.status_code == 410 and gone.json()['error']['code'] == 'token_revoked'
 
     # A new version from the asset view; the owner's download from the page then serves it.
     newer = tmp_path / 'small-v2.bin'

@@ -133,6 +133,35 @@ def test_revoking_an_unknown_token_answers_404(client, owner_key, aws, token):
     assert items_of_kind(aws, 'token') == []
 
 
+def test_revoking_a_listed_link_by_its_id_answers_204_and_the_link_then_answers_410(
+    client, owner_key, asset, aws, api_calls
+):
+    _, token = mint(client, owner_key, asset)
+    listed = get(client, f'/asset/{asset}/tokens', owner_key)[1]['tokens'][0]
+    api_calls.reset()
+    response = delete(client, f'/asset/{asset}/tokens/{listed["id"]}', owner_key)
+    assert response.status_code == 204
+    assert api_calls.calls == [('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('dynamodb', 'UpdateItem')]
+    assert items_of_kind(aws, 'token')[0]['revoked'] == {'BOOL': True}
+    assert get(client, f'/asset-token/{token["token"]}')[1]['error']['code'] == 'token_revoked'
+
+
+@pytest.mark.parametrize('token_id', ['0123456789abcdef', 'not-an-id'])
+def test_revoking_an_unknown_listed_id_answers_404(client, owner_key, asset, aws, token_id):
+    mint(client, owner_key, asset)
+    response = delete(client, f'/asset/{asset}/tokens/{token_id}', owner_key)
+    assert response.status_code == 404 and json.loads(response.body)['error']['code'] == 'token_not_found'
+    assert items_of_kind(aws, 'token')[0].get('revoked') == {'BOOL': False}
+
+
+def test_revoking_another_owners_listed_link_answers_404_and_changes_nothing(client, owner_key, other_key, asset, aws):
+    mint(client, owner_key, asset)
+    listed = get(client, f'/asset/{asset}/tokens', owner_key)[1]['tokens'][0]
+    response = delete(client, f'/asset/{asset}/tokens/{listed["id"]}', other_key)
+    assert response.status_code == 404 and json.loads(response.body)['error']['code'] == 'token_not_found'
+    assert items_of_kind(aws, 'token')[0].get('revoked') == {'BOOL': False}
+
+
 def test_revoking_without_a_key_answers_401(client, owner_key, asset):
     _, token = mint(client, owner_key, asset)
     assert delete(client, f'/asset-token/{token["token"]}', None).status_code == 401
