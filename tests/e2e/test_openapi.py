@@ -62,6 +62,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(f
             '--no-color',
         ],
         capture_output=True,
+        cwd=tmp_path,
         text=True,
         timeout=240,
     )
