@@ -25,6 +25,8 @@ sys.path.insert(0, ROOT)
 
 import boto3  # noqa: E402
 
+from scripts.local_stack import read_env  # noqa: E402
+
 MiB = 1024**2
 BOTO = """
 import sys, boto3
@@ -108,8 +110,7 @@ class Stack:
                 raise SystemExit(f'the local stack did not start; see {self.log.name}')
             time.sleep(0.2)
         time.sleep(0.2)
-        with open(env_file) as f:
-            self.values = dict(line.strip().split('=', 1) for line in f if '=' in line)
+        self.values = read_env(env_file)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -44,6 +44,13 @@ def _query_param(match: re.Match) -> str:
     return match.group(0)
 
 
+def read_env(path) -> dict:
+    """The settings of an env file written by the local stack (`export NAME=value` lines, for `source`)."""
+    with open(path) as f:
+        pairs = (line.strip().removeprefix('export ').split('=', 1) for line in f)
+        return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
 def redact(line: str) -> str:
     line = _PATH_TOKEN.sub(r'\1' + REDACTED, line)
     line = _QUERY_PARAM.sub(_query_param, line)
@@ -205,7 +212,7 @@ class LocalStack:
         }
         os.makedirs(os.path.dirname(os.path.abspath(self.env_file)), exist_ok=True)
         with open(self.env_file, 'w') as f:
-            f.writelines(f'{name}={value}\n' for name, value in values.items())
+            f.writelines(f'export {name}={value}\n' for name, value in values.items())
         return values
 
     def _spawn(self, argv, env, cwd=None, redacted=False) -> subprocess.Popen:

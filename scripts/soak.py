@@ -42,6 +42,7 @@ sys.path.insert(0, ROOT)
 from chalicelib.config import settings  # noqa: E402
 from scripts import check_data  # noqa: E402
 from scripts.bootstrap import apply_environment, stage_environment  # noqa: E402
+from scripts.local_stack import read_env  # noqa: E402
 
 TIMEOUT = 30
 S3_ATTEMPTS = 6  # presigned PUT/GET straight to S3 (through a fault proxy in the fault test): retried
@@ -537,8 +538,7 @@ class OwnStack:
                 with open(self.log_path) as f:
                     raise SystemExit(f'the local stack did not start:\n{f.read()}')
             time.sleep(0.2)
-        with open(self.env_file) as f:
-            return dict(line.rstrip('\n').split('=', 1) for line in f if '=' in line)
+        return read_env(self.env_file)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

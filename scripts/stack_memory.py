@@ -23,6 +23,8 @@ import time
 
 import requests
 
+from scripts.local_stack import read_env  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO = 200, 1.5
 
@@ -109,8 +111,7 @@ class Stack:
                 raise RuntimeError(f'local stack did not start; see {self.log.name}')
             time.sleep(0.2)
         time.sleep(0.2)  # the file is written in one go, but let it be closed
-        with open(env_file) as f:
-            self.values = dict(line.rstrip('\n').split('=', 1) for line in f if '=' in line)
+        self.values = read_env(env_file)
         self.moto_pid = moto_pid(self.proc.pid)
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ import requests
 
 from chalicelib.config import settings
 from scripts.bootstrap import stage_environment
+from scripts.local_stack import read_env
 from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy
 from tests.servers import Server, free_port
@@ -54,7 +55,7 @@ def run_local_stack(home, stage_env=None, moto_port: int | None = None):
     )
     try:
         server.wait_until(env_file.exists)
-        values = dict(line.split('=', 1) for line in env_file.read_text().splitlines())
+        values = read_env(env_file)
         yield Stack(values, clock_file, log_path, project, server.proc)
     finally:
         server.stop()

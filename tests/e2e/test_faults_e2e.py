@@ -18,6 +18,7 @@ import pytest
 from chalicelib.config import settings
 from scripts import check_data, soak
 from scripts.bootstrap import stage_environment
+from scripts.local_stack import read_env
 from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy, Rule
 from tests.servers import Server, free_port, moto_server
@@ -79,7 +80,7 @@ def faulty_stack(tmp_path_factory):
             tmp_path / 'stack.log',
         )
         stack.wait_until(env_file.exists)
-        values = dict(line.split('=', 1) for line in env_file.read_text().splitlines())
+        values = read_env(env_file)
         for name, value in stage_environment('local', str(project)).items():
             monkeypatch.setenv(name, value)
         # The checker reads the moto server directly: what is stored, not what the proxy lets through.
