@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ sys.path.insert(0, ROOT)
 
 import boto3  # noqa: E402
 
-from scripts.local_stack import read_env  # noqa: E402
+from scripts.local_stack import StackCopy  # noqa: E402
 
 MiB = 1024**2
 BOTO = """
@@ -59,70 +58,6 @@ def run(argv, env) -> tuple:
     return wall, usage.ru_maxrss / 1024, out.decode()
 
 
-class Stack:
-    """scripts/local_stack.py from a copy of the project whose local stage names free ports and the part plan."""
-
-    def __init__(self, home: str, threshold: int, part: int):
-        project = os.path.join(home, 'project')
-        shutil.copytree(
-            ROOT,
-            project,
-            ignore=shutil.ignore_patterns(
-                '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build'
-            ),
-        )
-        config_path = os.path.join(project, '.chalice', 'config.json')
-        with open(config_path) as f:
-            config = json.load(f)
-        self.endpoint = f'http://127.0.0.1:{free_port()}'
-        config['stages']['local']['environment_variables'].update(
-            {
-                'AWS_ENDPOINT_URL': self.endpoint,
-                'ASSETGATE_MULTIPART_THRESHOLD': str(threshold),
-                'ASSETGATE_PART_SIZE': str(part),
-            }
-        )
-        with open(config_path, 'w') as f:
-            json.dump(config, f)
-        env_file = os.path.join(home, 'env')
-        self.log = open(os.path.join(home, 'stack.log'), 'w')
-        env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_ENDPOINT_URL')}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(project, 'scripts', 'local_stack.py'),
-                '--project-dir',
-                project,
-                '--port',
-                str(free_port()),
-                '--env-file',
-                env_file,
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while not os.path.exists(env_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f'the local stack did not start; see {self.log.name}')
-            time.sleep(0.2)
-        time.sleep(0.2)
-        self.values = read_env(env_file)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--size-mib', type=int, default=1024)
@@ -142,7 +77,7 @@ def main(argv=None) -> int:
             for _ in range(args.size_mib // 64):
                 f.write(os.urandom(64 * MiB))
             f.write(os.urandom(size % (64 * MiB)))
-        stack = Stack(home, threshold=part, part=part)
+        stack = StackCopy(home, {'ASSETGATE_MULTIPART_THRESHOLD': str(part), 'ASSETGATE_PART_SIZE': str(part)})
         s3 = boto3.client(
             's3',
             endpoint_url=stack.endpoint,

@@ -8,8 +8,10 @@ Runs in the foreground; SIGINT or SIGTERM stops everything it started.
 """
 
 import argparse
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,6 +129,70 @@ class _Stopper:
 
 
 _STOPPER = _Stopper()
+
+
+# What a copy of the project for a stack of its own leaves out.
+COPY_IGNORE = shutil.ignore_patterns(
+    '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build', 'node_modules'
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class StackCopy:
+    """This script, run from a copy of the project whose local stage names free ports (and ``stage_env``),
+    in its own process group: for tools that need a stack of their own (bench, soak, stack-memory)."""
+
+    def __init__(self, home: str, stage_env: dict | None = None, timeout: float = 120):
+        self.home, self.project = home, os.path.join(home, 'project')
+        shutil.copytree(ROOT, self.project, ignore=COPY_IGNORE)
+        config_path = os.path.join(self.project, '.chalice', 'config.json')
+        with open(config_path) as f:
+            config = json.load(f)
+        self.endpoint = f'http://127.0.0.1:{_free_port()}'
+        config['stages']['local']['environment_variables'].update(
+            {'AWS_ENDPOINT_URL': self.endpoint, **(stage_env or {})}
+        )
+        with open(config_path, 'w') as f:
+            json.dump(config, f, indent=2)
+        env_file, self.log_path = os.path.join(home, 'env'), os.path.join(home, 'stack.log')
+        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
+        with open(self.log_path, 'w') as log:
+            argv = [
+                sys.executable,
+                os.path.join(self.project, 'scripts', 'local_stack.py'),
+                '--project-dir',
+                self.project,
+                '--port',
+                str(_free_port()),
+                '--env-file',
+                env_file,
+            ]
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(env_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                with open(self.log_path) as f:
+                    raise SystemExit(f'the local stack did not start:\n{f.read()[-4000:]}')
+            time.sleep(0.2)
+        time.sleep(0.2)  # written in one go; let it be closed
+        self.values = read_env(env_file)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
 
 class LocalStack:

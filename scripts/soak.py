@@ -22,9 +22,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +39,7 @@ sys.path.insert(0, ROOT)
 from chalicelib.config import settings  # noqa: E402
 from scripts import check_data  # noqa: E402
 from scripts.bootstrap import apply_environment, stage_environment  # noqa: E402
-from scripts.local_stack import read_env  # noqa: E402
+from scripts.local_stack import StackCopy  # noqa: E402
 
 TIMEOUT = 30
 S3_ATTEMPTS = 6  # presigned PUT/GET straight to S3 (through a fault proxy in the fault test): retried
@@ -485,72 +482,6 @@ class MemoryGuard(threading.Thread):
                     self.stop.set()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class OwnStack:
-    """scripts/local_stack.py from a copy of the project on free ports, in its own process group."""
-
-    def __init__(self):
-        self.home = tempfile.mkdtemp(prefix='assetgate-soak-')
-        self.project = os.path.join(self.home, 'project')
-        shutil.copytree(
-            ROOT,
-            self.project,
-            ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
-        )
-        config_path = os.path.join(self.project, '.chalice', 'config.json')
-        with open(config_path) as f:
-            config = json.load(f)
-        config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{_free_port()}'
-        with open(config_path, 'w') as f:
-            json.dump(config, f, indent=2)
-        self.env_file = os.path.join(self.home, 'env')
-        self.log_path = os.path.join(self.home, 'stack.log')
-        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
-        with open(self.log_path, 'w') as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.join(self.project, 'scripts', 'local_stack.py'),
-                    '--project-dir',
-                    self.project,
-                    '--port',
-                    str(_free_port()),
-                    '--env-file',
-                    self.env_file,
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 90) -> dict:
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.env_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                with open(self.log_path) as f:
-                    raise SystemExit(f'the local stack did not start:\n{f.read()}')
-            time.sleep(0.2)
-        return read_env(self.env_file)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
 # --- the report -------------------------------------------------------------------------------
 
 
@@ -618,10 +549,10 @@ def main(argv=None) -> int:
             parser.error('ASSETGATE_URL needs ASSETGATE_API_KEY too (source .local/env)')
         pids = {}
     else:
-        own = OwnStack()
+        own = StackCopy(tempfile.mkdtemp(prefix='assetgate-soak-'))
     try:
         if own is not None:
-            values = own.wait_ready()
+            values = own.values
             url, key, project = values['ASSETGATE_URL'], values['ASSETGATE_API_KEY'], own.project
             pids = stack_processes(own.proc.pid)
         apply_environment(stage_environment('local', project))
@@ -647,6 +578,7 @@ def main(argv=None) -> int:
     finally:
         if own is not None:
             own.stop()
+            shutil.rmtree(own.home, ignore_errors=True)
     figures = summary(results, checked, report, rss)
     print(json.dumps(figures, indent=2) if args.json else text(figures))
     return 0 if report.ok and not results.failures and not results.server_errors() else 1

@@ -11,30 +11,20 @@ so an unbounded moto cannot take the machine's memory. Exit code 0 if within the
 """
 
 import argparse
-import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import requests
 
-from scripts.local_stack import read_env  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from scripts.local_stack import StackCopy  # noqa: E402
+
 GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO = 200, 1.5
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -69,60 +59,12 @@ def moto_pid(stack_pid: int) -> int:
     raise RuntimeError(f'no moto_server.py child of {stack_pid}')
 
 
-class Stack:
-    """scripts/local_stack.py from a copy of the project whose local stage uses free ports."""
+class Stack(StackCopy):
+    """A stack of its own, and its moto server's PID."""
 
     def __init__(self, home: str):
-        project = os.path.join(home, 'project')
-        shutil.copytree(
-            ROOT,
-            project,
-            ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
-        )
-        config_path = os.path.join(project, '.chalice', 'config.json')
-        with open(config_path) as f:
-            config = json.load(f)
-        config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
-        with open(config_path, 'w') as f:
-            json.dump(config, f, indent=2)
-        env_file = os.path.join(home, 'env')
-        env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
-        self.log = open(os.path.join(home, 'stack.log'), 'w')
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(project, 'scripts', 'local_stack.py'),
-                '--project-dir',
-                project,
-                '--port',
-                str(free_port()),
-                '--env-file',
-                env_file,
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while not os.path.exists(env_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f'local stack did not start; see {self.log.name}')
-            time.sleep(0.2)
-        time.sleep(0.2)  # the file is written in one go, but let it be closed
-        self.values = read_env(env_file)
+        super().__init__(home)
         self.moto_pid = moto_pid(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
 
 
 def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) -> dict:
