@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,12 +36,6 @@ config = TransferConfig(multipart_threshold=int(part), multipart_chunksize=int(p
                         use_threads=True)
 s3.upload_file(path, bucket, key, Config=config)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def run(argv, env) -> tuple:
