@@ -7,12 +7,14 @@ from chalice import Chalice
 from chalicelib import (
     assets,
     auth,
+    errors,
     forms,
     health,
     keys,
     landing,
     listing,
     openapi,
+    previews,
     redeem,
     tokens,
     uploads,
@@ -185,8 +187,28 @@ def abort_upload(ref):
     errors=(409, 410),
 )
 def redeem_token(token):
+    # Prefetches and link previews get a page naming the file, from one read, counting no use.
+    if previews.is_preview(app.current_request.headers):
+        found = redeem.preview(forms.token(token))
+        return web.preview_page(found.name, found.size)
     grant = redeem.redeem(settings(), forms.token(token))
     return web.redirect(grant.url, grant.sha256)
+
+
+@route(
+    '/asset-token/{token}',
+    'HEAD',
+    "The shared file's name, size and type, without using the link.",
+    owner=False,
+    errors=(409, 410),
+    media='none',
+)
+def peek_token(token):
+    try:
+        found = redeem.preview(forms.token(token))
+    except errors.AssetgateError as err:
+        return web.bare_error(err)  # a HEAD answer has no body
+    return web.file_headers(found.name, found.size, found.content_type)
 
 
 @route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', answer=204)

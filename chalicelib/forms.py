@@ -22,6 +22,7 @@ MAX_NAME = 255
 MAX_USES = 1_000_000_000
 MAX_PAGE = 100
 MAX_PARTS_BODY = 256 * 1024
+MIN_DOWNLOAD_TTL = 10
 _CONTENT_TYPE = re.compile(
     r'[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+'
     r'(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*'
@@ -123,6 +124,13 @@ def max_uses(value) -> int | None:
     return None if value is None else whole(value, 'max_uses', 1, MAX_USES)
 
 
+def download_ttl(value, s: Settings) -> int | None:
+    """Seconds a token's presigned GET lives, from 10 to the stage's ASSETGATE_DOWNLOAD_TTL; None: that default."""
+    if value is None:
+        return None
+    return whole(value, 'download_ttl', min(MIN_DOWNLOAD_TTL, s.download_ttl), s.download_ttl)
+
+
 def version(value) -> int | None:
     return None if value is None else whole(value, 'version', 1, 10**9)
 
@@ -168,6 +176,10 @@ _PART_CHECKSUMS = param(
     {'type': 'string', 'enum': ['sha256', '1', 'true', '0', 'false']},
 )
 _VERSION = param('A version number (default: the latest).', _INT)
+_DOWNLOAD_TTL = param(
+    f"Seconds the token's presigned download URLs live: {MIN_DOWNLOAD_TTL} to the stage's default.",
+    {'type': 'integer', 'minimum': MIN_DOWNLOAD_TTL},
+)
 
 
 def _upload_request(form, s: Settings) -> UploadRequest:
@@ -228,8 +240,8 @@ def _upload_request(form, s: Settings) -> UploadRequest:
 def _optional_token(form, s: Settings) -> TokenRequest | None:
     wanted = flag(form.token, 'token')
     # Validate every token parameter even when no token is asked for: garbage is an error either way.
-    minutes, uses = expiry(form.expiry, s), max_uses(form.max_uses)
-    return TokenRequest(expiry_minutes=minutes, max_uses=uses) if wanted else None
+    minutes, uses, ttl = expiry(form.expiry, s), max_uses(form.max_uses), download_ttl(form.download_ttl, s)
+    return TokenRequest(expiry_minutes=minutes, max_uses=uses, download_ttl=ttl) if wanted else None
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ class CreateForm:
     token: str | None = _TOKEN
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
+    download_ttl: str | None = _DOWNLOAD_TTL
     size: str | None = _SIZE
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
@@ -269,6 +282,7 @@ class VersionForm:
     token: str | None = _TOKEN
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
+    download_ttl: str | None = _DOWNLOAD_TTL
     size: str | None = _SIZE
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
@@ -290,10 +304,14 @@ class TokenForm:
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
     version: str | None = param('Pin the token to this version; default: follow the newest ready one.', _INT)
+    download_ttl: str | None = _DOWNLOAD_TTL
 
     def parse(self, s: Settings) -> TokenRequest:
         return TokenRequest(
-            expiry_minutes=expiry(self.expiry, s), max_uses=max_uses(self.max_uses), version=version(self.version)
+            expiry_minutes=expiry(self.expiry, s),
+            max_uses=max_uses(self.max_uses),
+            version=version(self.version),
+            download_ttl=download_ttl(self.download_ttl, s),
         )
 
 

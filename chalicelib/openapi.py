@@ -96,6 +96,8 @@ def _request_body(op: Operation) -> dict | None:
 
 
 def _responses(op: Operation) -> dict:
+    if op.method == 'HEAD':
+        return _head_responses(op)
     success = dict(_SUCCESS[op.answer])
     if op.answer == 200 and op.media != 'application/json':
         success['content'] = {op.media: {'schema': {'type': 'string'}}}
@@ -110,6 +112,26 @@ def _responses(op: Operation) -> dict:
     answers = {str(op.answer): success}
     for status in sorted(statuses):
         answers[str(status)] = {'description': _ERRORS[status], 'content': {'application/json': {'schema': error}}}
+    return answers
+
+
+def _head_responses(op: Operation) -> dict:
+    """A HEAD answers headers only: the file's, or the refusal's status and X-Error-Code."""
+    answers = {
+        '200': {
+            'description': "The shared file's name, type and size; no use is counted.",
+            'headers': {
+                'Content-Disposition': {'schema': {'type': 'string'}},
+                'Content-Type': {'schema': {'type': 'string'}},
+                'X-Asset-Size': {'schema': {'type': 'integer'}, 'description': 'Bytes, when known.'},
+            },
+        }
+    }
+    for status in sorted({404, 500, 503, *op.errors}):
+        answers[str(status)] = {
+            'description': _ERRORS[status] + ' No body; the code is in X-Error-Code.',
+            'headers': {'X-Error-Code': {'schema': {'type': 'string'}}},
+        }
     return answers
 
 
