@@ -126,6 +126,14 @@ class UploadRequestNotFound(AssetgateError):
     message = 'No such upload request.'
 
 
+class UploadRequestRefused(AssetgateError):
+    """Internal: an upload request's condition refused a file; upload_requests explains which 410 it is."""
+
+    status = 410
+    code = 'upload_request_used_up'
+    message = 'This upload link takes no more files.'
+
+
 class UploadRequestExpired(AssetgateError):
     status = 410
     code = 'upload_request_expired'

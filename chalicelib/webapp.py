@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 from chalice import Response
 
 from chalicelib.config import settings
+from chalicelib.errors import AssetgateError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
 STATIC = os.path.join(HERE, 'static')
 # The app's own files, hashed when first served; the vendored Uppy files carry their hash from `make webapp`.
-OWN_FILES = ('app.js', 'uploader.js', 'app.css')
+OWN_FILES = ('app.js', 'uploader.js', 'request.js', 'app.css')
 TYPES = {
     '.js': 'text/javascript; charset=utf-8',
     '.css': 'text/css; charset=utf-8',
@@ -85,6 +86,28 @@ def page(base_url: str) -> Response:
     return Response(
         body=body,
         status_code=200,
+        headers={'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', **security_headers()},
+    )
+
+
+def request_page(base_url: str, request: dict | None, refused: AssetgateError | None = None) -> Response:
+    """GET /upload-request/{token}: the upload page of a link, or, for a link that takes no more
+    files, a page saying why with the error's status. The token is not in the page: its script
+    reads it from the address."""
+    names, _ = _files()
+    with open(os.path.join(HERE, 'request.html'), encoding='utf-8') as f:
+        template = f.read()
+    values = {
+        **names,
+        'api_base': urlsplit(base_url).path.rstrip('/'),
+        'multipart_threshold': str(settings().multipart_threshold),
+        'request': '' if request is None else json.dumps(request, separators=(',', ':')),
+        'refused': '' if refused is None else refused.message,
+    }
+    body = PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)]), template)
+    return Response(
+        body=body,
+        status_code=200 if refused is None else refused.status,
         headers={'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', **security_headers()},
     )
 
