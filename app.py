@@ -252,7 +252,15 @@ def revoke_upload_request(token):
     return web.no_content()
 
 
-@route('/upload-request/{token}', 'GET', 'The upload page of an upload link.', owner=False, media='text/html')
+@route(
+    '/upload-request/{token}',
+    'GET',
+    'The upload page of an upload link (a page saying why, for a link that takes no more files).',
+    owner=False,
+    media='text/html',
+    error_media='text/html',
+    errors=(410,),
+)
 def upload_request_page(token):
     try:
         found = upload_requests.current(forms.request_token(token), clock())
