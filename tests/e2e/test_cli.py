@@ -346,3 +346,14 @@ def test_rerun_of_an_upload_aborted_elsewhere_drops_its_state_and_the_next_run_s
     assert b'run the same command again to start over' in refused.stderr and _state_files(cli) == []
     result = share(cli, path)
     assert result['id'] != state['asset_id'] and stored(cli.stack, result['id']) == data
+
+
+def test_download_ttl_gives_a_links_download_urls_that_lifetime(cli):
+    (cli.dir / 'brief.txt').write_bytes(b'short-lived\n')
+    shared = share(cli, cli.dir / 'brief.txt', '--max-uses', '1', '--download-ttl', '15')
+    minted = cli('link', shared['id'], '--download-ttl', '20').stdout.decode().strip()
+    for url, seconds in ((shared['url'], 15), (minted, 20)):
+        redirect = requests.get(url, allow_redirects=False, timeout=30)
+        assert redirect.status_code == 302 and f'X-Amz-Expires={seconds}&' in redirect.headers['Location'] + '&'
+    refused = cli('link', shared['id'], '--download-ttl', '5', check=False)
+    assert refused.returncode != 0 and 'download_ttl' in refused.stderr.decode()

@@ -71,6 +71,12 @@ def parser() -> argparse.ArgumentParser:
     link = argparse.ArgumentParser(add_help=False)
     link.add_argument('--expiry', type=minutes, help="how long the link works: 20m, 2h, 7d (default: the service's)")
     link.add_argument('--max-uses', type=positive, help='how many downloads the link allows (default: unlimited)')
+    link.add_argument(
+        '--download-ttl',
+        type=positive,
+        metavar='SECONDS',
+        help="seconds each download URL the link hands out stays valid: 10 to the service's default (300)",
+    )
 
     p = argparse.ArgumentParser(
         prog='assetgate', description='Share files through expiring links, and fetch them.', epilog=EPILOG
@@ -178,6 +184,7 @@ def cmd_share(args) -> int:
         link=args.link,
         expiry=args.expiry,
         max_uses=args.max_uses,
+        download_ttl=args.download_ttl,
         concurrency=args.concurrency,
         threshold=args.multipart_threshold,
     )
@@ -299,7 +306,14 @@ def _token_lines(tokens) -> List[str]:
 
 def cmd_link(args) -> int:
     params = {
-        k: v for k, v in (('expiry', args.expiry), ('max_uses', args.max_uses), ('version', args.pin)) if v is not None
+        k: v
+        for k, v in (
+            ('expiry', args.expiry),
+            ('max_uses', args.max_uses),
+            ('version', args.pin),
+            ('download_ttl', args.download_ttl),
+        )
+        if v is not None
     }
     token = _api().mint(args.id, params)
     _emit(args, token, [token['url']])
