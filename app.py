@@ -206,6 +206,7 @@ def redeem_token(token):
 )
 def peek_token(token):
     try:
+        _form()
         found = redeem.preview(forms.token(token))
     except errors.AssetgateError as err:
         return web.bare_error(err)  # a HEAD answer has no body
@@ -263,6 +264,7 @@ def revoke_upload_request(token):
 )
 def upload_request_page(token):
     try:
+        _form()
         found = upload_requests.current(forms.request_token(token), clock())
     except errors.AssetgateError as err:
         return webapp.request_page(_base(), None, err)  # a page that says why, with the error's status

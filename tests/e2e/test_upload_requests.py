@@ -54,6 +54,8 @@ def test_a_burst_of_30_uploads_on_max_files_3_creates_exactly_3_owner_assets(sta
     mine = next(r for r in listed['upload_requests'] if r['id'] == opened['upload_request']['id'])
     assert (mine['files'], mine['state']) == (3, 'used_up')
     assert requests.get(link, timeout=30).status_code == 410
+    log = stack.log_path.read_text()
+    assert opened['token'] not in log and '/upload-request/<redacted>' in log
 
 
 def test_a_file_sent_through_a_link_downloads_byte_identical_for_its_owner(stack):

@@ -181,3 +181,16 @@ def test_download_ttl_outside_10_to_the_stage_default_answers_400(client, owner_
     assert response.status_code == 400
     assert body['error']['parameter'] == 'download_ttl'
     assert items_of_kind(aws, 'asset') == []
+
+
+def test_head_with_a_parameter_answers_400_with_no_body(client, shared, aws):
+    response = client.http.head(f'/asset-token/{shared["token"]["token"]}?download=1')
+    assert (response.status_code, response.body) == (400, b'')
+    assert response.headers['X-Error-Code'] == 'unknown_parameter'
+    assert uses(aws) == 0
+
+
+def test_a_stored_download_ttl_above_a_lowered_stage_default_is_cut_to_it(client, owner_key, shared, monkeypatch):
+    _, minted = post_asset(client, owner_key, f'/asset/{shared["asset"]["id"]}/token', body={'download_ttl': 200})
+    monkeypatch.setenv('ASSETGATE_DOWNLOAD_TTL', '60')
+    assert expires_of(get(client, f'/asset-token/{minted["token"]}')[0]) == 60

@@ -3,9 +3,11 @@
 import hashlib
 import json
 
+import boto3
 import pytest
 
 from chalicelib import keys
+from scripts import check_data
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 UUID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427'
@@ -253,3 +255,14 @@ def test_the_upload_page_of_a_used_up_link_says_why_with_410(client, owner_key, 
     response = client.http.get(f'/upload-request/{opened["token"]}')
     assert response.status_code == 410
     assert 'received all the files it allows' in response.body.decode()
+
+
+def test_check_data_accepts_upload_requests_and_names_a_broken_pair(client, owner_key, aws):
+    opened = open_request(client, owner_key, max_files=1)
+    send(client, opened['token'])
+    assert check_data.check(aws).problems == []
+    ref = items_of_kind(aws, 'owner_upload_request')[0]
+    boto3.client('dynamodb', region_name=aws.region).delete_item(
+        TableName=aws.table, Key={'ObjID': ref['ObjID'], 'ObjSort': ref['ObjSort']}
+    )
+    assert [p.kind for p in check_data.check(aws).problems] == ['upload_request_without_owner_ref']
