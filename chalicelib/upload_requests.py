@@ -120,14 +120,20 @@ def revoke(owner: str, ref: str) -> None:
     )
 
 
-def current(token: str, now: int) -> models.UploadRequest:
-    """The request behind a link, if it still takes files: 404 unknown, 410 revoked, expired or used up."""
+def _unrevoked(token: str) -> models.UploadRequest:
+    """The request behind a link (one consistent GetItem): 404 unknown, 410 revoked."""
     try:
         item = Request.get(*keys.upload_request(keys.secret_hash(token)), consistent_read=True)
     except Request.DoesNotExist:
         raise UploadRequestNotFound() from None
     if item.revoked:
         raise UploadRequestRevoked()
+    return item
+
+
+def current(token: str, now: int) -> models.UploadRequest:
+    """The request behind a link, if it still takes files: 404 unknown, 410 revoked, expired or used up."""
+    item = _unrevoked(token)
     if int(item.expires) <= now:
         raise UploadRequestExpired()
     if item.max_files is not None and int(item.files) >= int(item.max_files):
@@ -196,12 +202,7 @@ def uploader_owner(token: str, asset_id: str) -> str:
     The request must exist and not be revoked (an expired or full request still lets an upload it
     started finish); the asset must have come through it. Anything else is 404 or 410.
     """
-    try:
-        item = Request.get(*keys.upload_request(keys.secret_hash(token)), consistent_read=True)
-    except Request.DoesNotExist:
-        raise UploadRequestNotFound() from None
-    if item.revoked:
-        raise UploadRequestRevoked()
+    item = _unrevoked(token)
     asset = records.owned(item.owner, asset_id)
     if asset.upload_request != item.request_id:
         raise AssetNotFound()
