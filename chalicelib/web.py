@@ -154,13 +154,13 @@ def human_size(size: int | None) -> str:
     if size is None:
         return 'size not known yet'
     if size < 1024:
-        return f'{size} bytes' if size != 1 else '1 byte'
-    value = float(size)
-    for unit in ('KiB', 'MiB', 'GiB', 'TiB'):
-        value /= 1024
-        if value < 1024 or unit == 'TiB':
-            return f'{value:.1f} {unit}'
-    return f'{size} bytes'  # pragma: no cover (the loop always returns)
+        return '1 byte' if size == 1 else f'{size} bytes'
+    value, unit = float(size) / 1024, 'KiB'
+    for bigger in ('MiB', 'GiB', 'TiB'):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f'{value:.1f} {unit}'
 
 
 def preview_page(name: str, size: int | None) -> Response:

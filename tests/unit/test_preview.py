@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys
+from chalicelib import keys, web
 from tests.helpers import get, items_of_kind, post_asset
 
 PREVIEW_SIGNALS = [
@@ -194,3 +194,11 @@ def test_a_stored_download_ttl_above_a_lowered_stage_default_is_cut_to_it(client
     _, minted = post_asset(client, owner_key, f'/asset/{shared["asset"]["id"]}/token', body={'download_ttl': 200})
     monkeypatch.setenv('ASSETGATE_DOWNLOAD_TTL', '60')
     assert expires_of(get(client, f'/asset-token/{minted["token"]}')[0]) == 60
+
+
+@pytest.mark.parametrize(
+    ('size', 'text'),
+    [(None, 'size not known yet'), (1, '1 byte'), (1023, '1023 bytes'), (1536, '1.5 KiB'), (5 * 1024**3, '5.0 GiB')],
+)
+def test_the_preview_states_the_size_for_people(size, text):
+    assert web.human_size(size) == text
