@@ -182,7 +182,7 @@ def abort_upload(ref):
 @route(
     '/asset-token/{token}',
     'GET',
-    'Redeem a share link: a redirect to the bytes.',
+    'Redeem a share link: a redirect to the bytes (a link-preview fetcher gets a small page; no use counted).',
     owner=False,
     answer=302,
     errors=(409, 410),

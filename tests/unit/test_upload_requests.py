@@ -266,3 +266,17 @@ def test_check_data_accepts_upload_requests_and_names_a_broken_pair(client, owne
         TableName=aws.table, Key={'ObjID': ref['ObjID'], 'ObjSort': ref['ObjSort']}
     )
     assert [p.kind for p in check_data.check(aws).problems] == ['upload_request_without_owner_ref']
+
+
+def test_sending_a_file_costs_one_read_and_one_transaction(client, owner_key, aws, api_calls):
+    opened = open_request(client, owner_key, max_files=5)
+    api_calls.reset()
+    assert send(client, opened['token'])[0].status_code == 201
+    assert api_calls.calls == [('dynamodb', 'GetItem'), ('dynamodb', 'TransactWriteItems')]
+
+
+def test_the_upload_page_costs_one_read(client, owner_key, aws, api_calls):
+    opened = open_request(client, owner_key)
+    api_calls.reset()
+    assert client.http.get(f'/upload-request/{opened["token"]}').status_code == 200
+    assert api_calls.calls == [('dynamodb', 'GetItem')]
