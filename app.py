@@ -297,9 +297,13 @@ def send_to_upload_request(token):
 def request_upload_parts(token, ref):
     number, first, count = _form().parse()
     request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(request_token, asset_id)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
     routes = upload_requests.follow_up_routes(request_token, asset_id)
-    return web.ok(views.upload(uploads.more_parts(settings(), owner, asset_id, number, first, count, routes), _base()))
+    return web.ok(
+        views.upload(
+            uploads.more_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, first, count, routes), _base()
+        )
+    )
 
 
 @route(
@@ -315,9 +319,9 @@ def request_upload_parts(token, ref):
 def request_sign_parts(token, ref):
     number = _form().parse()
     request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(request_token, asset_id)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
     checksums = forms.part_checksums(app.current_request)
-    return web.ok(uploads.sign_parts(settings(), owner, asset_id, number, checksums))
+    return web.ok(uploads.sign_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, checksums))
 
 
 @route(
@@ -331,8 +335,8 @@ def request_sign_parts(token, ref):
 def request_complete_upload(token, ref):
     number = _form().parse()
     request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(request_token, asset_id)
-    asset, landed = uploads.complete(settings(), owner, asset_id, number)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    asset, landed = uploads.complete(settings(), owner, asset_id, upload_requests.SENT_VERSION)
     return web.ok(views.received_complete(asset, landed))
 
 
@@ -348,7 +352,8 @@ def request_complete_upload(token, ref):
 def request_abort_upload(token, ref):
     number = _form().parse()
     request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
-    uploads.abort(settings(), upload_requests.uploader_owner(request_token, asset_id), asset_id, number)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    uploads.abort(settings(), owner, asset_id, upload_requests.SENT_VERSION)
     return web.no_content()
 
 

@@ -22,6 +22,7 @@ from chalicelib.errors import (
     UploadRequestRefused,
     UploadRequestRevoked,
     UploadRequestUsedUp,
+    VersionNotFound,
 )
 
 Request, OwnerRequest = models.UploadRequest, models.OwnerUploadRequest
@@ -196,12 +197,18 @@ def receive(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Cre
     raise Conflict()  # pragma: no cover (the loop returns or raises)
 
 
-def uploader_owner(token: str, asset_id: str) -> str:
+SENT_VERSION = 1  # a sender creates assets, never versions: the follow-ups reach version 1 only
+
+
+def uploader_owner(token: str, asset_id: str, number: int | None) -> str:
     """The owner of an asset created through this request, for the uploader's multipart follow-ups.
 
     The request must exist and not be revoked (an expired or full request still lets an upload it
-    started finish); the asset must have come through it. Anything else is 404 or 410.
+    started finish); the asset must have come through it, and only its first version (the one the
+    sender made) is reachable. Anything else is 404 or 410.
     """
+    if number not in (None, SENT_VERSION):
+        raise VersionNotFound()
     item = _unrevoked(token)
     asset = records.owned(item.owner, asset_id)
     if asset.upload_request != item.request_id:

@@ -280,3 +280,16 @@ def test_the_upload_page_costs_one_read(client, owner_key, aws, api_calls):
     api_calls.reset()
     assert client.http.get(f'/upload-request/{opened["token"]}').status_code == 200
     assert api_calls.calls == [('dynamodb', 'GetItem')]
+
+
+def test_the_links_follow_ups_reach_only_the_version_its_sender_made(client, owner_key, aws):
+    opened = open_request(client, owner_key)
+    _, body = send(client, opened['token'], size=6 * 1024**2, upload='multipart')
+    asset_id = body['asset']['id']
+    _, newer = post_asset(
+        client, owner_key, f'/asset/{asset_id}/version', body={'size': 6 * 1024**2, 'upload': 'multipart'}
+    )
+    assert newer['asset']['version'] == 2
+    response = client.http.delete(f'/upload-request/{opened["token"]}/upload/{asset_id}?version=2')
+    assert response.status_code == 404 and json.loads(response.body)['error']['code'] == 'version_not_found'
+    assert sorted(v['status']['S'] for v in items_of_kind(aws, 'version')) == ['pending', 'pending']
