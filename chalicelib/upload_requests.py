@@ -156,45 +156,42 @@ def follow_up_routes(token: str, asset_id: str) -> str:
 
 def receive(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
     """A new asset of the request's owner, with its presigned upload, counted against ``max_files``."""
-    digest = keys.secret_hash(token)
-    for attempt in range(ATTEMPTS):
-        now = clock()
-        item = current(token, now)
-        size = wanted.upload.size
-        if item.max_size is not None and (size is None or size > int(item.max_size)):
-            raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')
-        content_type = wanted.content_type or assets.default_content_type(wanted.name or '')
-        if not allows_type(item, content_type):
-            raise ContentTypeRefused(
-                f'This upload link takes {", ".join(sorted(item.content_types))}.', parameter='content_type'
-            )
-        condition = (
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return _receive_once(s, token, wanted)
+        except Conflict:
+            continue  # a concurrent transaction on the request item: read it again and retry
+    return _receive_once(s, token, wanted)
+
+
+def _receive_once(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
+    now = clock()
+    item = current(token, now)
+    size = wanted.upload.size
+    if item.max_size is not None and (size is None or size > int(item.max_size)):
+        raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')
+    content_type = wanted.content_type or assets.default_content_type(wanted.name or '')
+    if not allows_type(item, content_type):
+        raise ContentTypeRefused(
+            f'This upload link takes {", ".join(sorted(item.content_types))}.', parameter='content_type'
+        )
+    via = assets.Via(
+        request_id=item.request_id,
+        request_key=keys.upload_request(keys.secret_hash(token)),
+        actions=[Request.files.add(1)],
+        condition=(
             Request.ObjID.exists()
             & (Request.revoked == False)  # noqa: E712 (a DynamoDB condition)
             & (Request.expires > now)
             & (Request.max_files.does_not_exist() | (Request.files < Request.max_files))
-        )
-        via = assets.Via(
-            request_id=item.request_id,
-            request_key=keys.upload_request(digest),
-            actions=[Request.files.add(1)],
-            condition=condition,
-            routes=lambda asset_id: follow_up_routes(token, asset_id),
-        )
-        try:
-            return assets.create(
-                s,
-                item.owner,
-                assets.CreateRequest(wanted.name, content_type, None, wanted.upload),
-                via,
-            )
-        except UploadRequestRefused:
-            current(token, clock())  # raises the reason: revoked, expired or used up
-            raise UploadRequestUsedUp() from None
-        except Conflict:
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise Conflict()  # pragma: no cover (the loop returns or raises)
+        ),
+        routes=lambda asset_id: follow_up_routes(token, asset_id),
+    )
+    try:
+        return assets.create(s, item.owner, assets.CreateRequest(wanted.name, content_type, None, wanted.upload), via)
+    except UploadRequestRefused:
+        current(token, clock())  # raises the reason: revoked, expired or used up
+        raise UploadRequestUsedUp() from None  # taken by a concurrent sender between the read and the write
 
 
 SENT_VERSION = 1  # a sender creates assets, never versions: the follow-ups reach version 1 only

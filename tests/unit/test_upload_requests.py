@@ -6,7 +6,8 @@ import json
 import boto3
 import pytest
 
-from chalicelib import keys
+from chalicelib import assets, keys
+from chalicelib.errors import Conflict
 from scripts import check_data
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
@@ -293,3 +294,30 @@ def test_the_links_follow_ups_reach_only_the_version_its_sender_made(client, own
     response = client.http.delete(f'/upload-request/{opened["token"]}/upload/{asset_id}?version=2')
     assert response.status_code == 404 and json.loads(response.body)['error']['code'] == 'version_not_found'
     assert sorted(v['status']['S'] for v in items_of_kind(aws, 'version')) == ['pending', 'pending']
+
+
+def test_a_send_cancelled_by_a_concurrent_transaction_is_tried_again(client, owner_key, aws, monkeypatch):
+    opened = open_request(client, owner_key, max_files=1)
+    real, attempts = assets.create, []
+
+    def conflicted_once(*args):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise Conflict()
+        return real(*args)
+
+    monkeypatch.setattr(assets, 'create', conflicted_once)
+    assert send(client, opened['token'])[0].status_code == 201
+    assert len(attempts) == 2 and len(items_of_kind(aws, 'asset')) == 1
+
+
+def test_a_send_that_keeps_conflicting_answers_409_and_writes_nothing(client, owner_key, aws, monkeypatch):
+    opened = open_request(client, owner_key)
+
+    def always_conflicting(*args):
+        raise Conflict()
+
+    monkeypatch.setattr(assets, 'create', always_conflicting)
+    response, body = send(client, opened['token'])
+    assert response.status_code == 409 and body['error']['code'] == 'conflict'
+    assert items_of_kind(aws, 'asset') == [] and items_of_kind(aws, 'upload_request')[0]['files']['N'] == '0'
