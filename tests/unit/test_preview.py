@@ -3,7 +3,9 @@
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from chalice.deploy.swagger import SwaggerGenerator
 
+import app
 from chalicelib import keys, web
 from tests.helpers import get, items_of_kind, post_asset
 
@@ -202,3 +204,12 @@ def test_a_stored_download_ttl_above_a_lowered_stage_default_is_cut_to_it(client
 )
 def test_the_preview_states_the_size_for_people(size, text):
     assert web.human_size(size) == text
+
+
+def test_api_gateway_gets_a_head_method_of_its_own_for_share_links():
+    """API Gateway routes HEAD only to a declared HEAD method: the deployed definition has one."""
+    generated = SwaggerGenerator('us-east-1', {'api_handler_arn': 'arn:aws:lambda:us-east-1:1:function:f'})
+    paths = generated.generate_swagger(app.app)['paths']
+    assert set(paths['/asset-token/{token}']) == {'get', 'head', 'delete'}
+    assert paths['/asset-token/{token}']['head']['x-amazon-apigateway-integration']['type'] == 'aws_proxy'
+    assert [path for path, methods in paths.items() if 'head' in methods] == ['/asset-token/{token}']
