@@ -7,20 +7,23 @@ from chalice import Chalice
 from chalicelib import (
     assets,
     auth,
+    errors,
     forms,
     health,
     keys,
     landing,
     listing,
     openapi,
+    previews,
     redeem,
     tokens,
+    upload_requests,
     uploads,
     views,
     web,
     webapp,
 )
-from chalicelib.config import settings
+from chalicelib.config import now as clock, settings
 
 app = Chalice(app_name='assetgate')
 app.api.binary_types.append('multipart/form-data')
@@ -187,14 +190,35 @@ def abort_upload(ref):
 @route(
     '/asset-token/{token}',
     'GET',
-    'Redeem a share link: a redirect to the bytes.',
+    'Redeem a share link: a redirect to the bytes (a link-preview fetcher gets a small page; no use counted).',
     owner=False,
     answer=302,
     errors=(409, 410),
 )
 def redeem_token(token):
+    # Prefetches and link previews get a page naming the file, from one read, counting no use.
+    if previews.is_preview(app.current_request.headers):
+        found = redeem.preview(forms.token(token))
+        return web.preview_page(found.name, found.size)
     grant = redeem.redeem(settings(), forms.token(token))
     return web.redirect(grant.url, grant.sha256)
+
+
+@route(
+    '/asset-token/{token}',
+    'HEAD',
+    "The shared file's name, size and type, without using the link.",
+    owner=False,
+    errors=(409, 410),
+    media='none',
+)
+def peek_token(token):
+    try:
+        _form()
+        found = redeem.preview(forms.token(token))
+    except errors.AssetgateError as err:
+        return web.bare_error(err)  # a HEAD answer has no body
+    return web.file_headers(found.name, found.size, found.content_type)
 
 
 @route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', answer=204)
@@ -202,6 +226,142 @@ def revoke_token(token):
     owner = _owner()
     _form()
     tokens.revoke(owner, forms.token(token))
+    return web.no_content()
+
+
+# --- upload requests: the owner hands out a link; its holder can upload files to the owner, nothing else ---
+
+
+@route(
+    '/upload-request',
+    'POST',
+    'Create an upload link others can send files to.',
+    form=forms.UploadRequestForm,
+    answer=201,
+)
+def create_upload_request():
+    owner = _owner()
+    opened = upload_requests.create(settings(), owner, _form().parse(settings()))
+    return web.created(views.opened(opened, _base(), clock()))
+
+
+@route('/upload-request', 'GET', 'Your upload requests, newest first, with the files each received.')
+def list_upload_requests():
+    owner = _owner()
+    _form()
+    return web.ok(views.upload_requests(upload_requests.owned(owner), clock()))
+
+
+# One path variable name under /upload-request/: DELETE takes the request's id or its token there.
+@route('/upload-request/{token}', 'DELETE', 'Revoke an upload request (by id or token).', answer=204)
+def revoke_upload_request(token):
+    owner = _owner()
+    _form()
+    upload_requests.revoke(owner, token)
+    return web.no_content()
+
+
+@route(
+    '/upload-request/{token}',
+    'GET',
+    'The upload page of an upload link (a page saying why, for a link that takes no more files).',
+    owner=False,
+    media='text/html',
+    error_media='text/html',
+    errors=(410,),
+)
+def upload_request_page(token):
+    try:
+        _form()
+        found = upload_requests.current(forms.request_token(token), clock())
+    except errors.AssetgateError as err:
+        return webapp.request_page(_base(), None, err)  # a page that says why, with the error's status
+    return webapp.request_page(_base(), views.upload_request_for_uploader(found))
+
+
+@route(
+    '/upload-request/{token}',
+    'POST',
+    "Send a file through an upload link: a presigned upload; the file becomes the link owner's.",
+    form=forms.SendForm,
+    owner=False,
+    answer=201,
+    errors=(410,),
+)
+def send_to_upload_request(token):
+    wanted = _form().parse(settings())
+    received = upload_requests.receive(settings(), forms.request_token(token), wanted)
+    return web.created(views.received(received, _base()))
+
+
+@route(
+    '/upload-request/{token}/upload/{ref}',
+    'GET',
+    'More part URLs of an upload sent through the link.',
+    form=forms.PartWindow,
+    owner=False,
+    errors=(410,),
+)
+def request_upload_parts(token, ref):
+    number, first, count = _form().parse()
+    request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    routes = upload_requests.follow_up_routes(request_token, asset_id)
+    return web.ok(
+        views.upload(
+            uploads.more_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, first, count, routes), _base()
+        )
+    )
+
+
+@route(
+    '/upload-request/{token}/upload/{ref}/parts',
+    'POST',
+    "Part URLs that sign each part's SHA-256, for an upload sent through the link.",
+    form=forms.VersionSelect,
+    owner=False,
+    body=False,
+    json_body=forms.PARTS_SCHEMA,
+    errors=(410,),
+)
+def request_sign_parts(token, ref):
+    number = _form().parse()
+    request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    checksums = forms.part_checksums(app.current_request)
+    return web.ok(uploads.sign_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, checksums))
+
+
+@route(
+    '/upload-request/{token}/upload/{ref}/complete',
+    'POST',
+    'Complete a multipart upload sent through the link.',
+    form=forms.VersionSelect,
+    owner=False,
+    errors=(409, 410),
+)
+def request_complete_upload(token, ref):
+    number = _form().parse()
+    request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    asset, landed = uploads.complete(settings(), owner, asset_id, upload_requests.SENT_VERSION)
+    return web.ok(views.received_complete(asset, landed))
+
+
+@route(
+    '/upload-request/{token}/upload/{ref}',
+    'DELETE',
+    'Abort a multipart upload sent through the link.',
+    form=forms.VersionSelect,
+    owner=False,
+    answer=204,
+    errors=(409, 410),
+)
+def request_abort_upload(token, ref):
+    number = _form().parse()
+    request_token, asset_id = forms.request_token(token), forms.asset_id(ref)
+    owner = upload_requests.uploader_owner(request_token, asset_id, number)
+    uploads.abort(settings(), owner, asset_id, upload_requests.SENT_VERSION)
     return web.no_content()
 
 

@@ -2,12 +2,13 @@
 
 import mimetypes
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from chalicelib import keys, landing, models, records, storage, tokens, uploads, writes
 from chalicelib.config import Settings, now as clock
-from chalicelib.errors import Conflict, UploadAborted, UploadPending
+from chalicelib.errors import Conflict, UploadAborted, UploadPending, UploadRequestRefused
 
 Asset = models.Asset
 
@@ -18,6 +19,17 @@ class CreateRequest:
     content_type: str | None
     token: tokens.TokenRequest | None
     upload: uploads.UploadRequest = uploads.UploadRequest('put')
+
+
+@dataclass(frozen=True)
+class Via:
+    """An asset created through an upload request: the request's counter is updated in the same transaction."""
+
+    request_id: str
+    request_key: tuple[str, str]
+    actions: list  # the request item's update (files + 1)
+    condition: object  # the request still takes a file: its refusal cancels the whole creation
+    routes: Callable[[str], str]  # asset id -> where the uploader's multipart follow-ups live
 
 
 @dataclass(frozen=True)
@@ -32,8 +44,12 @@ def default_content_type(name: str) -> str:
     return guessed or 'application/octet-stream'
 
 
-def create(s: Settings, owner: str, wanted: CreateRequest) -> Created:
-    """Create an asset (and a token if asked) in one transaction, with a presigned upload."""
+def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = None) -> Created:
+    """Create an asset (and a token if asked) in one transaction, with a presigned upload.
+
+    ``via``: through an upload request, whose file count the same transaction raises under its
+    condition; a refused condition raises UploadRequestRefused and nothing is written.
+    """
     now = clock()
     asset_id = str(uuid.uuid4())
     name = wanted.name or asset_id
@@ -47,13 +63,17 @@ def create(s: Settings, owner: str, wanted: CreateRequest) -> Created:
         created=now,
         version=1,
         status=models.PENDING,
+        upload_request=via.request_id if via else None,
     )
     version = _new_version(asset_id, 1, content_type, now)
     # Before writing: presigning is local, and a multipart upload started here is aborted below
     # if the write fails, so a failure leaves nothing behind.
-    upload = uploads.start(s, asset_id, version, wanted.upload, now)
+    upload = uploads.start(s, asset_id, version, wanted.upload, now, via.routes(asset_id) if via else None)
     issued = None
-    with _undo_multipart_on_failure(s, version), writes.transaction(refused=Conflict) as tx:
+    refused = UploadRequestRefused if via else Conflict
+    with _undo_multipart_on_failure(s, version), writes.transaction(refused=refused) as tx:
+        if via:
+            tx.update(models.UploadRequest(*via.request_key), actions=via.actions, condition=via.condition)
         tx.save(asset, condition=Asset.ObjID.does_not_exist())
         tx.save(version, condition=models.Version.ObjID.does_not_exist())
         tx.save(models.OwnerAsset(*keys.owner_asset(owner, now, asset_id), asset_id=asset_id, created=now))

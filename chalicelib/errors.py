@@ -120,6 +120,44 @@ class TokenUsedUp(AssetgateError):
     message = 'This token has reached its download limit.'
 
 
+class UploadRequestNotFound(AssetgateError):
+    status = 404
+    code = 'upload_request_not_found'
+    message = 'No such upload request.'
+
+
+class UploadRequestRefused(AssetgateError):
+    """Internal: an upload request's condition refused a file; upload_requests explains which 410 it is."""
+
+    status = 410
+    code = 'upload_request_used_up'
+    message = 'This upload link takes no more files.'
+
+
+class UploadRequestExpired(AssetgateError):
+    status = 410
+    code = 'upload_request_expired'
+    message = 'This upload link has expired.'
+
+
+class UploadRequestUsedUp(AssetgateError):
+    status = 410
+    code = 'upload_request_used_up'
+    message = 'This upload link has received all the files it allows.'
+
+
+class UploadRequestRevoked(AssetgateError):
+    status = 410
+    code = 'upload_request_revoked'
+    message = 'This upload link has been revoked by its owner.'
+
+
+class ContentTypeRefused(AssetgateError):
+    status = 400
+    code = 'content_type_not_allowed'
+    message = 'This upload link does not take files of that type.'
+
+
 class DependencyUnavailable(AssetgateError):
     status = 503
     code = 'service_unavailable'

@@ -13,15 +13,28 @@ from urllib.parse import unquote
 from chalicelib import body, keys, limits
 from chalicelib.assets import CreateRequest
 from chalicelib.config import Settings
-from chalicelib.errors import AssetNotFound, InvalidBody, InvalidParameter, TokenNotFound, TooLarge
+from chalicelib.errors import (
+    AssetNotFound,
+    InvalidBody,
+    InvalidParameter,
+    TokenNotFound,
+    TooLarge,
+    UploadRequestNotFound,
+)
 from chalicelib.listing import PageRequest
 from chalicelib.tokens import TokenRequest
+from chalicelib.upload_requests import RequestSpec
 from chalicelib.uploads import PartChecksum, UploadRequest
 
 MAX_NAME = 255
 MAX_USES = 1_000_000_000
 MAX_PAGE = 100
 MAX_PARTS_BODY = 256 * 1024
+MIN_DOWNLOAD_TTL = 10
+MAX_FILES = 10_000
+MAX_LABEL = 200
+MAX_CONTENT_TYPES = 50
+_MEDIA_RANGE = re.compile(r'(\*/\*|[a-z0-9!#$&^_.+-]{1,100}/(\*|[a-z0-9!#$&^_.+-]{1,100}))')
 _CONTENT_TYPE = re.compile(
     r'[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+'
     r'(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*'
@@ -123,6 +136,13 @@ def max_uses(value) -> int | None:
     return None if value is None else whole(value, 'max_uses', 1, MAX_USES)
 
 
+def download_ttl(value, s: Settings) -> int | None:
+    """Seconds a token's presigned GET lives, from 10 to the stage's ASSETGATE_DOWNLOAD_TTL; None: that default."""
+    if value is None:
+        return None
+    return whole(value, 'download_ttl', min(MIN_DOWNLOAD_TTL, s.download_ttl), s.download_ttl)
+
+
 def version(value) -> int | None:
     return None if value is None else whole(value, 'version', 1, 10**9)
 
@@ -145,8 +165,16 @@ def token(value: str) -> str:
 def token_id(value: str) -> str:
     """A link's id as listings show it: anything else names no link."""
     value = value.lower()
-    if not keys.is_token_id(value):
+    if not keys.is_short_id(value):
         raise TokenNotFound()
+    return value
+
+
+def request_token(value: str) -> str:
+    """An upload request's token from the path: anything but a UUID4 names no request."""
+    value = value.lower()
+    if not keys.is_uuid4(value):
+        raise UploadRequestNotFound()
     return value
 
 
@@ -176,6 +204,10 @@ _PART_CHECKSUMS = param(
     {'type': 'string', 'enum': ['sha256', '1', 'true', '0', 'false']},
 )
 _VERSION = param('A version number (default: the latest).', _INT)
+_DOWNLOAD_TTL = param(
+    f"Seconds the token's presigned download URLs live: {MIN_DOWNLOAD_TTL} to the stage's default.",
+    {'type': 'integer', 'minimum': MIN_DOWNLOAD_TTL},
+)
 
 
 def _upload_request(form, s: Settings) -> UploadRequest:
@@ -236,8 +268,8 @@ def _upload_request(form, s: Settings) -> UploadRequest:
 def _optional_token(form, s: Settings) -> TokenRequest | None:
     wanted = flag(form.token, 'token')
     # Validate every token parameter even when no token is asked for: garbage is an error either way.
-    minutes, uses = expiry(form.expiry, s), max_uses(form.max_uses)
-    return TokenRequest(expiry_minutes=minutes, max_uses=uses) if wanted else None
+    minutes, uses, ttl = expiry(form.expiry, s), max_uses(form.max_uses), download_ttl(form.download_ttl, s)
+    return TokenRequest(expiry_minutes=minutes, max_uses=uses, download_ttl=ttl) if wanted else None
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,7 @@ class CreateForm:
     token: str | None = _TOKEN
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
+    download_ttl: str | None = _DOWNLOAD_TTL
     size: str | None = _SIZE
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
@@ -277,6 +310,7 @@ class VersionForm:
     token: str | None = _TOKEN
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
+    download_ttl: str | None = _DOWNLOAD_TTL
     size: str | None = _SIZE
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
@@ -298,10 +332,100 @@ class TokenForm:
     expiry: str | None = _EXPIRY
     max_uses: str | None = _MAX_USES
     version: str | None = param('Pin the token to this version; default: follow the newest ready one.', _INT)
+    download_ttl: str | None = _DOWNLOAD_TTL
 
     def parse(self, s: Settings) -> TokenRequest:
         return TokenRequest(
-            expiry_minutes=expiry(self.expiry, s), max_uses=max_uses(self.max_uses), version=version(self.version)
+            expiry_minutes=expiry(self.expiry, s),
+            max_uses=max_uses(self.max_uses),
+            version=version(self.version),
+            download_ttl=download_ttl(self.download_ttl, s),
+        )
+
+
+def content_types(value) -> tuple[str, ...] | None:
+    """Allowed media types ("image/png", "image/*", "*/*"), as a JSON list or comma-separated text."""
+    if value is None:
+        return None
+    items = value.split(',') if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or len(items) > MAX_CONTENT_TYPES:
+        raise InvalidParameter(
+            f'content_types must be 1 to {MAX_CONTENT_TYPES} media types.', parameter='content_types'
+        )
+    found = []
+    for entry in items:
+        media = entry.strip().lower() if isinstance(entry, str) else ''
+        if not _MEDIA_RANGE.fullmatch(media):
+            raise InvalidParameter(
+                'content_types holds media types such as "image/png" or "image/*".', parameter='content_types'
+            )
+        found.append(media)
+    return tuple(dict.fromkeys(found))
+
+
+def label(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_LABEL:
+        raise InvalidParameter(f'label must be 1 to {MAX_LABEL} characters of text.', parameter='label')
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES and c not in _JOINERS for c in value):
+        raise InvalidParameter('label must not contain control, format or invisible characters.', parameter='label')
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class UploadRequestForm:
+    """POST /upload-request: an upload link for others to send files to the owner."""
+
+    label: str | None = param('A note for yourself and the uploader (shown on the upload page).', {'type': 'string'})
+    max_files: str | None = param('How many files the link takes (default: no limit).', {**_INT, 'maximum': MAX_FILES})
+    max_size: str | None = param('Largest file in bytes (default: the configured maximum).', _INT)
+    expiry: str | None = param('Link lifetime in minutes (default and maximum are configured).', _INT)
+    content_types: str | None = param(
+        'Allowed media types, comma-separated or a JSON list ("image/*", "application/pdf"); default: any.',
+        {'type': 'string'},
+    )
+
+    def parse(self, s: Settings) -> RequestSpec:
+        largest = min(s.max_asset_size, limits.MAX_OBJECT)
+        size = None
+        if self.max_size is not None:
+            if isinstance(self.max_size, str) and len(self.max_size) > 16:
+                raise TooLarge(f'max_size must be at most {largest} bytes.', parameter='max_size')
+            size = whole(self.max_size, 'max_size', 1, 10**16)
+            if size > largest:
+                raise TooLarge(f'max_size must be at most {largest} bytes.', parameter='max_size')
+        return RequestSpec(
+            label=label(self.label),
+            expiry_minutes=expiry(self.expiry, s),
+            max_files=None if self.max_files is None else whole(self.max_files, 'max_files', 1, MAX_FILES),
+            max_size=size,
+            content_types=content_types(self.content_types),
+        )
+
+
+@dataclass(frozen=True)
+class SendForm:
+    """POST /upload-request/{token}: the uploader's file, as in POST /asset but without a share token."""
+
+    name: str | None = _NAME
+    content_type: str | None = _CONTENT
+    size: str | None = param(
+        'Size in bytes (required), signed into the upload so S3 enforces it.', _INT | {'minimum': 0}
+    )
+    sha256: str | None = _SHA256
+    upload: str | None = _UPLOAD
+    part_checksums: str | None = _PART_CHECKSUMS
+
+    def parse(self, s: Settings) -> CreateRequest:
+        if self.size is None:
+            raise InvalidParameter('Declare the size in bytes (size=...).', parameter='size')
+        name = None if self.name is None else validate_name(self.name)
+        return CreateRequest(
+            name=name,
+            content_type=validate_content_type(self.content_type),
+            token=None,
+            upload=_upload_request(self, s),
         )
 
 

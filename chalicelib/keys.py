@@ -16,8 +16,10 @@ VERSION_PREFIX = 'VERSION#'
 TOKEN_REF_PREFIX = 'TOKEN#'
 OWNER_ASSET_PREFIX = 'ASSET#'
 OWNER_APIKEY_PREFIX = 'APIKEY#'
+UPLOAD_REQUEST_SORT = 'UPLOADREQ'
+OWNER_UPLOAD_REQUEST_PREFIX = 'UPLOADREQ#'
 OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
-_TOKEN_ID = re.compile(r'^[0-9a-f]{16}\Z')
+_SHORT_ID = re.compile(r'^[0-9a-f]{16}\Z')
 _OWNER_ASSET_SORT = re.compile(r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$')
 
 
@@ -72,10 +74,6 @@ def token_ref_by_id(asset_id: str, token_id: str) -> tuple[str, str]:
     return asset_partition(asset_id), f'{TOKEN_REF_PREFIX}{token_id}'
 
 
-def is_token_id(value: str) -> bool:
-    return bool(_TOKEN_ID.match(value))
-
-
 def owner_partition(owner: str) -> str:
     return f'OWNER#{owner}'
 
@@ -91,6 +89,23 @@ def apikey(digest: str) -> tuple[str, str]:
 
 def owner_apikey(owner: str, key_id: str) -> tuple[str, str]:
     return owner_partition(owner), f'{OWNER_APIKEY_PREFIX}{key_id}'
+
+
+def upload_request(digest: str) -> tuple[str, str]:
+    return f'UPLOADREQ#{digest}', UPLOAD_REQUEST_SORT
+
+
+def upload_request_digest_of(obj_id: str) -> str:
+    """The SHA-256 in an UPLOADREQ#<digest> partition."""
+    return obj_id[len(upload_request('')[0]) :]
+
+
+def owner_upload_request(owner: str, request_id: str) -> tuple[str, str]:
+    return owner_partition(owner), f'{OWNER_UPLOAD_REQUEST_PREFIX}{request_id}'
+
+
+def is_short_id(value: str) -> bool:
+    return bool(_SHORT_ID.match(value))
 
 
 def health() -> tuple[str, str]:

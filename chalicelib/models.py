@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.models import Model
@@ -79,6 +80,7 @@ class Asset(Base, discriminator='asset'):
     status = UnicodeAttribute(default=PENDING)
     size = NumberAttribute(null=True)
     etag = UnicodeAttribute(null=True)
+    upload_request = UnicodeAttribute(null=True)  # id of the upload request it came through
 
 
 class Version(Base, discriminator='version'):
@@ -130,6 +132,8 @@ class Token(Base, discriminator='token'):
     content_type = UnicodeAttribute()
     status = UnicodeAttribute(default=PENDING)
     sha256 = UnicodeAttribute(null=True)  # base64 SHA-256 of the served bytes, when S3 verified it
+    size = NumberAttribute(null=True)  # bytes of the served version, for HEAD and previews
+    download_ttl = NumberAttribute(null=True)  # seconds its presigned GETs live; None: the stage's default
 
 
 class TokenRef(Base, discriminator='token_ref'):
@@ -148,7 +152,35 @@ class OwnerAsset(Base, discriminator='owner_asset'):
     created = NumberAttribute()
 
 
-ENTITIES = (ApiKey, OwnerApiKey, Asset, Version, Token, TokenRef, OwnerAsset)
+class UploadRequest(Base, discriminator='upload_request'):
+    """ObjID=UPLOADREQ#<sha256 of the request token>, ObjSort=UPLOADREQ: an upload link.
+
+    ``files`` counts the assets created through it; the transaction that creates one adds 1
+    under the condition ``files < max_files``, so a burst cannot exceed the limit.
+    """
+
+    request_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    created = NumberAttribute()
+    expires = NumberAttribute()
+    files = NumberAttribute(default=0)
+    max_files = NumberAttribute(null=True)
+    max_size = NumberAttribute(null=True)
+    content_types = UnicodeSetAttribute(null=True)  # allowed media types (type/subtype or type/*); None: any
+    revoked = BooleanAttribute(default=False)
+
+
+class OwnerUploadRequest(Base, discriminator='owner_upload_request'):
+    """ObjID=OWNER#<owner>, ObjSort=UPLOADREQ#<request id>: an owner's upload requests, found by hash."""
+
+    request_hash = UnicodeAttribute()
+    request_id = UnicodeAttribute()
+    created = NumberAttribute()
+    expires = NumberAttribute()
+
+
+ENTITIES = (ApiKey, OwnerApiKey, Asset, Version, Token, TokenRef, OwnerAsset, UploadRequest, OwnerUploadRequest)
 
 _bound: tuple | None = None
 _lock = threading.Lock()

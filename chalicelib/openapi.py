@@ -17,11 +17,13 @@ ERROR_SCHEMA = {
     },
 }
 _ERRORS = {
-    400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large.',
+    400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large, '
+    'content_type_not_allowed.',
     401: 'unauthorized: a missing, unknown or revoked API key.',
-    404: 'asset_not_found, token_not_found, version_not_found or route_not_found.',
+    404: 'asset_not_found, token_not_found, version_not_found, upload_request_not_found or route_not_found.',
     409: 'upload_pending, upload_incomplete or conflict.',
-    410: 'token_expired, token_revoked, token_used_up or upload_aborted.',
+    410: 'token_expired, token_revoked, token_used_up, upload_aborted, upload_request_expired, '
+    'upload_request_used_up or upload_request_revoked.',
     415: 'unsupported_media_type: send a query string, JSON, a urlencoded or a multipart form.',
     500: 'internal_error: a fault of assetgate; nothing was changed.',
     503: 'service_unavailable: a storage service did not answer after retries; nothing was changed.',
@@ -61,6 +63,7 @@ class Operation:
     errors: tuple = ()  # statuses besides 400, 500 and 503
     media: str = 'application/json'  # of the success answer
     json_body: dict | None = None  # a JSON document of its own instead of parameters
+    error_media: str = 'application/json'  # of its error answers (an HTML page answers errors as pages)
 
 
 def _parameters(op: Operation) -> list:
@@ -96,6 +99,8 @@ def _request_body(op: Operation) -> dict | None:
 
 
 def _responses(op: Operation) -> dict:
+    if op.method == 'HEAD':
+        return _head_responses(op)
     success = dict(_SUCCESS[op.answer])
     if op.answer == 200 and op.media != 'application/json':
         success['content'] = {op.media: {'schema': {'type': 'string'}}}
@@ -109,7 +114,29 @@ def _responses(op: Operation) -> dict:
     error = {'$ref': '#/components/schemas/Error'}
     answers = {str(op.answer): success}
     for status in sorted(statuses):
-        answers[str(status)] = {'description': _ERRORS[status], 'content': {'application/json': {'schema': error}}}
+        media = op.error_media if status < 500 else 'application/json'  # faults are JSON everywhere
+        schema = error if media == 'application/json' else {'type': 'string'}
+        answers[str(status)] = {'description': _ERRORS[status], 'content': {media: {'schema': schema}}}
+    return answers
+
+
+def _head_responses(op: Operation) -> dict:
+    """A HEAD answers headers only: the file's, or the refusal's status and X-Error-Code."""
+    answers = {
+        '200': {
+            'description': "The shared file's name, type and size; no use is counted.",
+            'headers': {
+                'Content-Disposition': {'schema': {'type': 'string'}},
+                'Content-Type': {'schema': {'type': 'string'}},
+                'X-Asset-Size': {'schema': {'type': 'integer'}, 'description': 'Bytes, when known.'},
+            },
+        }
+    }
+    for status in sorted({404, 500, 503, *op.errors}):
+        answers[str(status)] = {
+            'description': _ERRORS[status] + ' No body; the code is in X-Error-Code.',
+            'headers': {'X-Error-Code': {'schema': {'type': 'string'}}},
+        }
     return answers
 
 

@@ -30,7 +30,23 @@ def redeem(s: Settings, token: str) -> Grant:
                     raise UploadAborted()
                 raise UploadPending()
             raise TokenUsedUp()  # a concurrent redeem took the last use
-    return Grant(storage.presign_get(s, item.s3_key, item.name, item.content_type), item.sha256)
+    ttl = None if item.download_ttl is None else int(item.download_ttl)
+    return Grant(storage.presign_get(s, item.s3_key, item.name, item.content_type, ttl), item.sha256)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a HEAD or a link preview learns of a shared file; never a download URL."""
+
+    name: str
+    size: int | None
+    content_type: str
+
+
+def preview(token: str) -> Preview:
+    """The shared file's name, size and type, from one consistent GetItem; no use is counted."""
+    item = tokens.peek(keys.secret_hash(token), clock())
+    return Preview(item.name, None if item.size is None else int(item.size), item.content_type)
 
 
 def bring_up_to_date(s: Settings, token: models.Token) -> None:

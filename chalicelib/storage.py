@@ -104,7 +104,8 @@ def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
             raise
 
 
-def presign_get(s: Settings, key: str, name: str, content_type: str) -> str:
+def presign_get(s: Settings, key: str, name: str, content_type: str, ttl: int | None = None) -> str:
+    """A presigned GET living ``ttl`` seconds (never longer than the stage's download TTL)."""
     return aws.s3(s).generate_presigned_url(
         'get_object',
         Params={
@@ -113,7 +114,7 @@ def presign_get(s: Settings, key: str, name: str, content_type: str) -> str:
             'ResponseContentDisposition': content_disposition(name),
             'ResponseContentType': content_type,
         },
-        ExpiresIn=s.download_ttl,
+        ExpiresIn=s.download_ttl if ttl is None else min(int(ttl), s.download_ttl),
     )
 
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from chalicelib import keys, models, records, writes
 from chalicelib.config import Settings, now as clock
-from chalicelib.errors import AssetNotFound, TokenExpired, TokenNotFound, TokenRevoked, TokenUsedUp, VersionNotFound
+from chalicelib.errors import (
+    AssetNotFound,
+    TokenExpired,
+    TokenNotFound,
+    TokenRevoked,
+    TokenUsedUp,
+    UploadPending,
+    VersionNotFound,
+)
 
 Token = models.Token
 # A DynamoDB condition, not a Python test: the token follows new versions.
@@ -23,6 +31,7 @@ class TokenRequest:
     expiry_minutes: int
     max_uses: int | None = None
     version: int | None = None  # pinned version; None follows the latest ready one
+    download_ttl: int | None = None  # seconds its presigned GETs live; None: the stage's default
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ def build(
         content_type=version.content_type,
         status=version.status,
         sha256=version.sha256,
+        size=_size_of(version),
+        download_ttl=wanted.download_ttl,
         ttl=ttl,
     )
     ref = models.TokenRef(
@@ -158,6 +169,18 @@ def explain_refusal(digest: str, now: int) -> models.Token:
     return current
 
 
+def peek(digest: str, now: int) -> models.Token:
+    """What a preview or HEAD may say of a token: one consistent GetItem, counting nothing.
+
+    Refusals raise the redeem's errors. A version the table still records as pending is 409:
+    a preview makes no S3 call to notice a landing the S3 event has not recorded yet.
+    """
+    current = explain_refusal(digest, now)
+    if current.status != models.READY:
+        raise UploadPending()
+    return current
+
+
 def summaries(refs, now: int) -> list[models.Token]:
     """The tokens behind TokenRef items, newest first (one BatchGetItem per 100)."""
     items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])}
@@ -169,9 +192,20 @@ def summaries(refs, now: int) -> list[models.Token]:
 # --- following ------------------------------------------------------------------------------------
 
 
+def _size_of(version: models.Version) -> int | None:
+    """Its landed size, else the declared one (signed into the upload, so S3 enforces it)."""
+    size = version.size if version.size is not None else version.declared_size
+    return None if size is None else int(size)
+
+
+def _sized(version: models.Version) -> list:
+    size = _size_of(version)
+    return [Token.size.set(size) if size is not None else Token.size.remove()]
+
+
 def _serve(version: models.Version) -> list:
     """The actions that make a token serve ``version``."""
-    return [
+    return _sized(version) + [
         Token.version.set(int(version.number)),
         Token.s3_key.set(version.s3_key),
         Token.content_type.set(version.content_type),
@@ -218,7 +252,11 @@ def follow_landed(asset_id: str, version: models.Version) -> None:
     for ref in records.token_refs(asset_id):
         token = Token(*keys.token(ref.token_hash))
         if ref.pinned:
-            writes.update_if(token, [Token.status.set(models.READY)], Token.ObjID.exists() & (Token.version == number))
+            writes.update_if(
+                token,
+                [Token.status.set(models.READY)] + _sized(version),
+                Token.ObjID.exists() & (Token.version == number),
+            )
         else:
             writes.update_if(
                 token,

@@ -27,8 +27,16 @@ class PartChecksum:
     size: int | None = None  # bytes; required when the upload's length is unknown
 
 
-def start(s: Settings, asset_id: str, version: models.Version, wanted: UploadRequest, now: int) -> dict:
-    """Prepare the upload of a new version and describe it for the client.
+def owner_routes(asset_id: str) -> str:
+    """Where an owner's multipart follow-ups (more parts, sign parts, complete, abort) live."""
+    return f'/asset/{asset_id}/upload'
+
+
+def start(
+    s: Settings, asset_id: str, version: models.Version, wanted: UploadRequest, now: int, routes: str | None = None
+) -> dict:
+    """Prepare the upload of a new version and describe it for the client; ``routes`` is the path of
+    its multipart follow-ups (default: the owner's, ``owner_routes``).
 
     Records the plan on ``version`` (not yet saved). Only a multipart upload calls S3 here
     (CreateMultipartUpload); the caller aborts it if its own write then fails.
@@ -49,7 +57,7 @@ def start(s: Settings, asset_id: str, version: models.Version, wanted: UploadReq
         version.upload_id = storage.create_multipart(
             s, version.s3_key, version.content_type, checksums=wanted.part_checksums
         )
-        return multipart_answer(s, asset_id, version, now)
+        return multipart_answer(s, asset_id, version, now, routes)
     return storage.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
 
 
@@ -63,7 +71,9 @@ def _max_size(plan: limits.PartPlan, s: Settings) -> int:
     return min(plan.max_size, s.max_asset_size, limits.MAX_OBJECT)
 
 
-def part_page(s: Settings, asset_id: str, version: models.Version, first: int, count: int) -> dict:
+def part_page(
+    s: Settings, asset_id: str, version: models.Version, first: int, count: int, routes: str | None = None
+) -> dict:
     """Presigned URLs for parts first..first+count-1, and where to fetch the next ones."""
     plan = plan_of(version)
     last = min(plan.part_count, first + count - 1)
@@ -74,13 +84,13 @@ def part_page(s: Settings, asset_id: str, version: models.Version, first: int, c
     if last < plan.part_count:
         more = {
             'method': 'GET',
-            'path': f'/asset/{asset_id}/upload?version={int(version.number)}&first={last + 1}&count={count}',
+            'path': f'{routes or owner_routes(asset_id)}?version={int(version.number)}&first={last + 1}&count={count}',
         }
     return {'parts': parts, 'more_parts': more}
 
 
-def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: int) -> dict:
-    base = f'/asset/{asset_id}/upload'
+def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: int, routes: str | None = None) -> dict:
+    base = routes or owner_routes(asset_id)
     number = int(version.number)
     plan = plan_of(version)
     if version.part_checksums:
@@ -99,7 +109,7 @@ def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: i
             },
         }
     else:
-        page = part_page(s, asset_id, version, 1, s.part_urls_per_answer)
+        page = part_page(s, asset_id, version, 1, s.part_urls_per_answer, base)
     answer = {
         'method': 'multipart',
         'upload_id': version.upload_id,
@@ -126,7 +136,9 @@ def _multipart_version(owner: str, asset_id: str, number: int | None) -> tuple:
     return asset, version
 
 
-def more_parts(s: Settings, owner: str, asset_id: str, number: int | None, first: int, count: int) -> dict:
+def more_parts(
+    s: Settings, owner: str, asset_id: str, number: int | None, first: int, count: int, routes: str | None = None
+) -> dict:
     _, version = _multipart_version(owner, asset_id, number)
     if version.part_checksums:
         raise InvalidParameter(
@@ -134,7 +146,7 @@ def more_parts(s: Settings, owner: str, asset_id: str, number: int | None, first
         )
     if first > int(version.part_count):
         raise InvalidParameter(f'first must be at most {int(version.part_count)}.', parameter='first')
-    return part_page(s, asset_id, version, first, min(count, s.part_urls_per_answer))
+    return part_page(s, asset_id, version, first, min(count, s.part_urls_per_answer), routes)
 
 
 def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None, checksums: dict[int, PartChecksum]) -> dict:

@@ -4,6 +4,7 @@ from chalicelib import models
 from chalicelib.assets import Created
 from chalicelib.listing import Details, Page
 from chalicelib.tokens import Issued
+from chalicelib.upload_requests import Opened
 
 _LINKS = ('more_parts', 'complete', 'abort', 'sign_parts')
 
@@ -20,6 +21,7 @@ def asset(item: models.Asset) -> dict:
         'version': int(item.version),
         'status': item.status,
         'content_type': item.content_type,
+        'upload_request': item.upload_request,  # id of the upload request it came through, or None
     }
 
 
@@ -101,6 +103,78 @@ def details(result: Details) -> dict:
 
 def tokens(items: list, now: int) -> dict:
     return {'tokens': [token_summary(t, now) for t in items]}
+
+
+def upload_request(item: models.UploadRequest, now: int) -> dict:
+    """What the owner sees of an upload request after creation: never its token."""
+    if item.revoked:
+        state = 'revoked'
+    elif int(item.expires) <= now:
+        state = 'expired'
+    elif item.max_files is not None and int(item.files) >= int(item.max_files):
+        state = 'used_up'
+    else:
+        state = 'open'
+    return {
+        'id': item.request_id,
+        'label': item.label,
+        'created': int(item.created),
+        'expiry': int(item.expires),
+        'files': int(item.files),
+        'max_files': _number(item.max_files),
+        'max_size': _number(item.max_size),
+        'content_types': sorted(item.content_types) if item.content_types else None,
+        'revoked': bool(item.revoked),
+        'state': state,
+    }
+
+
+def opened(result: Opened, base: str, now: int) -> dict:
+    """A new upload request: the only answer that ever holds its token."""
+    return {
+        'upload_request': upload_request(result.item, now),
+        'token': result.plaintext,
+        'url': f'{base}/upload-request/{result.plaintext}',
+    }
+
+
+def upload_requests(items: list, now: int) -> dict:
+    return {'upload_requests': [upload_request(r, now) for r in items]}
+
+
+def upload_request_for_uploader(item: models.UploadRequest) -> dict:
+    """What the upload page shows its visitor: the owner's note and the limits, nothing else."""
+    left = None if item.max_files is None else max(0, int(item.max_files) - int(item.files))
+    return {
+        'label': item.label,
+        'files_left': left,
+        'max_size': _number(item.max_size),
+        'content_types': sorted(item.content_types) if item.content_types else None,
+        'expiry': int(item.expires),
+    }
+
+
+def received_complete(item: models.Asset, landed: models.Version) -> dict:
+    """An uploader's completed upload: its size and checksums, never a link to read it."""
+    return {
+        'asset': {'id': item.asset_id, 'name': item.name, 'content_type': item.content_type},
+        'version': {'version': int(landed.number), 'status': landed.status, 'size': _number(landed.size)},
+        'error': None,
+    }
+
+
+def received(result: Created, base: str) -> dict:
+    """What an uploader learns: the new file's id, name and upload; never a token or a download."""
+    return {
+        'asset': {
+            'id': result.asset.asset_id,
+            'name': result.asset.name,
+            'content_type': result.asset.content_type,
+            'version': 1,
+        },
+        'upload': upload(result.upload, base),
+        'error': None,
+    }
 
 
 def completed(item: models.Asset, landed: models.Version) -> dict:

@@ -1,6 +1,7 @@
 """HTTP answers: the one error shape, success shapes, and the API's public base URL."""
 
 import functools
+import html
 import json
 import logging
 import sys
@@ -19,6 +20,7 @@ from chalicelib.errors import (
     Unauthorized,
 )
 from chalicelib.public_url import public_base
+from chalicelib.storage import content_disposition
 
 # Every body-taking route accepts any media type, so Chalice's own 415 never answers;
 # the forms decide what they can read and answer 415 in assetgate's shape.
@@ -137,6 +139,62 @@ def redirect(url: str, sha256: str | None = None) -> Response:
     if sha256:
         headers['Repr-Digest'] = f'sha-256=:{sha256}:'  # RFC 9530: the bytes the link leads to
     return Response(body='', status_code=302, headers=headers)
+
+
+# A preview page runs nothing and loads nothing: its only readers are link-preview fetchers.
+PREVIEW_HEADERS = {
+    'Content-Type': 'text/html; charset=utf-8',
+    **NO_STORE,
+    'Content-Security-Policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Robots-Tag': 'noindex, nofollow',
+}
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return 'size not known yet'
+    if size < 1024:
+        return '1 byte' if size == 1 else f'{size} bytes'
+    value, unit = float(size) / 1024, 'KiB'
+    for bigger in ('MiB', 'GiB', 'TiB'):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f'{value:.1f} {unit}'
+
+
+def preview_page(name: str, size: int | None) -> Response:
+    """A link preview's page: Open Graph tags naming the file, and no download URL."""
+    title = html.escape(name, quote=True)
+    description = html.escape(f'{human_size(size)}, shared with assetgate', quote=True)
+    body = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f'<title>{title}</title>\n'
+        f'<meta property="og:title" content="{title}">\n'
+        f'<meta property="og:description" content="{description}">\n'
+        '<meta property="og:type" content="website">\n'
+        '<meta property="og:site_name" content="assetgate">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        f'</head><body><h1>{title}</h1><p>{description}.</p>'
+        '<p>Open this link in a browser to download the file.</p></body></html>\n'
+    )
+    return Response(body=body, status_code=200, headers=dict(PREVIEW_HEADERS))
+
+
+def file_headers(name: str, size: int | None, content_type: str) -> Response:
+    """HEAD of a share link: the download's name, size and type, no body. The size is in
+    X-Asset-Size: Content-Length describes this (empty) answer behind chalice local and API Gateway."""
+    headers = {'Content-Type': content_type, 'Content-Disposition': content_disposition(name), **NO_STORE}
+    if size is not None:
+        headers['X-Asset-Size'] = str(size)
+    return Response(body='', status_code=200, headers=headers)
+
+
+def bare_error(err: AssetgateError) -> Response:
+    """An error for a HEAD request: its status and code in a header, no body."""
+    return Response(body='', status_code=err.status, headers={'X-Error-Code': err.code, **NO_STORE})
 
 
 def no_content() -> Response:

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 from chalice import Response
 
 from chalicelib.config import settings
+from chalicelib.errors import AssetgateError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
 STATIC = os.path.join(HERE, 'static')
 # The app's own files, hashed when first served; the vendored Uppy files carry their hash from `make webapp`.
-OWN_FILES = ('app.js', 'uploader.js', 'app.css')
+OWN_FILES = ('app.js', 'uploader.js', 'request.js', 'app.css')
 TYPES = {
     '.js': 'text/javascript; charset=utf-8',
     '.css': 'text/css; charset=utf-8',
@@ -67,25 +68,44 @@ def security_headers() -> dict:
     }
 
 
+def _render(template: str, base_url: str, status: int = 200, **extra: str) -> Response:
+    """An HTML page from a template: hashed file names, the API's base path and ``extra``, all escaped."""
+    names, _ = _files()
+    with open(os.path.join(HERE, template), encoding='utf-8') as f:
+        text = f.read()
+    values = {
+        **names,
+        'api_base': urlsplit(base_url).path.rstrip('/'),
+        'multipart_threshold': str(settings().multipart_threshold),
+        **extra,
+    }
+    body = PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)]), text)
+    return Response(
+        body=body,
+        status_code=status,
+        headers={'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', **security_headers()},
+    )
+
+
 def page(base_url: str) -> Response:
     """GET /: the HTML page, never cached, naming the current hashed files.
 
     ``base_url`` is the API's own base (web.share_base); only its path is used, so that the page
     finds its files and routes under an API Gateway stage (/api) as well as at a domain's root.
     """
-    names, _ = _files()
-    with open(os.path.join(HERE, 'index.html'), encoding='utf-8') as f:
-        template = f.read()
-    values = {
-        **names,
-        'api_base': urlsplit(base_url).path.rstrip('/'),
-        'multipart_threshold': str(settings().multipart_threshold),
-    }
-    body = PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)]), template)
-    return Response(
-        body=body,
-        status_code=200,
-        headers={'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', **security_headers()},
+    return _render('index.html', base_url)
+
+
+def request_page(base_url: str, request: dict | None, refused: AssetgateError | None = None) -> Response:
+    """GET /upload-request/{token}: the upload page of a link, or, for a link that takes no more
+    files, a page saying why with the error's status. The token is not in the page: its script
+    reads it from the address."""
+    return _render(
+        'request.html',
+        base_url,
+        200 if refused is None else refused.status,
+        request='' if request is None else json.dumps(request, separators=(',', ':')),
+        refused='' if refused is None else refused.message,
     )
 
 

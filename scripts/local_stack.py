@@ -29,10 +29,10 @@ from chalicelib import auth  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
 from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment  # noqa: E402
 
-# Both servers log every request line: a share token in a path, an API key or a presigned URL's
-# signature in a query string must never reach a log. A query parameter is redacted when its
+# Both servers log every request line: a share token or an upload link's token in a path, an API
+# key or a presigned URL's signature in a query string must never reach a log. A query parameter is redacted when its
 # (decoded) name looks like a credential; the API key shape is redacted wherever it appears.
-_PATH_TOKEN = re.compile(r'(/asset-token/)[^\s?/"\']+')
+_PATH_TOKEN = re.compile(r'(/asset-token/|/upload-request/)[^\s?/"\']+')
 _QUERY_PARAM = re.compile(r'([?&;])([^=&;\s"\'#?]+)=([^&;\s"\'#]*)')
 _SECRET_NAME = re.compile(r'key|token|auth|sig|credential|secret|passw|session|^x-amz-|uploadid', re.IGNORECASE)
 _API_KEY = re.compile(r'agk_[A-Za-z0-9_-]{8,}')

@@ -45,7 +45,7 @@ def test_at_a_domain_root_the_page_points_at_the_root(aws_settings):
 
 def test_every_served_name_carries_the_hash_of_its_bytes():
     names, served = webapp._files()
-    assert set(names) == {'app.js', 'uploader.js', 'app.css', 'uppy.js', 'uppy.css', 'licenses.txt'}
+    assert set(names) == {'app.js', 'uploader.js', 'request.js', 'app.css', 'uppy.js', 'uppy.css', 'licenses.txt'}
     for name, (content, _) in served.items():
         assert name.split('.')[-2] == hashlib.sha256(content).hexdigest()[:12], name
     answer = webapp.static_file(names['uppy.css'])

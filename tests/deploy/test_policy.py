@@ -5,6 +5,7 @@ botocore call and each presigned URL is recorded and mapped to IAM actions with 
 An operation missing from the table fails the test, so a new AWS call forces a policy review.
 """
 
+import contextlib
 import copy
 import fnmatch
 import json
@@ -165,12 +166,59 @@ def drive_every_route(client, owner_key, other_key, s3, aws, recorder, clock):  
         assert get(client, f'/asset-token/{second["token"]["token"]}')[0].status_code == 404
         assert post_asset(client, owner_key, query='name=form.txt&upload=post')[0].status_code == 201
     drive_multipart(client, owner_key, s3, aws, recorder)
+    drive_upload_requests(client, owner_key, s3, aws, recorder)
     return recorder
+
+
+def drive_upload_requests(client, owner_key, s3, aws, recorder):
+    """Previews of a share link, and an upload request: create, list, its page, a PUT and a multipart
+    upload sent through it (sign parts, more parts, complete, abort), the refusal read, revoke."""
+    import hashlib
+
+    _, shared = post_asset(client, owner_key, query='name=p.txt&token=true&size=5')
+    upload(s3, aws, shared['asset']['id'], 1)
+    get(client, f'/asset/{shared["asset"]["id"]}', owner_key)
+    small = {'ASSETGATE_MULTIPART_THRESHOLD': str(5 * 1024**2), 'ASSETGATE_PART_SIZE': str(5 * 1024**2)}
+    with stage_env(small):
+        with recorder:
+            assert client.http.head(f'/asset-token/{shared["token"]["token"]}').status_code == 200
+            preview = client.http.get(f'/asset-token/{shared["token"]["token"]}', headers={'User-Agent': 'Twitterbot'})
+            assert preview.status_code == 200
+            _, opened = post_asset(client, owner_key, '/upload-request', query='max_files=3')
+            link = f'/upload-request/{opened["token"]}'
+            assert get(client, '/upload-request', owner_key)[0].status_code == 200
+            assert client.http.get(link).status_code == 200
+            assert post_asset(client, None, link, query='name=s.txt&size=5')[0].status_code == 201
+            size = 5 * 1024**2 + 1
+            _, sent = post_asset(client, None, link, query=f'name=big.bin&size={size}&part_checksums=sha256')
+            routes = f'{link}/upload/{sent["asset"]["id"]}'
+            parts = {'parts': [{'part_number': 1, 'sha256': hashlib.sha256(b'x').hexdigest()}]}
+            assert post_asset(client, None, f'{routes}/parts', body=parts)[0].status_code == 200
+            assert post_asset(client, None, f'{routes}/complete')[0].status_code == 409
+            assert client.http.delete(routes).status_code == 204
+            _, plain = post_asset(client, None, link, query=f'name=b2.bin&size={size}&upload=multipart')
+            assert get(client, f'{link}/upload/{plain["asset"]["id"]}?first=2&count=1')[0].status_code == 200
+            assert post_asset(client, None, link, query='name=t.txt&size=5')[0].status_code == 410  # used up
+            assert client.http.delete(link, headers=bearer(owner_key)).status_code == 204
+
+
+@contextlib.contextmanager
+def stage_env(values: dict):
+    """Settings of the stage for the duration (the app reads them per request); restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def drive_multipart(client, owner_key, s3, aws, recorder):
     """A two-part upload (small parts by configuration): start, more part URLs, complete; and an abort."""
-    import os
     from urllib.parse import urlparse
 
     small = {
@@ -178,9 +226,7 @@ def drive_multipart(client, owner_key, s3, aws, recorder):
         'ASSETGATE_PART_SIZE': str(5 * 1024**2),
         'ASSETGATE_PART_URLS_PER_ANSWER': '1',
     }
-    saved = {k: os.environ.get(k) for k in small}
-    os.environ.update(small)
-    try:
+    with stage_env(small):
         size = 5 * 1024**2 + 1
         with recorder:
             _, created = post_asset(client, owner_key, query=f'size={size}')
@@ -203,12 +249,6 @@ def drive_multipart(client, owner_key, s3, aws, recorder):
                 client.http.delete(f'/asset/{aborted["asset"]["id"]}/upload', headers=bearer(owner_key)).status_code
                 == 204
             )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def needed_actions(operations, presigns) -> tuple[set, list]:

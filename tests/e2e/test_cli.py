@@ -346,3 +346,31 @@ def test_rerun_of_an_upload_aborted_elsewhere_drops_its_state_and_the_next_run_s
     assert b'run the same command again to start over' in refused.stderr and _state_files(cli) == []
     result = share(cli, path)
     assert result['id'] != state['asset_id'] and stored(cli.stack, result['id']) == data
+
+
+def test_download_ttl_gives_a_links_download_urls_that_lifetime(cli):
+    (cli.dir / 'brief.txt').write_bytes(b'short-lived\n')
+    shared = share(cli, cli.dir / 'brief.txt', '--max-uses', '1', '--download-ttl', '15')
+    minted = cli('link', shared['id'], '--download-ttl', '20').stdout.decode().strip()
+    for url, seconds in ((shared['url'], 15), (minted, 20)):
+        redirect = requests.get(url, allow_redirects=False, timeout=30)
+        assert redirect.status_code == 302 and f'X-Amz-Expires={seconds}&' in redirect.headers['Location'] + '&'
+    refused = cli('link', shared['id'], '--download-ttl', '5', check=False)
+    assert refused.returncode != 0 and 'download_ttl' in refused.stderr.decode()
+
+
+def test_request_prints_an_upload_link_that_requests_lists_and_revoke_request_closes(cli):
+    link = cli('request', '--label', 'scans please', '--max-files', '2', '--max-size', '1MiB').stdout.decode().strip()
+    assert '/upload-request/' in link
+    sent = requests.post(link, params={'name': 'scan.txt', 'size': 4}, timeout=30)
+    assert sent.status_code == 201
+    listed = cli('requests').stdout.decode()
+    request_id = listed.split()[0]
+    assert 'open' in listed and '1/2 files' in listed and 'scans please' in listed
+    cli('revoke-request', link)
+    assert requests.post(link, params={'name': 'b.txt', 'size': 1}, timeout=30).json()['error']['code'] == (
+        'upload_request_revoked'
+    )
+    assert f'{request_id}  revoked' in cli('requests').stdout.decode()
+    again = cli('revoke-request', '0123456789abcdef', check=False)
+    assert again.returncode == 3 and 'no such upload request' in again.stderr.decode()

@@ -34,6 +34,7 @@ def test_the_document_lists_every_route_and_method_the_app_serves(stack):
         'token',
         'expiry',
         'max_uses',
+        'download_ttl',
         'size',
         'sha256',
         'upload',

@@ -4,7 +4,7 @@ import json
 import re
 
 SIGNATURE = re.compile(r'X-Amz-Signature=[0-9a-f]{16}', re.IGNORECASE)
-TOKEN_PATH = re.compile(r'/asset-token/[0-9a-f]{8}-[0-9a-f]{4}-4', re.IGNORECASE)
+TOKEN_PATH = re.compile(r'/(asset-token|upload-request)/[0-9a-f]{8}-[0-9a-f]{4}-4', re.IGNORECASE)
 API_KEY = re.compile(r'agk_[A-Za-z0-9_-]{43}')
 
 

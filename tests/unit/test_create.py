@@ -31,6 +31,7 @@ def test_create_with_token_answers_201_with_upload_and_token(client, owner_key, 
         'version': 1,
         'status': 'pending',
         'content_type': 'application/pdf',
+        'upload_request': None,
     }
     assert upload['method'] == 'PUT'
     assert upload['headers'] == {'Content-Type': 'application/pdf'}

@@ -180,6 +180,7 @@ def test_new_version_answers_201_in_the_create_shape(client, owner_key, asset, a
         'version': 2,
         'status': 'pending',
         'content_type': 'text/plain',
+        'upload_request': None,
     }
     assert keys.object_key(asset, 2) in body['upload']['url'] and body['upload']['method'] == 'PUT'
     assert body['error'] is None and body['token']['asset_id'] == asset

@@ -117,6 +117,16 @@ class Api:
     def revoke(self, token: str) -> None:
         self.call('DELETE', f'/asset-token/{quote(token)}')
 
+    # -- upload requests
+    def open_request(self, params: dict) -> dict:
+        return self.call('POST', '/upload-request', retry=False, json=params).json()
+
+    def requests(self) -> dict:
+        return self.call('GET', '/upload-request').json()
+
+    def revoke_request(self, ref: str) -> None:
+        self.call('DELETE', f'/upload-request/{quote(ref)}')
+
     # -- multipart
     def sign_parts(self, sign_url: str, parts: list) -> list:
         return self.call('POST', sign_url, json={'parts': parts}).json()['parts']

@@ -35,6 +35,10 @@ API_ERRORS = {
     'token_expired': ('This link has expired.', GONE),
     'token_used_up': ('This link has reached its download limit.', GONE),
     'upload_aborted': ('The upload of this version was aborted; its file will never be available.', GONE),
+    'upload_request_not_found': ('There is no such upload request (or it is not yours).', GONE),
+    'upload_request_expired': ('This upload link has expired.', GONE),
+    'upload_request_used_up': ('This upload link has received all the files it takes.', GONE),
+    'upload_request_revoked': ('This upload link was revoked by its owner.', GONE),
     'service_unavailable': (
         'The service is unavailable right now (its storage or database failed); try again shortly.',
         NETWORK,

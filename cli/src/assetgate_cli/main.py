@@ -71,6 +71,12 @@ def parser() -> argparse.ArgumentParser:
     link = argparse.ArgumentParser(add_help=False)
     link.add_argument('--expiry', type=minutes, help="how long the link works: 20m, 2h, 7d (default: the service's)")
     link.add_argument('--max-uses', type=positive, help='how many downloads the link allows (default: unlimited)')
+    link.add_argument(
+        '--download-ttl',
+        type=positive,
+        metavar='SECONDS',
+        help="seconds each download URL the link hands out stays valid: 10 to the service's default (300)",
+    )
 
     p = argparse.ArgumentParser(
         prog='assetgate', description='Share files through expiring links, and fetch them.', epilog=EPILOG
@@ -126,6 +132,25 @@ def parser() -> argparse.ArgumentParser:
     pu.add_argument('path', metavar='PATH')
     pu.add_argument('--type', dest='content_type', help="the media type (default: the asset's)")
 
+    rq = sub.add_parser(
+        'request',
+        parents=[common],
+        help='print an upload link others can send you files through',
+        description='Create an upload request: whoever has the link can upload files to you (and nothing else).',
+    )
+    rq.add_argument('--label', help='a note shown on the upload page')
+    rq.add_argument('--max-files', type=positive, help='how many files the link takes (default: no limit)')
+    rq.add_argument('--max-size', type=size, help='largest file: 10MiB, 2GiB (default: the service maximum)')
+    rq.add_argument(
+        '--expiry', type=minutes, help="how long the link takes files: 20m, 2h, 7d (default: the service's)"
+    )
+    rq.add_argument('--types', help='allowed media types, comma-separated: image/*,application/pdf (default: any)')
+
+    sub.add_parser('requests', parents=[common], help='your upload requests and the files each received')
+
+    rr = sub.add_parser('revoke-request', parents=[common], help='revoke an upload request')
+    rr.add_argument('ref', metavar='ID_OR_URL')
+
     a = sub.add_parser('abort', parents=[common], help='give up an unfinished upload and free its parts')
     a.add_argument('id', metavar='ID')
 
@@ -178,6 +203,7 @@ def cmd_share(args) -> int:
         link=args.link,
         expiry=args.expiry,
         max_uses=args.max_uses,
+        download_ttl=args.download_ttl,
         concurrency=args.concurrency,
         threshold=args.multipart_threshold,
     )
@@ -299,7 +325,14 @@ def _token_lines(tokens) -> List[str]:
 
 def cmd_link(args) -> int:
     params = {
-        k: v for k, v in (('expiry', args.expiry), ('max_uses', args.max_uses), ('version', args.pin)) if v is not None
+        k: v
+        for k, v in (
+            ('expiry', args.expiry),
+            ('max_uses', args.max_uses),
+            ('version', args.pin),
+            ('download_ttl', args.download_ttl),
+        )
+        if v is not None
     }
     token = _api().mint(args.id, params)
     _emit(args, token, [token['url']])
@@ -359,6 +392,37 @@ def cmd_login(args) -> int:
     return OK
 
 
+def cmd_request(args) -> int:
+    wanted = (
+        ('label', args.label),
+        ('max_files', args.max_files),
+        ('max_size', args.max_size),
+        ('expiry', args.expiry),
+        ('content_types', args.types),
+    )
+    opened = _api().open_request({k: v for k, v in wanted if v is not None})
+    _emit(args, opened, [opened['url']])
+    return OK
+
+
+def cmd_requests(args) -> int:
+    listed = _api().requests()
+    lines = []
+    for r in listed['upload_requests']:
+        files = f'{r["files"]}/{r["max_files"]}' if r.get('max_files') else f'{r["files"]}'
+        label = f'  {r["label"]}' if r.get('label') else ''
+        lines.append(f'{r["id"]}  {r["state"]:<8} {files} files, until {_when(r["expiry"])}{label}')
+    _emit(args, listed, lines or ['(no upload requests)'])
+    return OK
+
+
+def cmd_revoke_request(args) -> int:
+    ref = args.ref.rstrip('/').rsplit('/', 1)[-1]  # a link's last segment is its token
+    _api().revoke_request(ref)
+    _emit(args, {'revoked': True}, [] if args.quiet else ['revoked'])
+    return OK
+
+
 COMMANDS = {
     'share': cmd_share,
     'get': cmd_get,
@@ -370,5 +434,8 @@ COMMANDS = {
     'rm': cmd_rm,
     'push': cmd_push,
     'abort': cmd_abort,
+    'request': cmd_request,
+    'requests': cmd_requests,
+    'revoke-request': cmd_revoke_request,
     'login': cmd_login,
 }

@@ -56,6 +56,7 @@ class Plan:
     link: bool = True
     expiry: Optional[int] = None  # minutes
     max_uses: Optional[int] = None
+    download_ttl: Optional[int] = None  # seconds the link's download URLs live
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: int = DEFAULT_THRESHOLD
 
@@ -80,6 +81,7 @@ class State:
     link: bool = True
     expiry: Optional[int] = None
     max_uses: Optional[int] = None
+    download_ttl: Optional[int] = None
     done: Dict[str, str] = field(default_factory=dict)  # part number -> ETag
     created: float = field(default_factory=time.time)
 
@@ -488,13 +490,16 @@ def _params(plan: Plan, name: Optional[str], with_link: bool) -> dict:
             params['expiry'] = plan.expiry
         if plan.max_uses is not None:
             params['max_uses'] = plan.max_uses
+        if plan.download_ttl is not None:
+            params['download_ttl'] = plan.download_ttl
     return params
 
 
 def _link_after(api: Api, state: State) -> Optional[dict]:
     if not state.link:
         return None
-    params = {k: v for k, v in (('expiry', state.expiry), ('max_uses', state.max_uses)) if v is not None}
+    wanted = (('expiry', state.expiry), ('max_uses', state.max_uses), ('download_ttl', state.download_ttl))
+    params = {k: v for k, v in wanted if v is not None}
     return api.mint(state.asset_id, params)
 
 
@@ -521,6 +526,7 @@ def _new_state(
         link=plan.link and kind == 'share',
         expiry=plan.expiry,
         max_uses=plan.max_uses,
+        download_ttl=plan.download_ttl,
     )
 
 

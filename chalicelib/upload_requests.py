@@ -1,0 +1,213 @@
+"""Upload requests ("send me a file"): an owner hands out an upload link; whoever holds it can upload
+files that become the owner's assets, and nothing else: no listing, no download, no deletion.
+
+The link's token is a UUID4 stored only as its SHA-256, like a share token. ``files`` on the
+request item is raised in the same transaction that creates each asset, under the condition
+``files < max_files``, so a burst of uploads cannot exceed the limit.
+"""
+
+import fnmatch
+import uuid
+from dataclasses import dataclass
+
+from chalicelib import assets, keys, models, records, writes
+from chalicelib.config import Settings, now as clock
+from chalicelib.errors import (
+    AssetNotFound,
+    Conflict,
+    ContentTypeRefused,
+    TooLarge,
+    UploadRequestExpired,
+    UploadRequestNotFound,
+    UploadRequestRefused,
+    UploadRequestRevoked,
+    UploadRequestUsedUp,
+    VersionNotFound,
+)
+
+Request, OwnerRequest = models.UploadRequest, models.OwnerUploadRequest
+# A transaction on the request item can be cancelled by a concurrent one (TransactionConflict):
+# such an attempt is tried again, so a burst ends in created files or a 410, not in 409s.
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    label: str | None
+    expiry_minutes: int
+    max_files: int | None
+    max_size: int | None
+    content_types: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A request just created: the plaintext token, shown once, and its stored item."""
+
+    plaintext: str
+    item: models.UploadRequest
+
+
+def create(s: Settings, owner: str, wanted: RequestSpec) -> Opened:
+    """A new upload request and its owner's ref, in one transaction."""
+    now = clock()
+    plaintext = str(uuid.uuid4())
+    digest = keys.secret_hash(plaintext)
+    request_id = keys.short_id(digest)
+    expires = now + wanted.expiry_minutes * 60
+    ttl = models.epoch(expires + s.expired_retention)
+    item = Request(
+        *keys.upload_request(digest),
+        request_id=request_id,
+        owner=owner,
+        label=wanted.label,
+        created=now,
+        expires=expires,
+        files=0,
+        max_files=wanted.max_files,
+        max_size=wanted.max_size,
+        content_types=set(wanted.content_types) if wanted.content_types else None,
+        revoked=False,
+        ttl=ttl,
+    )
+    ref = OwnerRequest(
+        *keys.owner_upload_request(owner, request_id),
+        request_hash=digest,
+        request_id=request_id,
+        created=now,
+        expires=expires,
+        ttl=ttl,
+    )
+    with writes.transaction(refused=Conflict) as tx:
+        tx.save(item, condition=Request.ObjID.does_not_exist())
+        tx.save(ref, condition=OwnerRequest.ObjID.does_not_exist())
+    return Opened(plaintext, item)
+
+
+def owned(owner: str) -> list[models.UploadRequest]:
+    """An owner's upload requests, newest first: one Query of the owner's refs and a BatchGetItem."""
+    refs = list(
+        OwnerRequest.query(
+            keys.owner_partition(owner),
+            OwnerRequest.ObjSort.startswith(keys.OWNER_UPLOAD_REQUEST_PREFIX),
+            consistent_read=True,
+        )
+    )
+    found = list(Request.batch_get([keys.upload_request(r.request_hash) for r in refs])) if refs else []
+    found.sort(key=lambda r: (int(r.created), r.request_id), reverse=True)
+    return found
+
+
+def _digest_of(owner: str, ref: str) -> str:
+    """The hash behind a request token or a request id (the owner's only); 404 otherwise."""
+    ref = ref.lower()
+    if keys.is_uuid4(ref):
+        return keys.secret_hash(ref)
+    if not keys.is_short_id(ref):
+        raise UploadRequestNotFound()
+    try:
+        return OwnerRequest.get(*keys.owner_upload_request(owner, ref), consistent_read=True).request_hash
+    except OwnerRequest.DoesNotExist:
+        raise UploadRequestNotFound() from None
+
+
+def revoke(owner: str, ref: str) -> None:
+    """Revoke one's own request by id or token; another owner's and an unknown one are both 404."""
+    writes.update_if(
+        Request(*keys.upload_request(_digest_of(owner, ref))),
+        [Request.revoked.set(True)],
+        Request.ObjID.exists() & (Request.owner == owner),
+        refused=UploadRequestNotFound,
+    )
+
+
+def _unrevoked(token: str) -> models.UploadRequest:
+    """The request behind a link (one consistent GetItem): 404 unknown, 410 revoked."""
+    try:
+        item = Request.get(*keys.upload_request(keys.secret_hash(token)), consistent_read=True)
+    except Request.DoesNotExist:
+        raise UploadRequestNotFound() from None
+    if item.revoked:
+        raise UploadRequestRevoked()
+    return item
+
+
+def current(token: str, now: int) -> models.UploadRequest:
+    """The request behind a link, if it still takes files: 404 unknown, 410 revoked, expired or used up."""
+    item = _unrevoked(token)
+    if int(item.expires) <= now:
+        raise UploadRequestExpired()
+    if item.max_files is not None and int(item.files) >= int(item.max_files):
+        raise UploadRequestUsedUp()
+    return item
+
+
+def allows_type(item: models.UploadRequest, content_type: str) -> bool:
+    if not item.content_types:
+        return True
+    media = content_type.split(';', 1)[0].strip().lower()
+    return any(fnmatch.fnmatchcase(media, allowed) for allowed in item.content_types)
+
+
+def follow_up_routes(token: str, asset_id: str) -> str:
+    """Where an uploader's multipart follow-ups live: authorised by the request token, not an API key."""
+    return f'/upload-request/{token}/upload/{asset_id}'
+
+
+def receive(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
+    """A new asset of the request's owner, with its presigned upload, counted against ``max_files``."""
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return _receive_once(s, token, wanted)
+        except Conflict:
+            continue  # a concurrent transaction on the request item: read it again and retry
+    return _receive_once(s, token, wanted)
+
+
+def _receive_once(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
+    now = clock()
+    item = current(token, now)
+    size = wanted.upload.size
+    if item.max_size is not None and (size is None or size > int(item.max_size)):
+        raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')
+    content_type = wanted.content_type or assets.default_content_type(wanted.name or '')
+    if not allows_type(item, content_type):
+        raise ContentTypeRefused(
+            f'This upload link takes {", ".join(sorted(item.content_types))}.', parameter='content_type'
+        )
+    via = assets.Via(
+        request_id=item.request_id,
+        request_key=keys.upload_request(keys.secret_hash(token)),
+        actions=[Request.files.add(1)],
+        condition=(
+            Request.ObjID.exists()
+            & (Request.revoked == False)  # noqa: E712 (a DynamoDB condition)
+            & (Request.expires > now)
+            & (Request.max_files.does_not_exist() | (Request.files < Request.max_files))
+        ),
+        routes=lambda asset_id: follow_up_routes(token, asset_id),
+    )
+    try:
+        return assets.create(s, item.owner, assets.CreateRequest(wanted.name, content_type, None, wanted.upload), via)
+    except UploadRequestRefused:
+        current(token, clock())  # raises the reason: revoked, expired or used up
+        raise UploadRequestUsedUp() from None  # taken by a concurrent sender between the read and the write
+
+
+SENT_VERSION = 1  # a sender creates assets, never versions: the follow-ups reach version 1 only
+
+
+def uploader_owner(token: str, asset_id: str, number: int | None) -> str:
+    """The owner of an asset created through this request, for the uploader's multipart follow-ups.
+
+    The request must exist and not be revoked (an expired or full request still lets an upload it
+    started finish); the asset must have come through it, and only its first version (the one the
+    sender made) is reachable. Anything else is 404 or 410.
+    """
+    if number not in (None, SENT_VERSION):
+        raise VersionNotFound()
+    item = _unrevoked(token)
+    asset = records.owned(item.owner, asset_id)
+    if asset.upload_request != item.request_id:
+        raise AssetNotFound()
+    return item.owner
