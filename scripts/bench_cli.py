@@ -29,13 +29,18 @@ MiB = 1024**2
 BOTO = """
 import sys, boto3
 from boto3.s3.transfer import TransferConfig
-endpoint, bucket, path, key, concurrency, part = sys.argv[1:7]
+endpoint, bucket, path, key, concurrency, part, checksum = sys.argv[1:8]
 s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='assetgate-local',
                   aws_secret_access_key='assetgate-local')
 config = TransferConfig(multipart_threshold=int(part), multipart_chunksize=int(part), max_concurrency=int(concurrency),
                         use_threads=True)
-s3.upload_file(path, bucket, key, Config=config)
+# 'SHA256': each part's SHA-256 computed by the client and checked by S3, as assetgate's parts are.
+extra = {'ChecksumAlgorithm': checksum} if checksum != 'default' else {}
+s3.upload_file(path, bucket, key, Config=config, ExtraArgs=extra)
 """
+# The peers: boto3 as `aws s3 cp` runs it (CRC32 per part by default), and boto3 with the same per-part
+# SHA-256 that assetgate signs and S3 verifies.
+PEERS = {'boto3': 'default', 'boto3-sha256': 'SHA256'}
 
 
 def run(argv, env) -> tuple:
@@ -99,16 +104,16 @@ def main(argv=None) -> int:
             '--multipart-threshold',
             str(part),
         ]
-        results = {'cli': [], 'boto3': []}
+        results = {'cli': [], **{peer: [] for peer in PEERS}}
         for round_ in range(args.rounds):
-            order = ['cli', 'boto3'] if round_ % 2 == 0 else ['boto3', 'cli']
+            order = ['cli', *PEERS] if round_ % 2 == 0 else [*PEERS, 'cli']
             for who in order:
                 if who == 'cli':
                     wall, rss, out = run(cli_argv, env)
                     [shared] = json.loads(out)
                     key = f'assets/{shared["id"]}/1'
                 else:
-                    key = f'bench/boto3-{round_}'
+                    key = f'bench/{who}-{round_}'
                     wall, rss, _ = run(
                         [
                             sys.executable,
@@ -120,6 +125,7 @@ def main(argv=None) -> int:
                             key,
                             str(args.concurrency),
                             str(part),
+                            PEERS[who],
                         ],
                         env,
                     )
@@ -134,21 +140,22 @@ def main(argv=None) -> int:
                     flush=True,
                 )
         cli_wall = statistics.median(w for w, _ in results['cli'])
-        boto_wall = statistics.median(w for w, _ in results['boto3'])
-        ratios = [c[0] / b[0] for c, b in zip(results['cli'], results['boto3'], strict=True)]
         rss = max(r for _, r in results['cli'])
         goal = args.concurrency * args.part_mib + 100
         print(
             f'{args.size_mib} MiB, {args.concurrency} parts at once, {args.part_mib} MiB parts, {args.rounds} round(s):'
         )
-        print(
-            f'  assetgate share {args.size_mib / cli_wall:.1f} MiB/s, boto3 upload_file '
-            f'{args.size_mib / boto_wall:.1f} MiB/s; wall-time ratio {statistics.median(ratios):.2f} '
-            f'(goal <= 1.0; per round {", ".join(f"{r:.2f}" for r in ratios)})'
-        )
+        for peer, checksum in PEERS.items():
+            peer_wall = statistics.median(w for w, _ in results[peer])
+            ratios = [c[0] / b[0] for c, b in zip(results['cli'], results[peer], strict=True)]
+            print(
+                f'  assetgate share {args.size_mib / cli_wall:.1f} MiB/s, {peer} upload_file (checksum {checksum}) '
+                f'{args.size_mib / peer_wall:.1f} MiB/s; wall-time ratio {statistics.median(ratios):.2f} '
+                f'(goal <= 1.0; per round {", ".join(f"{r:.2f}" for r in ratios)})'
+            )
         print(
             f'  assetgate peak RSS {rss:.0f} MiB (goal <= {goal} MiB); boto3 peak RSS '
-            f'{max(r for _, r in results["boto3"]):.0f} MiB'
+            f'{max(r for peer in PEERS for _, r in results[peer]):.0f} MiB'
         )
     finally:
         if stack is not None:
