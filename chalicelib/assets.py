@@ -4,7 +4,7 @@ import mimetypes
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import keys, landing, models, records, storage, tokens, uploads, writes
 from chalicelib.config import Settings, now as clock
@@ -13,16 +13,14 @@ from chalicelib.errors import Conflict, UploadAborted, UploadPending, UploadRequ
 Asset = models.Asset
 
 
-@dataclass(frozen=True)
-class CreateRequest:
+class CreateRequest(NamedTuple):
     name: str | None
     content_type: str | None
     token: tokens.TokenRequest | None
     upload: uploads.UploadRequest = uploads.UploadRequest('put')
 
 
-@dataclass(frozen=True)
-class Via:
+class Via(NamedTuple):
     """An asset created through an upload request: the request's counter is updated in the same transaction."""
 
     request_id: str
@@ -32,8 +30,7 @@ class Via:
     routes: Callable[[str], str]  # asset id -> where the uploader's multipart follow-ups live
 
 
-@dataclass(frozen=True)
-class Created:
+class Created(NamedTuple):
     asset: models.Asset
     upload: dict
     token: tokens.Issued | None

@@ -8,8 +8,8 @@ from chalicelib.config import now
 from chalicelib.errors import InvalidParameter, Unauthorized
 
 KEY_PREFIX = 'agk_'
-_KEY = re.compile(r'^agk_[A-Za-z0-9_-]{43}\Z')
-_OWNER = re.compile(r'^[A-Za-z0-9._@+-]{1,64}\Z')
+_KEY = r'^agk_[A-Za-z0-9_-]{43}\Z'
+_OWNER = r'^[A-Za-z0-9._@+-]{1,64}\Z'
 ApiKey, OwnerApiKey = models.ApiKey, models.OwnerApiKey
 
 
@@ -17,7 +17,7 @@ def owner_of(authorization: str | None) -> str:
     """The owner behind an ``Authorization: Bearer <key>`` header; 401 for a missing, unknown or revoked key."""
     scheme, _, key = (authorization or '').strip().partition(' ')
     key = key.strip()
-    if scheme.lower() != 'bearer' or not _KEY.match(key):
+    if scheme.lower() != 'bearer' or not re.match(_KEY, key):
         raise Unauthorized()
     try:
         # Consistent, so a key works the moment it is minted and stops the moment it is revoked.
@@ -30,7 +30,7 @@ def owner_of(authorization: str | None) -> str:
 
 
 def validate_owner(owner: str) -> str:
-    if not isinstance(owner, str) or not _OWNER.match(owner):
+    if not isinstance(owner, str) or not re.match(_OWNER, owner):
         raise InvalidParameter('An owner is 1 to 64 letters, digits or ._@+-', parameter='owner')
     return owner
 

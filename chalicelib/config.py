@@ -2,14 +2,13 @@
 
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MINUTE = 60
 DAY = 24 * 60 * MINUTE
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table: str
     bucket: str
     region: str

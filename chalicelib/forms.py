@@ -34,12 +34,12 @@ MIN_DOWNLOAD_TTL = 10
 MAX_FILES = 10_000
 MAX_LABEL = 200
 MAX_CONTENT_TYPES = 50
-_MEDIA_RANGE = re.compile(r'(\*/\*|[a-z0-9!#$&^_.+-]{1,100}/(\*|[a-z0-9!#$&^_.+-]{1,100}))')
-_CONTENT_TYPE = re.compile(
+_MEDIA_RANGE = r'(\*/\*|[a-z0-9!#$&^_.+-]{1,100}/(\*|[a-z0-9!#$&^_.+-]{1,100}))'
+_CONTENT_TYPE = (
     r'[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+'
     r'(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*'
 )
-_WHOLE = re.compile(r'[0-9]+')
+_WHOLE = r'[0-9]+'
 _TRUE = {'1', 'true'}
 _FALSE = {'0', 'false'}
 # Unicode categories a file name may not hold: controls, format and direction marks (used to
@@ -68,7 +68,9 @@ def read(form, request, with_body: bool = True):
 
 def whole(value, name: str, low: int, high: int) -> int:
     """A whole number in [low, high], from a JSON integer or a string of digits only."""
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _WHOLE.fullmatch(value))):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and re.fullmatch(_WHOLE, value))
+    ):
         raise InvalidParameter(f'{name} must be a whole number.', parameter=name)
     if isinstance(value, str) and len(value) > 20:
         raise InvalidParameter(f'{name} must be between {low} and {high}.', parameter=name)
@@ -118,7 +120,7 @@ def decode_path_name(value: str) -> str:
 def validate_content_type(value) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 255 or not _CONTENT_TYPE.fullmatch(value.strip()):
+    if not isinstance(value, str) or len(value) > 255 or not re.fullmatch(_CONTENT_TYPE, value.strip()):
         raise InvalidParameter('content_type must be a media type such as "text/plain".', parameter='content_type')
     return value.strip()
 
@@ -355,7 +357,7 @@ def content_types(value) -> tuple[str, ...] | None:
     found = []
     for entry in items:
         media = entry.strip().lower() if isinstance(entry, str) else ''
-        if not _MEDIA_RANGE.fullmatch(media):
+        if not re.fullmatch(_MEDIA_RANGE, media):
             raise InvalidParameter(
                 'content_types holds media types such as "image/png" or "image/*".', parameter='content_types'
             )

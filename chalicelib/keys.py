@@ -5,7 +5,7 @@ import hashlib
 import json
 import re
 
-_UUID4 = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
+_UUID4 = r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 HASH_KEY = 'ObjID'
 RANGE_KEY = 'ObjSort'
@@ -19,12 +19,12 @@ OWNER_APIKEY_PREFIX = 'APIKEY#'
 UPLOAD_REQUEST_SORT = 'UPLOADREQ'
 OWNER_UPLOAD_REQUEST_PREFIX = 'UPLOADREQ#'
 OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
-_SHORT_ID = re.compile(r'^[0-9a-f]{16}\Z')
-_OWNER_ASSET_SORT = re.compile(r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$')
+_SHORT_ID = r'^[0-9a-f]{16}\Z'
+_OWNER_ASSET_SORT = r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$'
 
 
 def is_uuid4(value: str) -> bool:
-    return bool(_UUID4.match(value))
+    return bool(re.match(_UUID4, value))
 
 
 def secret_hash(secret: str) -> str:
@@ -105,7 +105,7 @@ def owner_upload_request(owner: str, request_id: str) -> tuple[str, str]:
 
 
 def is_short_id(value: str) -> bool:
-    return bool(_SHORT_ID.match(value))
+    return bool(re.match(_SHORT_ID, value))
 
 
 def health() -> tuple[str, str]:
@@ -129,7 +129,7 @@ def decode_cursor(owner: str, cursor: str) -> dict | None:
         sort_key = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))['k']
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(sort_key, str) or not _OWNER_ASSET_SORT.match(sort_key):
+    if not isinstance(sort_key, str) or not re.match(_OWNER_ASSET_SORT, sort_key):
         return None
     # The partition comes from the caller's key, never from the cursor: it cannot page another owner.
     return key_dict((owner_partition(owner), sort_key))

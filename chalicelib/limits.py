@@ -8,7 +8,7 @@ import base64
 import binascii
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MiB = 1024**2
 GiB = 1024**3
@@ -19,11 +19,10 @@ MAX_PARTS = 10_000
 MAX_OBJECT = 5 * TiB
 MAX_SINGLE_PUT = 5 * GiB
 METHODS = ('put', 'post', 'multipart')
-_HEX64 = re.compile(r'^[0-9a-fA-F]{64}\Z')
+_HEX64 = r'^[0-9a-fA-F]{64}\Z'
 
 
-@dataclass(frozen=True)
-class PartPlan:
+class PartPlan(NamedTuple):
     """Parts of ``part_size`` bytes. ``size`` and ``part_count`` are None for an upload of unknown
     length (stdin): then every part but the last is exactly part_size, and at most MAX_PARTS."""
 
@@ -72,7 +71,7 @@ def choose_method(requested: str | None, size: int | None, threshold: int) -> st
 
 def sha256_base64(value: str) -> str | None:
     """A SHA-256 given as hex or base64, as the base64 S3 wants; None if it is neither."""
-    if _HEX64.match(value):
+    if re.match(_HEX64, value):
         return base64.b64encode(bytes.fromhex(value)).decode()
     try:
         raw = base64.b64decode(value, validate=True)

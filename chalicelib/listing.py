@@ -1,26 +1,23 @@
 """What an owner sees of their assets: the paginated list, one asset's details, its tokens."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import keys, models, records, tokens
 from chalicelib.config import now as clock
 from chalicelib.errors import InvalidParameter
 
 
-@dataclass(frozen=True)
-class PageRequest:
+class PageRequest(NamedTuple):
     limit: int
     cursor: str | None
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     assets: list
     next: str | None
 
 
-@dataclass(frozen=True)
-class Details:
+class Details(NamedTuple):
     asset: models.Asset
     versions: list
     tokens: list

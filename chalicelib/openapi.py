@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the API, generated from the routes' own declarations (app.py's ``route``)."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import forms
 
@@ -48,8 +48,7 @@ _SUCCESS = {
 }
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     """One route and method, as app.py declares it."""
 
     path: str

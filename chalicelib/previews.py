@@ -4,8 +4,6 @@ A GET that matches gets a small preview page and counts no use (see docs/api.md 
 cannot catch: a fetcher that says nothing and pretends to be a browser still uses the link up).
 """
 
-import re
-
 # Headers a browser or proxy sends when it fetches ahead of the user.
 PREFETCH_HEADERS = (
     ('sec-purpose', 'prefetch'),  # Chromium speculation rules and <link rel=prefetch> (Fetch spec "Sec-Purpose")
@@ -61,7 +59,6 @@ PREVIEW_AGENTS = (
     'barracuda',  # Barracuda mail link scanning
     'mimecast',  # Mimecast URL protect (mail link scanning)
 )
-_AGENTS = re.compile('|'.join(re.escape(a) for a in PREVIEW_AGENTS))
 
 
 def is_preview(headers) -> bool:
@@ -71,4 +68,4 @@ def is_preview(headers) -> bool:
         if sent and value in sent.lower():
             return True
     agent = (headers.get('user-agent') or '').lower()
-    return bool(_AGENTS.search(agent))
+    return any(name in agent for name in PREVIEW_AGENTS)

@@ -3,7 +3,7 @@
 import re
 
 # A host name or address with an optional port: nothing that could smuggle a path, user or scheme.
-_DOMAIN = re.compile(r'^[A-Za-z0-9.-]+(:[0-9]{1,5})?$')
+_DOMAIN = r'^[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
 
 
 def public_base(context: dict | None, configured: str | None) -> str | None:
@@ -19,7 +19,7 @@ def public_base(context: dict | None, configured: str | None) -> str | None:
         return configured.rstrip('/')
     context = context or {}
     domain = context.get('domainName')
-    if not isinstance(domain, str) or not _DOMAIN.match(domain):
+    if not isinstance(domain, str) or not re.match(_DOMAIN, domain):
         return None
     prefix = _mapped_prefix(context.get('path'), context.get('resourcePath'))
     if prefix is None:

@@ -1,14 +1,13 @@
 """Redeeming a share token: the presigned download it grants right now."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import keys, landing, models, storage, tokens
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import TokenUsedUp, UploadAborted, UploadPending
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     url: str  # presigned GET, short-lived
     sha256: str | None  # base64 SHA-256 of the bytes, when S3 verified it on upload
 
@@ -34,8 +33,7 @@ def redeem(s: Settings, token: str) -> Grant:
     return Grant(storage.presign_get(s, item.s3_key, item.name, item.content_type, ttl), item.sha256)
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(NamedTuple):
     """What a HEAD or a link preview learns of a shared file; never a download URL."""
 
     name: str

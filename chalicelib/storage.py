@@ -1,7 +1,7 @@
 """S3: presigned upload and download URLs, multipart calls, and the HeadObject that notices a landed upload."""
 
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
@@ -11,8 +11,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import DependencyUnavailable
 
 
-@dataclass(frozen=True)
-class Landed:
+class Landed(NamedTuple):
     size: int
     etag: str
     checksum: str | None = None  # S3's composite SHA-256 of a multipart upload's part checksums

@@ -7,7 +7,7 @@ down the slow path once, to notice a landing nobody recorded yet (docs/data-desi
 """
 
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import keys, models, records, writes
 from chalicelib.config import Settings, now as clock
@@ -26,16 +26,14 @@ Token = models.Token
 FOLLOWING = Token.pinned == False  # noqa: E712
 
 
-@dataclass(frozen=True)
-class TokenRequest:
+class TokenRequest(NamedTuple):
     expiry_minutes: int
     max_uses: int | None = None
     version: int | None = None  # pinned version; None follows the latest ready one
     download_ttl: int | None = None  # seconds its presigned GETs live; None: the stage's default
 
 
-@dataclass(frozen=True)
-class Issued:
+class Issued(NamedTuple):
     """A token just minted: the plaintext, shown once, and its stored item."""
 
     plaintext: str

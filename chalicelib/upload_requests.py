@@ -8,7 +8,7 @@ request item is raised in the same transaction that creates each asset, under th
 
 import fnmatch
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import assets, keys, models, records, writes
 from chalicelib.config import Settings, now as clock
@@ -31,8 +31,7 @@ Request, OwnerRequest = models.UploadRequest, models.OwnerUploadRequest
 ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class RequestSpec:
+class RequestSpec(NamedTuple):
     label: str | None
     expiry_minutes: int
     max_files: int | None
@@ -40,8 +39,7 @@ class RequestSpec:
     content_types: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """A request just created: the plaintext token, shown once, and its stored item."""
 
     plaintext: str

@@ -4,7 +4,7 @@ The answers name assetgate's own follow-up routes by path (``path`` keys); the H
 them absolute with the API's public base URL.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import landing, limits, models, records, storage, writes
 from chalicelib.config import Settings
@@ -13,16 +13,14 @@ from chalicelib.errors import Conflict, InvalidParameter, UploadIncomplete
 Version = models.Version
 
 
-@dataclass(frozen=True)
-class UploadRequest:
+class UploadRequest(NamedTuple):
     method: str  # put, post or multipart
     size: int | None = None  # declared bytes; signed into the upload so S3 enforces it
     sha256: str | None = None  # base64; signed into a PUT so S3 rejects other bytes
     part_checksums: bool = False  # multipart: every part URL signs that part's SHA-256
 
 
-@dataclass(frozen=True)
-class PartChecksum:
+class PartChecksum(NamedTuple):
     sha256: str  # base64
     size: int | None = None  # bytes; required when the upload's length is unknown
 

@@ -24,7 +24,7 @@ TYPES = {
     '.svg': 'image/svg+xml',
 }
 IMMUTABLE = 'public, max-age=31536000, immutable'
-PLACEHOLDER = re.compile(r'\{\{([a-z_.]+)\}\}')
+PLACEHOLDER = r'\{\{([a-z_.]+)\}\}'
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,7 +79,7 @@ def _render(template: str, base_url: str, status: int = 200, **extra: str) -> Re
         'multipart_threshold': str(settings().multipart_threshold),
         **extra,
     }
-    body = PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)]), text)
+    body = re.sub(PLACEHOLDER, lambda m: html.escape(values[m.group(1)]), text)
     return Response(
         body=body,
         status_code=status,

@@ -6,7 +6,6 @@ Every answer is 2xx/3xx/4xx or a 503 in assetgate's error shape, every create wh
 uploaded serves them back, and the invariant checker finds nothing afterwards.
 """
 
-import dataclasses
 import json
 import os
 import shutil
@@ -84,7 +83,7 @@ def faulty_stack(tmp_path_factory):
         for name, value in stage_environment('local', str(project)).items():
             monkeypatch.setenv(name, value)
         # The checker reads the moto server directly: what is stored, not what the proxy lets through.
-        direct = dataclasses.replace(settings(), s3_endpoint_url=endpoint, dynamodb_endpoint_url=endpoint)
+        direct = settings()._replace(s3_endpoint_url=endpoint, dynamodb_endpoint_url=endpoint)
         yield values, proxy, direct
     finally:
         if stack is not None:
