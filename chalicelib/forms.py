@@ -275,38 +275,8 @@ def _optional_token(form, s: Settings) -> TokenRequest | None:
 
 
 @dataclass(frozen=True)
-class CreateForm:
-    """POST /asset and POST /asset/{name}."""
-
-    name: str | None = _NAME
-    content_type: str | None = _CONTENT
-    token: str | None = _TOKEN
-    expiry: str | None = _EXPIRY
-    max_uses: str | None = _MAX_USES
-    download_ttl: str | None = _DOWNLOAD_TTL
-    size: str | None = _SIZE
-    sha256: str | None = _SHA256
-    upload: str | None = _UPLOAD
-    part_checksums: str | None = _PART_CHECKSUMS
-
-    def parse(self, s: Settings, path_name: str | None = None) -> CreateRequest:
-        name = self.name
-        if path_name is not None:
-            decoded = decode_path_name(path_name)
-            if name is not None and name != decoded:
-                raise InvalidParameter('The name is given both in the path and as a parameter.', parameter='name')
-            name = decoded
-        return CreateRequest(
-            name=None if name is None else validate_name(name),
-            content_type=validate_content_type(self.content_type),
-            token=_optional_token(self, s),
-            upload=_upload_request(self, s),
-        )
-
-
-@dataclass(frozen=True)
 class VersionForm:
-    """POST /asset/{id}/version."""
+    """POST /asset/{id}/version: how the version is uploaded and, if asked, a token for it."""
 
     content_type: str | None = _CONTENT
     token: str | None = _TOKEN
@@ -325,6 +295,23 @@ class VersionForm:
             token=_optional_token(self, s),
             upload=_upload_request(self, s),
         )
+
+
+@dataclass(frozen=True)
+class CreateForm(VersionForm):
+    """POST /asset and POST /asset/{name}: a first version's parameters, and the asset's name."""
+
+    name: str | None = _NAME
+
+    def parse(self, s: Settings, path_name: str | None = None) -> CreateRequest:
+        name = self.name
+        if path_name is not None:
+            decoded = decode_path_name(path_name)
+            if name is not None and name != decoded:
+                raise InvalidParameter('The name is given both in the path and as a parameter.', parameter='name')
+            name = decoded
+        name = None if name is None else validate_name(name)  # the name is checked before the rest
+        return super().parse(s)._replace(name=name)
 
 
 @dataclass(frozen=True)
