@@ -5,8 +5,9 @@
 Starts a local stack (moto server + chalice local, free ports) whose threshold and part size match
 boto3's TransferConfig, uploads the same file once through each client untimed (the first uploads
 into a fresh moto server fault in its memory), then through each in turn, round after round, each
-in its own process and each going first in turn, and reports wall times, their ratio (goal <= 1.0), MiB/s, and each client's
-peak RSS (os.wait4's ru_maxrss; goal for the CLI: concurrency x part size + 100 MiB).
+in its own process and each going first in turn, and reports wall times, their ratio (goal <= 1.0),
+MiB/s, and each client's peak RSS (os.wait4's ru_maxrss; goal for the CLI: concurrency x part size
++ 100 MiB).
 """
 
 import argparse
