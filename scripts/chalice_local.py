@@ -62,5 +62,10 @@ def send_error(self, code, message=None, explain=None):
 
 local.ChaliceRequestHandler.send_error = send_error
 
+# chalice local writes an answer's headers and its body in two sends. On a kept-alive connection Nagle's
+# algorithm holds the body back until the client acknowledges the headers, and the client delays that
+# acknowledgement by 40 ms: every answer after a connection's first took ~50 ms instead of ~5.
+local.ChaliceRequestHandler.disable_nagle_algorithm = True
+
 if __name__ == '__main__':
     sys.exit(cli.main())

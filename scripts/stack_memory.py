@@ -6,8 +6,11 @@ Starts scripts/local_stack.py (moto server + chalice local) from a copy of the p
 ports, then POSTs /asset?name=x&token=1 N times with an API key, one at a time. Reports the moto
 server's resident memory (VmRSS from /proc) before, during and after, and the median create
 latency of the first and last 100 creates. Stops early if moto grew by more than --max-growth-mib,
-so an unbounded moto cannot take the machine's memory. Exit code 0 if within the goals
-(growth < 200 MiB, last/first latency <= 1.5), 1 otherwise.
+so an unbounded moto cannot take the machine's memory. Before the creates it pairs GET /health on
+one kept-alive connection with GET /health on a new connection each time (scripts/chalice_local.py
+turns Nagle's algorithm off; with it on, every kept-alive answer waited for a 40 ms delayed ACK).
+Exit code 0 if within the goals (growth < 200 MiB, last/first latency <= 1.5, kept-alive/new
+connection <= 1.5), 1 otherwise.
 """
 
 import argparse
@@ -24,7 +27,7 @@ sys.path.insert(0, ROOT)
 
 from scripts.local_stack import StackCopy  # noqa: E402
 
-GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO = 200, 1.5
+GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO, GOAL_KEEP_ALIVE_RATIO = 200, 1.5, 1.5
 
 
 def rss_mib(pid: int) -> float:
@@ -67,6 +70,20 @@ class Stack(StackCopy):
         self.moto_pid = moto_pid(self.proc.pid)
 
 
+def keep_alive_pair(session: requests.Session, url: str, rounds: int = 50) -> tuple[float, float]:
+    """Median seconds of GET url on the session's kept-alive connection and on a new connection, alternated."""
+    kept, new = [], []
+    session.get(url, timeout=60).raise_for_status()
+    for _ in range(rounds):
+        t = time.perf_counter()
+        session.get(url, timeout=60).raise_for_status()
+        kept.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        requests.get(url, headers={'Connection': 'close'}, timeout=60).raise_for_status()
+        new.append(time.perf_counter() - t)
+    return statistics.median(kept), statistics.median(new)
+
+
 def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) -> dict:
     with tempfile.TemporaryDirectory(prefix='assetgate-stack-memory-') as home:
         stack = Stack(home)
@@ -75,6 +92,8 @@ def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) 
             session.headers['Authorization'] = f'Bearer {stack.values["ASSETGATE_API_KEY"]}'
             url = f'{stack.values["ASSETGATE_URL"]}/asset?name=x&token=1'
             session.post(url, timeout=60).raise_for_status()  # warm chalice local and moto up
+            kept, new = keep_alive_pair(session, f'{stack.values["ASSETGATE_URL"]}/health')
+            print(f'GET /health median: kept-alive {kept * 1000:.1f} ms, new connection {new * 1000:.1f} ms', file=out)
             start = rss_mib(stack.moto_pid)
             latencies, peak = [], start
             for n in range(1, creates + 1):
@@ -106,6 +125,9 @@ def run(creates: int, max_growth_mib: float, out=sys.stdout, window: int = 100) 
         'first_ms': first * 1000,
         'last_ms': last * 1000,
         'latency_ratio': last / first,
+        'kept_alive_ms': kept * 1000,
+        'new_connection_ms': new * 1000,
+        'keep_alive_ratio': kept / new,
     }
 
 
@@ -115,12 +137,18 @@ def main(argv=None) -> int:
     parser.add_argument('--max-growth-mib', type=float, default=1024)
     args = parser.parse_args(argv)
     r = run(args.creates, args.max_growth_mib)
-    ok = r['growth_mib'] < GOAL_GROWTH_MIB and r['latency_ratio'] <= GOAL_LATENCY_RATIO and r['creates'] == args.creates
+    ok = (
+        r['growth_mib'] < GOAL_GROWTH_MIB
+        and r['latency_ratio'] <= GOAL_LATENCY_RATIO
+        and r['keep_alive_ratio'] <= GOAL_KEEP_ALIVE_RATIO
+        and r['creates'] == args.creates
+    )
     print(
         f'{r["creates"]} creates: moto RSS {r["rss_start_mib"]:.0f} -> {r["rss_peak_mib"]:.0f} MiB '
         f'(+{r["growth_mib"]:.0f} MiB, goal < {GOAL_GROWTH_MIB}); create latency median first 100 '
         f'{r["first_ms"]:.1f} ms, last 100 {r["last_ms"]:.1f} ms, ratio {r["latency_ratio"]:.2f} '
-        f'(goal <= {GOAL_LATENCY_RATIO}): {"OK" if ok else "NOT MET"}'
+        f'(goal <= {GOAL_LATENCY_RATIO}); GET /health kept-alive/new connection {r["keep_alive_ratio"]:.2f} '
+        f'(goal <= {GOAL_KEEP_ALIVE_RATIO}): {"OK" if ok else "NOT MET"}'
     )
     return 0 if ok else 1
 

@@ -1,16 +1,22 @@
-"""The local stack itself: it stops completely however it is signalled, and its log holds no secret."""
+"""The local stack itself: it stops completely however it is signalled, its log holds no secret, and
+chalice local answers a kept-alive connection at once."""
 
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
 
 import requests
+from chalice import Chalice
+from chalice.config import Config
 
+from scripts.chalice_local import local
 from tests.conftest import ROOT
 from tests.servers import free_port
 
@@ -129,3 +135,27 @@ def test_secrets_in_a_query_string_never_reach_the_stack_log(stack):
         assert f'{name}=<redacted>' in log
     assert path_key not in log and '/asset/agk_<redacted>' in log
     assert stack.key not in log and 'ASSETGATE_API_KEY=agk_<redacted>' in log  # the key stays in the env file
+
+
+def test_chalice_local_turns_nagle_off_on_every_connection_it_accepts():
+    """With Nagle's algorithm on, the body of every answer after a connection's first waited for the
+    client's 40 ms delayed ACK of the headers (`make stack-memory` pairs kept-alive with new connections)."""
+    nodelay = []
+
+    class Probe(local.ChaliceRequestHandler):
+        def setup(self):
+            super().setup()
+            nodelay.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    probe_app = Chalice('probe')
+    probe_app.route('/')(lambda: {'ok': True})
+    server = local.LocalDevServer(probe_app, Config(), '127.0.0.1', 0, handler_cls=Probe)
+    thread = threading.Thread(target=server.handle_single_request)
+    thread.start()
+    try:
+        answer = requests.get(f'http://127.0.0.1:{server.server.server_address[1]}/', timeout=30)
+    finally:
+        thread.join(timeout=30)
+        server.server.server_close()
+    assert answer.status_code == 200 and answer.json() == {'ok': True}
+    assert nodelay == [1]
