@@ -67,6 +67,7 @@ def _base() -> str:
     form=forms.CreateForm,
     answer=201,
     errors=(409,),
+    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
 )
 def create_asset():
     owner = _owner()
@@ -76,7 +77,15 @@ def create_asset():
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', form=forms.CreateForm, answer=201, errors=(409,))
+@route(
+    '/asset/{ref}',
+    'POST',
+    'Create an asset named by the path.',
+    form=forms.CreateForm,
+    answer=201,
+    errors=(409,),
+    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
+)
 def create_named_asset(ref):
     owner = _owner()
     created = assets.create(settings(), owner, _form().parse(settings(), path_name=ref))
@@ -111,7 +120,7 @@ def asset_meta(ref):
     return web.ok(views.details(listing.details(owner, forms.asset_id(ref))))
 
 
-@route('/asset/{ref}/tokens', 'GET', "The asset's links (never the tokens themselves).")
+@route('/asset/{ref}/tokens', 'GET', "The asset's links (never the tokens themselves).", gives=openapi.LISTED_TOKENS)
 def asset_tokens(ref):
     owner = _owner()
     _form()
@@ -126,7 +135,9 @@ def revoke_listed_token(ref, token_id):
     return web.no_content()
 
 
-@route('/asset/{ref}/token', 'POST', 'Mint another share link.', form=forms.TokenForm, answer=201)
+@route(
+    '/asset/{ref}/token', 'POST', 'Mint another share link.', form=forms.TokenForm, answer=201, gives=openapi.NEW_TOKEN
+)
 def mint_token(ref):
     owner = _owner()
     wanted = _form().parse(settings())
@@ -141,6 +152,7 @@ def mint_token(ref):
     form=forms.VersionForm,
     answer=201,
     errors=(409,),
+    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
 )
 def create_version(ref):
     owner = _owner()
@@ -239,6 +251,7 @@ def revoke_token(token):
     'Create an upload link others can send files to.',
     form=forms.UploadRequestForm,
     answer=201,
+    gives=openapi.NEW_UPLOAD_REQUEST,
 )
 def create_upload_request():
     owner = _owner()
@@ -288,6 +301,7 @@ def upload_request_page(token):
     owner=False,
     answer=201,
     errors=(410,),
+    gives=openapi.RECEIVED,
 )
 def send_to_upload_request(token):
     wanted = _form().parse(settings())

@@ -48,6 +48,21 @@ _SUCCESS = {
 }
 
 
+# What a success answer gives later requests (OpenAPI links): (a path prefix ending in the parameter it
+# fills, the runtime expression of its value). Every operation under the prefix gets a link.
+NEW_ASSET = (('/asset/{ref}', '$response.body#/asset/id'),)
+NEW_TOKEN = (('/asset-token/{token}', '$response.body#/token/token'),)
+NEW_UPLOAD_REQUEST = (('/upload-request/{token}', '$response.body#/token'),)
+LISTED_TOKENS = (
+    ('/asset/{ref}', '$request.path.ref'),
+    ('/asset/{ref}/tokens/{token_id}', '$response.body#/tokens/0/id'),
+)
+RECEIVED = (
+    ('/upload-request/{token}', '$request.path.token'),
+    ('/upload-request/{token}/upload/{ref}', '$response.body#/asset/id'),
+)
+
+
 class Operation(NamedTuple):
     """One route and method, as app.py declares it."""
 
@@ -63,6 +78,7 @@ class Operation(NamedTuple):
     media: str = 'application/json'  # of the success answer
     json_body: dict | None = None  # a JSON document of its own instead of parameters
     error_media: str = 'application/json'  # of its error answers (an HTML page answers errors as pages)
+    gives: tuple = ()  # path parameters its success answer fills for other operations (NEW_ASSET, ...)
 
 
 def _parameters(op: Operation) -> list:
@@ -119,6 +135,23 @@ def _responses(op: Operation) -> dict:
     return answers
 
 
+def _links(op: Operation, operations) -> dict:
+    """OpenAPI links from op's success answer to every operation whose path parameters it fills. An
+    operation that itself makes what a prefix names (POST /asset/{ref} makes an asset) gets none."""
+    links = {}
+    for target in operations:
+        if any(prefix == target.path and value.startswith('$response') for prefix, value in target.gives):
+            continue
+        filled = {}
+        for name in _path_names(target.path):
+            for prefix, value in op.gives:
+                if prefix.endswith('{' + name + '}') and target.path.startswith(prefix):
+                    filled[name] = value
+        if filled and len(filled) == len(_path_names(target.path)):
+            links[target.name] = {'operationId': target.name, 'parameters': filled}
+    return links
+
+
 def _head_responses(op: Operation) -> dict:
     """A HEAD answers headers only: the file's, or the refusal's status and X-Error-Code."""
     answers = {
@@ -142,6 +175,7 @@ def _head_responses(op: Operation) -> dict:
 def document(operations, base_url: str) -> dict:
     """The whole API: every route, parameter, request body, answer and error."""
     paths: dict = {}
+    operations = list(operations)
     for op in operations:
         entry = {
             'operationId': op.name,
@@ -149,6 +183,9 @@ def document(operations, base_url: str) -> dict:
             'parameters': _parameters(op),
             'responses': _responses(op),
         }
+        links = _links(op, operations)
+        if links:
+            entry['responses'][str(op.answer)]['links'] = links
         body = _request_body(op)
         if body:
             entry['requestBody'] = body

@@ -57,7 +57,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(f
             '--checks',
             CHECKS,
             '--max-examples',
-            '6',
+            '15',
             '--seed',
             '1',
             '--no-color',
