@@ -60,15 +60,11 @@ def _base() -> str:
     return web.share_base(app.current_request)
 
 
-@route(
-    '/asset',
-    'POST',
-    'Create an asset: a presigned upload and, if asked, a share token.',
-    form=forms.CreateForm,
-    answer=201,
-    errors=(409,),
-    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
-)
+# Both create routes take the same form and give the same answer.
+_CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (409,), 'gives': openapi.CREATED}
+
+
+@route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.', **_CREATE)
 def create_asset():
     owner = _owner()
     created = assets.create(settings(), owner, _form().parse(settings()))
@@ -77,15 +73,7 @@ def create_asset():
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@route(
-    '/asset/{ref}',
-    'POST',
-    'Create an asset named by the path.',
-    form=forms.CreateForm,
-    answer=201,
-    errors=(409,),
-    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
-)
+@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', **_CREATE)
 def create_named_asset(ref):
     owner = _owner()
     created = assets.create(settings(), owner, _form().parse(settings(), path_name=ref))
@@ -152,7 +140,7 @@ def mint_token(ref):
     form=forms.VersionForm,
     answer=201,
     errors=(409,),
-    gives=openapi.NEW_ASSET + openapi.NEW_TOKEN,
+    gives=openapi.CREATED,
 )
 def create_version(ref):
     owner = _owner()

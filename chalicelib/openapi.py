@@ -52,6 +52,7 @@ _SUCCESS = {
 # fills, the runtime expression of its value). Every operation under the prefix gets a link.
 NEW_ASSET = (('/asset/{ref}', '$response.body#/asset/id'),)
 NEW_TOKEN = (('/asset-token/{token}', '$response.body#/token/token'),)
+CREATED = NEW_ASSET + NEW_TOKEN  # an asset and, if asked, its token
 NEW_UPLOAD_REQUEST = (('/upload-request/{token}', '$response.body#/token'),)
 LISTED_TOKENS = (
     ('/asset/{ref}', '$request.path.ref'),
@@ -142,12 +143,14 @@ def _links(op: Operation, operations) -> dict:
     for target in operations:
         if any(prefix == target.path and value.startswith('$response') for prefix, value in target.gives):
             continue
-        filled = {}
-        for name in _path_names(target.path):
-            for prefix, value in op.gives:
-                if prefix.endswith('{' + name + '}') and target.path.startswith(prefix):
-                    filled[name] = value
-        if filled and len(filled) == len(_path_names(target.path)):
+        names = _path_names(target.path)
+        filled = {
+            name: value
+            for name in names
+            for prefix, value in op.gives
+            if prefix.endswith('{' + name + '}') and target.path.startswith(prefix)
+        }
+        if names and len(filled) == len(names):
             links[target.name] = {'operationId': target.name, 'parameters': filled}
     return links
 
