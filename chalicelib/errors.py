@@ -66,6 +66,11 @@ class Unauthorized(AssetgateError):
     message = 'Send a valid API key as "Authorization: Bearer <key>".'
 
 
+class AmbiguousAuthorization(AssetgateError):
+    code = 'ambiguous_authorization'
+    message = 'Send one Authorization header, not several.'
+
+
 class AssetNotFound(AssetgateError):
     status = 404
     code = 'asset_not_found'

@@ -31,17 +31,21 @@ def listing(owner: str, page: PageRequest) -> Page:
         start = keys.decode_cursor(owner, page.cursor)
         if start is None:
             raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
-    rows = models.OwnerAsset.query(
-        keys.owner_partition(owner),
-        models.OwnerAsset.ObjSort.startswith(keys.OWNER_ASSET_PREFIX),
-        scan_index_forward=False,
-        limit=page.limit,
-        last_evaluated_key=start,
+    # One row more than the page: a next cursor only when something follows, so the last page is never empty.
+    rows = list(
+        models.OwnerAsset.query(
+            keys.owner_partition(owner),
+            models.OwnerAsset.ObjSort.startswith(keys.OWNER_ASSET_PREFIX),
+            scan_index_forward=False,
+            limit=page.limit + 1,
+            last_evaluated_key=start,
+        )
     )
+    more, rows = len(rows) > page.limit, rows[: page.limit]
     ids = [row.asset_id for row in rows]
-    last = rows.last_evaluated_key
     found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}
-    return Page([found[i] for i in ids if i in found], keys.encode_cursor(last) if last else None)
+    following = keys.encode_cursor(keys.key_dict((rows[-1].ObjID, rows[-1].ObjSort))) if more else None
+    return Page([found[i] for i in ids if i in found], following)
 
 
 def details(owner: str, asset_id: str) -> Details:

@@ -18,7 +18,7 @@ ERROR_SCHEMA = {
 }
 _ERRORS = {
     400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large, '
-    'content_type_not_allowed.',
+    'content_type_not_allowed, ambiguous_authorization.',
     401: 'unauthorized: a missing, unknown or revoked API key.',
     404: 'asset_not_found, token_not_found, version_not_found, upload_request_not_found or route_not_found.',
     409: 'upload_pending, upload_incomplete or conflict.',

@@ -12,6 +12,7 @@ from chalice import Response
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.errors import (
+    AmbiguousAuthorization,
     AssetgateError,
     DependencyUnavailable,
     InternalError,
@@ -65,7 +66,7 @@ def answers_errors(view):
 
 
 # Answers Chalice makes itself ({"Code": ..., "Message": ...}), in assetgate's shape.
-_CHALICE_ANSWERS = {405: MethodNotAllowed, 404: RouteNotFound}
+_CHALICE_ANSWERS = {400: AssetgateError, 405: MethodNotAllowed, 404: RouteNotFound}
 
 
 def render_errors(event, get_response):
@@ -86,7 +87,19 @@ def render_errors(event, get_response):
             reshaped.headers['Allow'] = response.headers['Allow']
         response = reshaped
     log_request(event, response, started)
+    if isinstance(response.body, dict | list):
+        # Serialized here, not by Chalice, to end with a newline: a shell prompt after curl starts on its own line.
+        response.body = json.dumps(response.body, separators=(',', ':')) + '\n'
     return response
+
+
+def authorization(request) -> str | None:
+    """The request's one Authorization header. Several are ambiguous (API Gateway would pass the last,
+    chalice local the first), so they are refused rather than one picked."""
+    sent = (request.to_original_event().get('multiValueHeaders') or {}).items()
+    if any(name.lower() == 'authorization' and len(values or ()) > 1 for name, values in sent):
+        raise AmbiguousAuthorization()
+    return request.headers.get('authorization')
 
 
 def log_request(request, response: Response, started: float) -> None:

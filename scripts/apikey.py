@@ -10,9 +10,15 @@ For a deployed stage (--stage dev|prod) it uses your AWS credentials and the sta
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+
+def when(epoch: int) -> str:
+    """A Unix time as people read it: 2026-12-06 23:32:04 UTC."""
+    return datetime.fromtimestamp(epoch, UTC).strftime('%Y-%m-%d %H:%M:%S UTC')
 
 
 def main(argv=None) -> int:
@@ -35,7 +41,7 @@ def main(argv=None) -> int:
             print(key)
         elif args.action == 'list':
             for row in auth.list_keys(args.owner):
-                print(f'{row["id"]}  created {row["created"]}  {"revoked" if row["revoked"] else "active"}')
+                print(f'{row["id"]}  created {when(row["created"])}  {"revoked" if row["revoked"] else "active"}')
         else:
             if not args.key_id:
                 parser.error('revoke needs --key-id (see: list)')

@@ -36,6 +36,36 @@ def handle_request(self, method, path, headers, body):
 
 local.LocalGateway.handle_request = handle_request
 
+
+class _Headers(dict):
+    """A request's headers as chalice local passes them (one value each), keeping every value of each name."""
+
+    multi: dict
+
+
+_parse_payload = local.ChaliceRequestHandler._parse_payload
+
+
+def parse_payload(self):
+    headers, body = _parse_payload(self)
+    kept = _Headers(headers)
+    kept.multi = {name.lower(): self.headers.get_all(name) for name in set(self.headers.keys())}
+    return kept, body
+
+
+_create_lambda_event = local.LambdaEventConverter.create_lambda_event
+
+
+def create_lambda_event(self, method, path, headers, body=None):
+    """The event with multiValueHeaders, as API Gateway sends it: a header sent twice is seen as sent twice."""
+    event = _create_lambda_event(self, method, path, headers, body)
+    event['multiValueHeaders'] = getattr(headers, 'multi', None) or {k.lower(): [v] for k, v in headers.items()}
+    return event
+
+
+local.ChaliceRequestHandler._parse_payload = parse_payload
+local.LambdaEventConverter.create_lambda_event = create_lambda_event
+
 _send_error = local.ChaliceRequestHandler.send_error
 
 
@@ -43,8 +73,18 @@ def send_error(self, code, message=None, explain=None):
     """A method the HTTP server has no handler for (TRACE, CONNECT, ...): 405 in assetgate's shape, not 501."""
     if code != 501:
         return _send_error(self, code, message, explain)
-    body = json.dumps(
-        {'error': {'code': 'method_not_allowed', 'message': 'This route does not take that method.', 'status': 405}}
+    body = (
+        json.dumps(
+            {
+                'error': {
+                    'code': 'method_not_allowed',
+                    'message': 'This route does not take that method.',
+                    'status': 405,
+                }
+            },
+            separators=(',', ':'),
+        )
+        + '\n'
     ).encode()
     self.send_response(405)
     for name, value in (

@@ -35,7 +35,7 @@ HEADERS = {
 
 def body(response_type: str) -> str:
     status, code, message = RESPONSES[response_type]
-    return json.dumps({'error': {'code': code, 'message': message, 'status': status}})
+    return json.dumps({'error': {'code': code, 'message': message, 'status': status}}, separators=(',', ':')) + '\n'
 
 
 def definitions() -> dict:

@@ -259,3 +259,37 @@ def test_multipart_abort_url_works_exactly_as_returned(api, deployed, localstack
         .get('Uploads', [])
         == []
     )
+
+
+# One type of each class; the binary ones are among Chalice's default binary types, whose HEAD answers failed.
+CONTENT_TYPES = [
+    ('notes.txt', 'text/plain'),
+    ('data.json', 'application/json'),
+    ('blob.bin', 'application/octet-stream'),
+    ('photo.png', 'image/png'),
+    ('clip.webm', 'video/webm'),
+    ('archive.zip', 'application/zip'),
+    ('mystery.q9z', 'application/x-assetgate-unknown'),
+]
+
+
+def test_head_and_previews_answer_through_api_gateway_for_every_type_class(api, table):
+    for name, content_type in CONTENT_TYPES:
+        created = api.owner('POST', f'/asset?name={name}&content_type={content_type}&token=1')
+        assert created.status_code == 201, created.text
+        body = created.json()
+        upload, share = body['upload'], body['token']['url']
+        assert api.request(upload['method'], upload['url'], data=b'12345', headers=upload['headers']).status_code == 200
+        token_key = keys.token(keys.secret_hash(body['token']['token']))
+        deadline = time.monotonic() + LANDING_TIMEOUT
+        while table(token_key)['status']['S'] != 'ready':  # the S3 event moves the token after the version
+            assert time.monotonic() < deadline, f'the token of {name} never became ready'
+            time.sleep(0.2)
+        for accept in ('*/*', 'text/html'):
+            head = api.request('HEAD', share, headers={'Accept': accept})
+            assert head.status_code == 200, (content_type, accept, head.status_code, head.headers)
+            assert head.headers['Content-Type'] == content_type
+            assert head.headers['X-Asset-Size'] == '5'
+        preview = api.request('GET', share, headers={'User-Agent': 'Mozilla/5.0 (compatible; Bluesky Cardyb/1.1)'})
+        assert preview.status_code == 200 and preview.headers['Content-Type'] == 'text/html; charset=utf-8'
+        assert table(token_key)['uses']['N'] == '0'

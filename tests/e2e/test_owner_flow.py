@@ -1,6 +1,7 @@
 """Issue 3 over HTTP: download limits under a concurrent burst, versions, revocation, deletion."""
 
 import json
+import re
 import threading
 
 import requests
@@ -96,6 +97,7 @@ def test_api_key_lifecycle_through_the_script(stack):
     listed = apikey('list', '--owner', 'bob')
     key_id = listed.stdout.split()[0]
     assert 'active' in listed.stdout
+    assert re.search(r'created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC', listed.stdout), listed.stdout
     assert apikey('revoke', '--owner', 'bob', '--key-id', key_id).returncode == 0
     refused = stack.create('token=1', key=key)
     assert refused.status_code == 401 and refused.json()['error']['code'] == 'unauthorized'

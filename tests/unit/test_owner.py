@@ -254,15 +254,25 @@ def test_listing_is_newest_first_and_paginated(client, owner_key, other_key, clo
         ids.append(post_asset(client, owner_key, query=f'name={n}.txt')[1]['asset']['id'])
         clock.advance(1)
     post_asset(client, other_key, query='name=theirs.txt')
-    seen, cursor = [], None
+    pages, cursor = [], None
     for _ in range(3):
         response, body = get(client, '/asset?limit=2' + (f'&cursor={cursor}' if cursor else ''), owner_key)
         assert response.status_code == 200
-        seen += [a['id'] for a in body['assets']]
+        pages.append([a['id'] for a in body['assets']])
         cursor = body['next']
-        if cursor is None:
-            break
-    assert seen == list(reversed(ids))
+    assert pages == [ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    assert cursor is None
+
+
+def test_the_last_page_of_a_listing_is_never_empty(client, owner_key, clock):
+    ids = []
+    for n in range(4):
+        ids.append(post_asset(client, owner_key, query=f'name={n}.txt')[1]['asset']['id'])
+        clock.advance(1)
+    _, first = get(client, '/asset?limit=2', owner_key)
+    _, second = get(client, f'/asset?limit=2&cursor={first["next"]}', owner_key)
+    assert [a['id'] for a in second['assets']] == [ids[1], ids[0]]
+    assert second['next'] is None
 
 
 def test_listing_another_owner_shows_nothing_of_mine(client, owner_key, other_key, asset):

@@ -7,6 +7,7 @@ from chalice.deploy.swagger import SwaggerGenerator
 
 import app
 from chalicelib import keys, web
+from scripts import preview_agents
 from tests.helpers import get, items_of_kind, post_asset
 
 PREVIEW_SIGNALS = [
@@ -34,6 +35,23 @@ PREVIEW_SIGNALS = [
     {'User-Agent': 'vkShare; +http://vk.com/dev/Share'},
     {'User-Agent': 'Pinterestbot/1.0'},
     {'User-Agent': 'redditbot/1.0'},
+    {
+        'User-Agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 MicrosoftPreview/2.0 +https://aka.ms/MicrosoftPreview'
+    },
+    {'User-Agent': 'Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)'},
+    {'User-Agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'},
+    {'User-Agent': 'Mozilla/5.0 (compatible; Mimecast URL protect)'},
+]
+# Clients that download for a person: each must get the 302 and count a use.
+DOWNLOADERS = [
+    'curl/8.5.0',
+    'Wget/1.21.3',
+    'python-requests/2.34.2',
+    'assetgate-cli/0.1.0',
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:130.0) Gecko/20100101 Firefox/130.0',
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0',
 ]
 BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'
 
@@ -109,6 +127,17 @@ def test_preview_signals_get_a_page_and_leave_uses_unchanged(client, shared, aws
     assert 'Location' not in response.headers
     assert api_calls.calls == [('dynamodb', 'GetItem')]
     assert uses(aws) == 0
+
+
+@pytest.mark.parametrize('agent', DOWNLOADERS, ids=lambda a: a[:24])
+def test_download_clients_and_browsers_are_redirected_and_count_a_use(client, shared, aws, agent):
+    response = client.http.get(f'/asset-token/{shared["token"]["token"]}', headers={'User-Agent': agent})
+    assert response.status_code == 302
+    assert uses(aws) == 1
+
+
+def test_the_generated_agent_list_matches_the_pinned_crawler_user_agents_package():
+    assert preview_agents.main(['--check']) == 0
 
 
 def test_preview_page_has_escaped_open_graph_tags_and_no_download_url(client, shared, aws):
