@@ -138,26 +138,41 @@ class Api:
         headers = {**kwargs.pop('headers', {}), **self._auth()}
         return check(send(self.http, method, url, retry, headers=headers, **kwargs))
 
+    def json(self, method: str, path_or_url: str, retry: bool = True, **kwargs) -> dict:
+        """call(), and the answer's JSON object; anything else is a service this client does not understand."""
+        answer = self.call(method, path_or_url, retry, **kwargs)
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise CliError(
+                f'The service at {origin(answer.url or self.url)} answered HTTP {answer.status_code} with something '
+                f'other than a JSON object; is ASSETGATE_URL an assetgate service?',
+                NETWORK,
+            )
+        return body
+
     # -- assets
     def create(self, params: dict) -> dict:
         # Not retried: a lost answer would leave an asset behind; the user reruns instead.
-        return self.call('POST', '/asset', retry=False, json=params).json()
+        return self.json('POST', '/asset', retry=False, json=params)
 
     def new_version(self, asset_id: str, params: dict) -> dict:
-        return self.call('POST', f'/asset/{quote(asset_id)}/version', retry=False, json=params).json()
+        return self.json('POST', f'/asset/{quote(asset_id)}/version', retry=False, json=params)
 
     def listing(self, limit: int, cursor: Optional[str] = None) -> dict:
         params = {'limit': limit, **({'cursor': cursor} if cursor else {})}
-        return self.call('GET', '/asset', params=params).json()
+        return self.json('GET', '/asset', params=params)
 
     def meta(self, asset_id: str) -> dict:
-        return self.call('GET', f'/asset/{quote(asset_id)}/meta').json()
+        return self.json('GET', f'/asset/{quote(asset_id)}/meta')
 
     def tokens(self, asset_id: str) -> dict:
-        return self.call('GET', f'/asset/{quote(asset_id)}/tokens').json()
+        return self.json('GET', f'/asset/{quote(asset_id)}/tokens')
 
     def mint(self, asset_id: str, params: dict) -> dict:
-        return self.call('POST', f'/asset/{quote(asset_id)}/token', retry=False, json=params).json()
+        return self.json('POST', f'/asset/{quote(asset_id)}/token', retry=False, json=params)
 
     def delete(self, asset_id: str) -> None:
         self.call('DELETE', f'/asset/{quote(asset_id)}')
@@ -167,20 +182,20 @@ class Api:
 
     # -- upload requests
     def open_request(self, params: dict) -> dict:
-        return self.call('POST', '/upload-request', retry=False, json=params).json()
+        return self.json('POST', '/upload-request', retry=False, json=params)
 
     def requests(self) -> dict:
-        return self.call('GET', '/upload-request').json()
+        return self.json('GET', '/upload-request')
 
     def revoke_request(self, ref: str) -> None:
         self.call('DELETE', f'/upload-request/{quote(ref)}')
 
     # -- multipart
     def sign_parts(self, sign_url: str, parts: list) -> list:
-        return self.call('POST', sign_url, json={'parts': parts}).json()['parts']
+        return self.json('POST', sign_url, json={'parts': parts})['parts']
 
     def complete(self, complete_url: str) -> dict:
-        return self.call('POST', complete_url, timeout=(10, 600)).json()
+        return self.json('POST', complete_url, timeout=(10, 600))
 
     def abort(self, abort_url: str) -> None:
         self.call('DELETE', abort_url)

@@ -74,9 +74,16 @@ def from_api(status: int, body: object) -> CliError:
         return CliError(API_ERRORS['unauthorized'][0], AUTH, status=status)
     if status == 404:
         return CliError('The service answered 404 Not Found; check the address or ASSETGATE_URL.', GONE, status=status)
+    if status == 410:
+        return CliError(
+            'The service answered 410 Gone: what the link or ID named is no longer there.', GONE, status=status
+        )
     if status >= 500:
         return CliError(f'The service failed with HTTP {status}; try again shortly.', NETWORK, status=status)
-    return CliError(f'The service answered HTTP {status}, which this client does not understand.', LOCAL, status=status)
+    # Not an answer of assetgate's: a proxy, another server, or a newer service with a code this client lacks.
+    return CliError(
+        f'The service answered HTTP {status}, which this client does not understand.', NETWORK, status=status
+    )
 
 
 def plural(n: int, one: str, many: str = '') -> str:
