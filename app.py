@@ -202,7 +202,7 @@ def abort_upload(ref):
 def redeem_token(token):
     # Prefetches and link previews get a page naming the file, from one read, counting no use.
     if previews.is_preview(app.current_request.headers):
-        found = redeem.preview(forms.token(token))
+        found = redeem.preview(settings(), forms.token(token))
         return web.preview_page(found.name, found.size)
     grant = redeem.redeem(settings(), forms.token(token))
     return web.redirect(grant.url, grant.sha256)
@@ -219,7 +219,7 @@ def redeem_token(token):
 def peek_token(token):
     try:
         _form()
-        found = redeem.preview(forms.token(token))
+        found = redeem.preview(settings(), forms.token(token))
     except errors.AssetgateError as err:
         return web.bare_error(err)  # a HEAD answer has no body
     return web.file_headers(found.name, found.size, found.content_type)

@@ -41,9 +41,18 @@ class Preview(NamedTuple):
     content_type: str
 
 
-def preview(token: str) -> Preview:
-    """The shared file's name, size and type, from one consistent GetItem; no use is counted."""
-    item = tokens.peek(keys.secret_hash(token), clock())
+def preview(s: Settings, token: str) -> Preview:
+    """The shared file's name, size and type, from one consistent GetItem; no use is counted.
+
+    A version the table still records as pending is looked for in S3 first, as a redeem does (the
+    S3 event may not have arrived yet, and the local stack has none), so a client such as
+    `assetgate get` learns the name of a just-uploaded file before the request that counts a use."""
+    digest = keys.secret_hash(token)
+    try:
+        item = tokens.peek(digest, clock())
+    except UploadPending:
+        bring_up_to_date(s, tokens.explain_refusal(digest, clock()))
+        item = tokens.peek(digest, clock())
     return Preview(item.name, None if item.size is None else int(item.size), item.content_type)
 
 

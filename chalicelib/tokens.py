@@ -170,8 +170,8 @@ def explain_refusal(digest: str, now: int) -> models.Token:
 def peek(digest: str, now: int) -> models.Token:
     """What a preview or HEAD may say of a token: one consistent GetItem, counting nothing.
 
-    Refusals raise the redeem's errors. A version the table still records as pending is 409:
-    a preview makes no S3 call to notice a landing the S3 event has not recorded yet.
+    Refusals raise the redeem's errors. A version the table still records as pending is 409
+    (redeem.preview then looks for the landing in S3, as a redeem does, and asks again).
     """
     current = explain_refusal(digest, now)
     if current.status != models.READY:

@@ -89,7 +89,7 @@ def created(result: Created, base: str) -> dict:
 
 
 def page(result: Page) -> dict:
-    return {'assets': [asset(a) for a in result.assets], 'next': result.next}
+    return {'assets': [{**asset(a), 'created': int(a.created)} for a in result.assets], 'next': result.next}
 
 
 def details(result: Details) -> dict:

@@ -134,7 +134,8 @@
     let i = 0
     let v = n
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-    return i === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
+    if (i === 0) return n === 1 ? '1 byte' : `${n} bytes`
+    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
   }
 
   const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString() : '—')

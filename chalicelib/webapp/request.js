@@ -55,7 +55,7 @@
   }
 
   function sizeText (bytes) {
-    if (bytes < 1024) return `${bytes} bytes`
+    if (bytes < 1024) return bytes === 1 ? '1 byte' : `${bytes} bytes`
     const units = ['KiB', 'MiB', 'GiB', 'TiB']
     let value = bytes
     for (const unit of units) {

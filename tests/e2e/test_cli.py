@@ -5,11 +5,13 @@ import json
 import os
 import random
 import signal
+import socket
 import stat
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -245,11 +247,21 @@ class _Crafted(BaseHTTPRequestHandler):
 
     disposition = ''
 
+    gets = 0
+
     def log_message(self, *args):
         pass
 
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header('Content-Disposition', _Crafted.disposition)
+        self.send_header('X-Asset-Size', '4')
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
     def do_GET(self):
         if self.path.startswith('/asset-token/'):
+            _Crafted.gets += 1
             self.send_response(302)
             self.send_header('Location', f'http://{self.headers["Host"]}/file')
             self.send_header('Content-Length', '0')
@@ -273,7 +285,7 @@ class _Crafted(BaseHTTPRequestHandler):
     ids=['dotdot', 'star-dotdot', 'absolute', 'nul'],
 )
 def test_get_refuses_a_content_disposition_name_that_escapes(cli, disposition):
-    _Crafted.disposition = disposition
+    _Crafted.disposition, _Crafted.gets = disposition, 0
     server = ThreadingHTTPServer(('127.0.0.1', 0), _Crafted)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -290,6 +302,7 @@ def test_get_refuses_a_content_disposition_name_that_escapes(cli, disposition):
         server.server_close()
     assert refused.returncode == 1 and b'Refusing the file name' in refused.stderr
     assert list((cli.dir / 'inbox').iterdir()) == [] and not (cli.dir / 'escape.txt').exists()
+    assert _Crafted.gets == 0  # refused from HEAD's answer: the link was not used
 
 
 def test_login_stores_the_key_from_stdin_with_mode_0600(cli):
@@ -374,3 +387,62 @@ def test_request_prints_an_upload_link_that_requests_lists_and_revoke_request_cl
     assert f'{request_id}  revoked' in cli('requests').stdout.decode()
     again = cli('revoke-request', '0123456789abcdef', check=False)
     assert again.returncode == 3 and 'no such upload request' in again.stderr.decode()
+
+
+def test_get_of_a_one_time_link_refuses_an_existing_file_and_the_link_still_works(cli):
+    (cli.dir / 'once.txt').write_bytes(b'only once\n')
+    once = share(cli, cli.dir / 'once.txt', '--max-uses', '1')
+    refused = cli('get', once['url'], check=False)  # once.txt is right here
+    assert (refused.returncode, refused.stderr.decode()) == (
+        1,
+        'assetgate: ./once.txt exists; not overwriting it (use --force).\n',
+    )
+    assert [p.name for p in cli.dir.iterdir() if p.name.endswith('.part')] == []
+    (cli.dir / 'inbox').mkdir()
+    cli('get', once['url'], '-o', 'inbox')
+    assert (cli.dir / 'inbox' / 'once.txt').read_bytes() == b'only once\n'
+    spent = cli('get', once['url'], '-o', 'inbox/again.txt', check=False)
+    assert (spent.returncode, spent.stderr.decode()) == (3, 'assetgate: This link has reached its download limit.\n')
+
+
+def test_get_saves_a_300_byte_name_shortened_keeping_its_extension(cli):
+    name = 'ba' + 'é' * 147 + '.txt'  # 2 + 294 + 4 = 300 bytes; byte 251 is half of an 'é'
+    assert len(name.encode()) == 300
+    (cli.dir / 'short.txt').write_bytes(b'long name\n')
+    shared = share(cli, cli.dir / 'short.txt', '--name', name, '--max-uses', '1')
+    (cli.dir / 'inbox').mkdir()
+    got = cli('get', shared['url'], '-o', 'inbox')
+    [saved] = [p.name for p in (cli.dir / 'inbox').iterdir()]
+    assert saved == 'ba' + 'é' * 124 + '.txt' and len(saved.encode()) == 254
+    assert (cli.dir / 'inbox' / saved).read_bytes() == b'long name\n'
+    assert got.stdout.decode().strip() == f'inbox/{saved}' and 'saving it as' in got.stderr.decode()
+
+
+def test_a_tampered_state_file_never_sends_the_key_to_another_host(cli):
+    data = data_of(6 * PART, 14)
+    path = cli.dir / 'big.bin'
+    path.write_bytes(data)
+    state = _kill_midway(cli, path, 1)
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(4)
+    listener.settimeout(0.5)
+    elsewhere = f'http://127.0.0.1:{listener.getsockname()[1]}'
+    try:
+        [state_file] = _state_files(cli)
+        state['complete_url'] = elsewhere + urlsplit(state['complete_url']).path
+        state_file.write_text(json.dumps(state))
+        refused = cli('share', str(path), '--quiet', check=False)
+        abort = cli('abort', state['asset_id'], check=False)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing ever connected
+    finally:
+        listener.close()
+    for done in (refused, abort):
+        assert done.returncode == 1 and f'The resume state file {state_file} cannot be used' in done.stderr.decode()
+        assert 'its complete_url is not a route of the service it names' in done.stderr.decode()
+    assert _state_files(cli) == [state_file]
+    state_file.unlink()  # the documented way out
+    cli('abort', state['asset_id'])
+    info = json.loads(cli('info', state['asset_id'], '--json').stdout)
+    assert [v['status'] for v in info['versions']] == ['aborted']

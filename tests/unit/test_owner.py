@@ -275,6 +275,17 @@ def test_the_last_page_of_a_listing_is_never_empty(client, owner_key, clock):
     assert second['next'] is None
 
 
+def test_listing_gives_each_asset_the_creation_time_it_is_stored_with(client, owner_key, clock, aws):
+    older = post_asset(client, owner_key, query='name=old.txt')[1]['asset']['id']
+    clock.advance(3600)
+    newer = post_asset(client, owner_key, query='name=new.txt')[1]['asset']['id']
+    response, body = get(client, '/asset', owner_key)
+    assert response.status_code == 200
+    listed = {a['id']: a['created'] for a in body['assets']}
+    stored = {item['asset_id']['S']: int(item['created']['N']) for item in items_of_kind(aws, 'asset')}
+    assert listed == stored and listed[newer] - listed[older] == 3600
+
+
 def test_listing_another_owner_shows_nothing_of_mine(client, owner_key, other_key, asset):
     response, body = get(client, '/asset', other_key)
     assert response.status_code == 200 and body == {'assets': [], 'next': None}

@@ -111,12 +111,23 @@ def test_head_of_an_unknown_token_answers_404_with_no_body(client, aws):
     assert response.headers['X-Error-Code'] == 'token_not_found'
 
 
-def test_head_of_a_pending_upload_answers_409_without_an_s3_call(client, owner_key, aws, api_calls):
+def test_head_of_a_pending_upload_answers_409_after_looking_in_s3(client, owner_key, aws, api_calls):
     _, body = post_asset(client, owner_key, body={'name': 'later.txt', 'token': True, 'size': 3})
     api_calls.reset()
     response = client.http.head(f'/asset-token/{body["token"]["token"]}')
     assert (response.status_code, response.headers['X-Error-Code']) == (409, 'upload_pending')
-    assert api_calls.calls == [('dynamodb', 'GetItem')]
+    assert ('s3', 'HeadObject') in api_calls.calls and ('dynamodb', 'UpdateItem') not in api_calls.calls
+    assert [v['status']['S'] for v in items_of_kind(aws, 'version')] == ['pending'] and uses(aws) == 0
+
+
+def test_head_of_a_landed_upload_the_table_has_not_noticed_answers_200_without_a_use(client, owner_key, s3, aws):
+    # No S3 event recorded the landing (the local stack has none): HEAD looks, as a redeem would.
+    _, body = post_asset(client, owner_key, body={'name': 'fresh.txt', 'token': True, 'size': 3})
+    s3.put_object(Bucket=aws.bucket, Key=keys.object_key(body['asset']['id'], 1), Body=b'new', ContentType='text/plain')
+    response = client.http.head(f'/asset-token/{body["token"]["token"]}')
+    assert (response.status_code, response.headers['X-Asset-Size']) == (200, '3')
+    assert response.headers['Content-Disposition'] == 'attachment; filename="fresh.txt"'
+    assert [v['status']['S'] for v in items_of_kind(aws, 'version')] == ['ready'] and uses(aws) == 0
 
 
 @pytest.mark.parametrize('headers', PREVIEW_SIGNALS, ids=lambda h: next(iter(h.values()))[:24])

@@ -10,6 +10,7 @@ from typing import Optional
 
 import platformdirs
 
+from assetgate_cli.api import parse_url
 from assetgate_cli.errors import AUTH, USAGE, CliError
 
 APP = 'assetgate'
@@ -32,6 +33,7 @@ class Config:
     def service_url(self) -> str:
         if not self.url:
             raise CliError('No service configured: set ASSETGATE_URL or run `assetgate login`.', USAGE)
+        parse_url(self.url, 'The service URL')
         return self.url.rstrip('/')
 
     def key(self) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import sys
 import time
 import unicodedata
@@ -18,11 +20,12 @@ import requests
 
 from assetgate_cli import api as api_module
 from assetgate_cli.api import backoff, check
-from assetgate_cli.errors import INTEGRITY, LOCAL, NETWORK, USAGE, CliError
-from assetgate_cli.progress import Reporter
+from assetgate_cli.errors import INTEGRITY, LOCAL, NETWORK, USAGE, CliError, from_api, plural
+from assetgate_cli.progress import Reporter, human
 from assetgate_cli.upload import url_expires_at
 
 CHUNK = 1024 * 1024
+NAME_MAX = 255  # bytes: ext4, XFS, btrfs, APFS, NTFS (in UTF-16 units) all stop here
 ATTEMPTS = 6
 _TOKEN = re.compile(r'^[0-9A-Za-z_-]{8,128}$')
 _DIGEST = re.compile(r'(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):', re.IGNORECASE)
@@ -31,6 +34,7 @@ _DIGEST = re.compile(r'(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):', re.IGNORECASE)
 def share_url(link: str, service: Optional[str]) -> str:
     """A share URL from a URL or a bare token (which needs the service URL)."""
     if link.startswith(('http://', 'https://')):
+        api_module.parse_url(link, 'The link')
         return link
     if _TOKEN.match(link):
         if not service:
@@ -39,6 +43,7 @@ def share_url(link: str, service: Optional[str]) -> str:
                 'or pass the whole share URL.',
                 USAGE,
             )
+        api_module.parse_url(service, 'The service URL')
         return f'{service.rstrip("/")}/asset-token/{link}'
     raise CliError(f'{link!r} is neither a share URL nor a token.', USAGE)
 
@@ -115,6 +120,30 @@ class Redirect:
     digest: Optional[bytes]
 
 
+@dataclass
+class Peek:
+    """What HEAD of a share link tells without using it up."""
+
+    name: Optional[str]
+    size: Optional[int]
+
+
+def peek(http: requests.Session, link: str) -> Peek:
+    """HEAD the share link: the file's name and size, counting no download (the codes come in X-Error-Code)."""
+    answer = api_module.send(http, 'HEAD', link, retry=True)
+    if answer.status_code >= 400:
+        code = answer.headers.get('X-Error-Code')
+        raise from_api(answer.status_code, {'error': {'code': code}} if code else None)
+    if answer.status_code != 200:
+        raise CliError(
+            f'The link answered HTTP {answer.status_code} to HEAD instead of naming its file; '
+            f'is it an assetgate share link?',
+            LOCAL,
+        )
+    size = answer.headers.get('X-Asset-Size', '')
+    return Peek(filename_from(answer.headers.get('Content-Disposition')), int(size) if size.isdigit() else None)
+
+
 def redeem(http: requests.Session, link: str) -> Redirect:
     """Redeem the share link once: the presigned download and the digest the service vouches for."""
     answer = check(api_module.send(http, 'GET', link, retry=True))
@@ -124,61 +153,181 @@ def redeem(http: requests.Session, link: str) -> Redirect:
 
 
 def get(link: str, service: Optional[str], output: Optional[str], force: bool, reporter: Reporter) -> dict:
+    """Download through a share link. Every local check (name, room, an existing file) comes before the
+    one request that counts a download, so a local mistake never uses up a limited link."""
     http = api_module.session()
-    target = redeem(http, share_url(link, service))
+    url = share_url(link, service)
+    if output == '-':
+        return _to_stdout(http, url, reporter)
+    known = peek(http, url)
+    place = prepare(output, known.name, known.size, force)
+    try:
+        if place.note:
+            reporter.message(place.note)
+        target = redeem(http, url)
+        first = _open(http, target.url, 0)
+        try:
+            total = _length(first)
+            progress = reporter.file(os.path.basename(place.final), total)
+            digest = hashlib.sha256()
+            with os.fdopen(place.fd, 'wb') as sink:
+                place.fd = -1
+                _copy(http, target.url, first, sink, digest, total, progress)
+            _verify(target.digest, digest, place.tmp)
+        finally:
+            first.close()
+        place.commit(force)
+    finally:
+        place.discard()
+    progress.finish()
+    return {'path': place.final, 'size': progress.done, 'verified': target.digest is not None}
+
+
+def _to_stdout(http: requests.Session, url: str, reporter: Reporter) -> dict:
+    target = redeem(http, url)
     first = _open(http, target.url, 0)
     try:
-        total = _length(first)
-        if output == '-':
-            name = '-'
-            sink_path = None
-        else:
-            name, final = _destination(output, first.headers.get('Content-Disposition'))
-            if os.path.lexists(final) and not force:
-                raise CliError(f'{final} exists; not overwriting it (use --force).', LOCAL)
-            sink_path = final
-        progress = reporter.file(os.path.basename(name) if name != '-' else 'stdout', total)
+        progress = reporter.file('stdout', _length(first))
         digest = hashlib.sha256()
-        if sink_path is None:
-            _copy(http, target.url, first, sys.stdout.buffer, digest, total, progress)
-            sys.stdout.buffer.flush()
-            _verify(target.digest, digest, None)
-            progress.finish()
-            return {'path': '-', 'size': progress.done, 'verified': target.digest is not None}
-        directory = os.path.dirname(os.path.abspath(sink_path))
-        tmp = os.path.join(directory, f'.{os.path.basename(sink_path)}.{secrets.token_hex(4)}.part')
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, 'wb') as sink:
-                _copy(http, target.url, first, sink, digest, total, progress)
-            _verify(target.digest, digest, tmp)
-            if force:
-                os.replace(tmp, sink_path)
-            else:
-                try:
-                    os.link(tmp, sink_path)  # fails if the name appeared meanwhile: never overwrite
-                except FileExistsError:
-                    raise CliError(f'{sink_path} exists; not overwriting it (use --force).', LOCAL) from None
-                os.unlink(tmp)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        progress.finish()
-        return {'path': sink_path, 'size': progress.done, 'verified': target.digest is not None}
+        _copy(http, target.url, first, sys.stdout.buffer, digest, _length(first), progress)
+        sys.stdout.buffer.flush()
     finally:
         first.close()
+    _verify(target.digest, digest, None)
+    progress.finish()
+    return {'path': '-', 'size': progress.done, 'verified': target.digest is not None}
 
 
-def _destination(output: Optional[str], disposition: Optional[str]):
+# -- where the file goes, settled before the download is counted
+
+_EXTENSION = re.compile(r'(?:\.tar)?\.[^.\s]{1,16}$', re.IGNORECASE)
+_WINDOWS_RESERVED = re.compile(r'^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$', re.IGNORECASE)
+_TEMP_OVERHEAD = len('.') + len('.01234567.part')
+
+
+def name_max(directory: str) -> int:
+    """The longest file name, in bytes, the directory's filesystem takes (255 where it does not say)."""
+    try:
+        return min(NAME_MAX, os.pathconf(directory, 'PC_NAME_MAX'))
+    except (OSError, ValueError, AttributeError):
+        return NAME_MAX
+
+
+def fit(name: str, limit: int = NAME_MAX) -> str:
+    """The name shortened to at most `limit` bytes of UTF-8, keeping its extension, never splitting a character."""
+    if len(name.encode('utf-8', 'surrogatepass')) <= limit:
+        return name
+    found = _EXTENSION.search(name)
+    extension = found.group(0) if found and found.start() > 0 else ''
+    if len(extension.encode('utf-8', 'surrogatepass')) > limit // 2:
+        extension = ''
+    room = limit - len(extension.encode('utf-8', 'surrogatepass'))
+    stem = name[: len(name) - len(extension)]
+    cut = stem.encode('utf-8', 'surrogatepass')[:room].decode('utf-8', 'ignore')
+    # A trailing combining mark or joiner would dangle once the character after it is cut off.
+    while cut and (unicodedata.combining(cut[-1]) or cut[-1] in '\u200d\ufe0e\ufe0f'):
+        cut = cut[:-1]
+    return cut.rstrip(' .') + extension
+
+
+@dataclass
+class Place:
+    """The file's final path and an open temporary file beside it; the bytes are linked into place at the end."""
+
+    final: str
+    tmp: str
+    fd: int
+    note: Optional[str] = None
+
+    def commit(self, force: bool) -> None:
+        if force:
+            os.replace(self.tmp, self.final)
+            return
+        try:
+            os.link(self.tmp, self.final)  # fails if the name appeared meanwhile: never overwrite
+        except FileExistsError:
+            raise CliError(f'{self.final} exists; not overwriting it (use --force).', LOCAL) from None
+        except OSError as e:
+            raise CliError(f'Could not put the file at {self.final}: {e.strerror or e}.', LOCAL) from e
+
+    def discard(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def prepare(output: Optional[str], link_name: Optional[str], size: Optional[int], force: bool) -> Place:
+    """Settle where the download goes, or refuse with a sentence: all before the link is used."""
+    note = None
     if output and not os.path.isdir(output):
-        return os.path.basename(output), output
-    name = safe_name(filename_from(disposition))
-    directory = output or '.'
+        directory, name = os.path.split(output)
+        directory = directory or '.'
+        if not name:
+            raise CliError(f'{output} is not a directory.', LOCAL)
+        if not os.path.isdir(directory):
+            raise CliError(f'{directory} is not a directory (or does not exist); create it first.', LOCAL)
+    else:
+        directory = output or '.'
+        name = safe_name(link_name)
+        shortened = fit(name, name_max(directory))
+        if shortened != name:
+            note = f'The name is {len(name.encode("utf-8", "surrogatepass"))} bytes long; saving it as {shortened!r}.'
+            name = shortened
+        final = os.path.join(directory, name)
+        if os.path.dirname(os.path.abspath(final)) != os.path.abspath(directory):
+            raise CliError(f'Refusing the file name {name!r}: it would be written outside {directory}.', LOCAL)
     final = os.path.join(directory, name)
-    if os.path.dirname(os.path.abspath(final)) != os.path.abspath(directory):
-        raise CliError(f'Refusing the file name {name!r}: it would be written outside {directory}.', LOCAL)
-    return name, final
+    if os.path.lexists(final):
+        if not force:
+            raise CliError(f'{final} exists; not overwriting it (use --force).', LOCAL)
+        if os.path.isdir(final):
+            raise CliError(f'{final} is a directory; not replacing it.', LOCAL)
+    else:
+        _probe(final, name)
+    _check_room(directory, size)
+    tmp = os.path.join(directory, f'.{fit(name, name_max(directory) - _TEMP_OVERHEAD)}.{secrets.token_hex(4)}.part')
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as e:
+        raise CliError(f'Cannot write in {directory}: {e.strerror or e}.', LOCAL) from e
+    return Place(final, tmp, fd, note)
+
+
+def _probe(final: str, name: str) -> None:
+    """Create and remove the file, so a name the filesystem refuses is found before the download."""
+    if os.name == 'nt' and (_WINDOWS_RESERVED.match(name) or re.search(r'[<>:"|?*]', name)):
+        raise CliError(f'Windows refuses the file name {name!r}. Name the file with -o PATH.', LOCAL)
+    try:
+        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise CliError(f'{final} exists; not overwriting it (use --force).', LOCAL) from None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            reason = 'the name is too long for this filesystem'
+        elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason = f'cannot write in {os.path.dirname(final) or "."} ({e.strerror})'
+        else:
+            reason = f'the filesystem refuses it ({e.strerror or e})'
+        raise CliError(f'Cannot save {final}: {reason}. Name the file with -o PATH.', LOCAL) from e
+    os.close(fd)
+    os.unlink(final)
+
+
+def _check_room(directory: str, size: Optional[int]) -> None:
+    if size is None:
+        return
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if size > free:
+        raise CliError(
+            f'The file is {human(size)} but {directory} has {human(free)} free; nothing was downloaded.', LOCAL
+        )
 
 
 def _open(http: requests.Session, url: str, offset: int, etag: Optional[str] = None) -> requests.Response:
@@ -238,11 +387,12 @@ def _copy(http, url: str, answer: requests.Response, sink: BinaryIO, digest, tot
         expires = url_expires_at(url)
         if expires is not None and expires <= time.time():
             raise CliError(
-                f'The download dropped at {written} bytes and its URL has expired; redeem the link again.', NETWORK
+                f'The download dropped after {plural(written, "byte")} and its URL has expired; get the link again.',
+                NETWORK,
             )
         time.sleep(backoff(attempt))
         answer = _open(http, url, written, etag)
-    raise CliError(f'The download kept dropping (got {written} of {total} bytes).', NETWORK)
+    raise CliError(f'The download kept dropping (got {written} of {plural(total or 0, "byte")}).', NETWORK)
 
 
 def _write(sink: BinaryIO, chunk: bytes) -> None:

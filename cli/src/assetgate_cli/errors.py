@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Optional
 
 OK = 0
-LOCAL = 1  # a local problem: the file exists, an unsafe name, an unreadable file, a conflict
+LOCAL = 1  # a local problem: the file exists, an unsafe name, an unreadable file, a bad state file, a conflict
 USAGE = 2  # bad arguments or a parameter the service refused
 GONE = 3  # not found, expired, used up, revoked, aborted, not uploaded yet
 AUTH = 4  # no, unknown or revoked API key
 NETWORK = 5  # the service or storage could not be reached or failed after retries
 INTEGRITY = 6  # bytes differ from their SHA-256
+BUG = 70  # an error assetgate did not foresee (sysexits' EX_SOFTWARE): a one-line message, never a traceback
 INTERRUPTED = 130  # Ctrl-C
 
 # Every error code of the API (README, Errors) as a sentence and an exit code.
@@ -67,11 +68,24 @@ def from_api(status: int, body: object) -> CliError:
         code = error['code']
         template, exit_code = API_ERRORS[code]
         message = str(error.get('message') or '').strip()
-        return CliError(template.format(message=message), exit_code, api_code=code, status=status)
+        text = template.format(message=message) if message else template.replace(': {message}', '.')
+        return CliError(text, exit_code, api_code=code, status=status)
     if status == 401 or status == 403:
         return CliError(API_ERRORS['unauthorized'][0], AUTH, status=status)
     if status == 404:
         return CliError('The service answered 404 Not Found; check the address or ASSETGATE_URL.', GONE, status=status)
+    if status == 410:
+        return CliError(
+            'The service answered 410 Gone: what the link or ID named is no longer there.', GONE, status=status
+        )
     if status >= 500:
         return CliError(f'The service failed with HTTP {status}; try again shortly.', NETWORK, status=status)
-    return CliError(f'The service answered HTTP {status}, which this client does not understand.', LOCAL, status=status)
+    # Not an answer of assetgate's: a proxy, another server, or a newer service with a code this client lacks.
+    return CliError(
+        f'The service answered HTTP {status}, which this client does not understand.', NETWORK, status=status
+    )
+
+
+def plural(n: int, one: str, many: str = '') -> str:
+    """'1 byte', '2 bytes'."""
+    return f'{n} {one}' if n == 1 else f'{n} {many or one + "s"}'

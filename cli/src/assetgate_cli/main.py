@@ -13,13 +13,13 @@ from typing import List, Optional
 
 from assetgate_cli import __version__, config, download, upload
 from assetgate_cli.api import Api
-from assetgate_cli.errors import AUTH, INTERRUPTED, OK, USAGE, CliError
+from assetgate_cli.errors import AUTH, BUG, INTERRUPTED, LOCAL, OK, USAGE, CliError
 from assetgate_cli.progress import Reporter, human
 
-EPILOG = """exit codes: 0 ok, 1 local problem (file exists, unsafe name, unreadable file), 2 usage or a value the
-service refused, 3 not found / expired / used up / revoked / not uploaded yet, 4 API key, 5 network or service,
-6 integrity (bytes differ from their SHA-256), 130 interrupted. Settings: ASSETGATE_URL and ASSETGATE_API_KEY,
-else `assetgate login`."""
+EPILOG = """exit codes: 0 ok, 1 local problem (file exists, unsafe name, unreadable file, bad state file), 2 usage
+or a value the service refused, 3 not found / expired / used up / revoked / not uploaded yet, 4 API key, 5 network
+or service, 6 integrity (bytes differ from their SHA-256), 70 an unexpected error (a bug), 130 interrupted.
+Settings: ASSETGATE_URL and ASSETGATE_API_KEY, else `assetgate login`."""
 
 
 def minutes(text: str) -> int:
@@ -51,10 +51,16 @@ def _threshold_from_env() -> int:
         return upload.DEFAULT_THRESHOLD
 
 
+def _global_flags(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument('--json', action='store_true', default=default, help='print the result as JSON on stdout')
+    p.add_argument('-q', '--quiet', action='store_true', default=default, help='no progress; print only the result')
+
+
 def parser() -> argparse.ArgumentParser:
+    # --json and -q go before or after the command: the top parser sets the defaults, and each
+    # command's copy leaves them alone unless given (SUPPRESS), so `assetgate -q get` keeps -q.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument('--json', action='store_true', help='print the result as JSON on stdout (no progress)')
-    common.add_argument('-q', '--quiet', action='store_true', help='no progress; print only the result')
+    _global_flags(common, argparse.SUPPRESS)
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument(
         '--concurrency',
@@ -82,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
         prog='assetgate', description='Share files through expiring links, and fetch them.', epilog=EPILOG
     )
     p.add_argument('--version', action='version', version=f'assetgate {__version__}')
+    _global_flags(p, False)
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
 
@@ -171,15 +178,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except CliError as e:
-        if getattr(args, 'json', False):
-            print(json.dumps({'error': {'message': e.message, 'exit_code': e.exit_code, 'code': e.api_code}}))
-        print(f'assetgate: {e.message}', file=sys.stderr)
-        return e.exit_code
+        return _fail(args, e)
     except KeyboardInterrupt:
         print('assetgate: interrupted.', file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
+        # The reader went away (`assetgate get URL -o - | head`): not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
+    except OSError as e:  # a local file or directory the commands did not foresee
+        where = f' ({e.filename})' if e.filename else ''
+        return _fail(args, CliError(f'{e.strerror or e}{where}.', LOCAL))
+    except Exception as e:  # never a traceback: one line, and a code that says it is assetgate's fault
+        text = ' '.join(f'{e.__class__.__name__}: {e}'.split())[:300]
+        return _fail(args, CliError(f'Unexpected error ({text}); this is a bug in assetgate, please report it.', BUG))
+
+
+def _fail(args, e: CliError) -> int:
+    if getattr(args, 'json', False):
+        print(json.dumps({'error': {'message': e.message, 'exit_code': e.exit_code, 'code': e.api_code}}))
+    print(f'assetgate: {e.message}', file=sys.stderr)
+    return e.exit_code
 
 
 def _api(owner: bool = True) -> Api:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -118,15 +119,23 @@ class State:
 
     @staticmethod
     def all() -> List[State]:
-        found = []
+        """Every state file, each checked; one that is not valid stops the command with a sentence (exit 1)."""
         directory = state_dir()
-        if directory.is_dir():
-            for path in sorted(directory.glob('*.json')):
-                try:
-                    found.append(State(**json.loads(path.read_text())))
-                except (OSError, ValueError, TypeError):
-                    continue
-        return found
+        if not directory.is_dir():
+            return []
+        return [State.load(path) for path in sorted(directory.glob('*.json'))]
+
+    @staticmethod
+    def load(path: Path) -> State:
+        """A state file read strictly: the fields this version writes, each of its type, URLs under its service."""
+        try:
+            data = json.loads(path.read_text(encoding='utf-8'))
+        except (OSError, ValueError) as e:
+            raise _bad_state(path, f'it is not readable JSON: {e.__class__.__name__}') from None
+        problem = _state_problem(data)
+        if problem:
+            raise _bad_state(path, problem)
+        return State(**data)
 
     @staticmethod
     def find(service: str, kind: str, path: str, size: int, mtime_ns: int, asset_id: Optional[str] = None):
@@ -142,6 +151,73 @@ class State:
             ):
                 return state
         return None
+
+
+# What each field of a state file may hold: its types, and whether it may be missing (it has a default).
+_FIELDS = {
+    'service': ((str,), False),
+    'asset_id': ((str,), False),
+    'version': ((int,), False),
+    'upload_id': ((str,), False),
+    'part_size': ((int,), False),
+    'size': ((int, type(None)), False),
+    'sign_url': ((str,), False),
+    'complete_url': ((str,), False),
+    'abort_url': ((str,), False),
+    'path': ((str, type(None)), False),
+    'mtime_ns': ((int, type(None)), False),
+    'kind': ((str,), False),
+    'name': ((str,), False),
+    'link': ((bool,), True),
+    'expiry': ((int, type(None)), True),
+    'max_uses': ((int, type(None)), True),
+    'download_ttl': ((int, type(None)), True),
+    'done': ((dict,), True),
+    'created': ((int, float), True),
+}
+_ASSET_ID = re.compile(r'^[0-9A-Za-z_-]{1,128}$')
+
+
+def _state_problem(data: object) -> Optional[str]:
+    """Why a state file's content cannot be trusted, or None."""
+    if not isinstance(data, dict):
+        return 'it is not a JSON object'
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        return f'unknown field(s) {", ".join(map(repr, unknown))}'
+    for name, (types, optional) in _FIELDS.items():
+        if name not in data:
+            if not optional:
+                return f'the field {name!r} is missing'
+            continue
+        value = data[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f'the field {name!r} has the wrong type'
+    if data['kind'] not in ('share', 'push') or not _ASSET_ID.match(data['asset_id']):
+        return 'its kind or asset id is not one assetgate writes'
+    if data['version'] < 1 or data['part_size'] < 1 or (data['size'] is not None and data['size'] < 0):
+        return 'its version, part size or size is out of range'
+    done = data.get('done', {})
+    if not all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in done.items()):
+        return "its 'done' parts are not part numbers with ETags"
+    service = data['service']
+    try:
+        api_module.parse_url(service, 'its service')
+    except CliError:
+        return f'its service {service!r} is not an http(s) URL'
+    routes = f'{service.rstrip("/")}/asset/{data["asset_id"]}/upload'
+    for name in ('sign_url', 'complete_url', 'abort_url'):
+        if not api_module.under(data[name], routes):
+            return f'its {name} is not a route of the service it names ({service})'
+    return None
+
+
+def _bad_state(path: Path, problem: str) -> CliError:
+    return CliError(
+        f'The resume state file {path} cannot be used: {problem}. assetgate will not guess: delete the file '
+        f'to go on (an upload it started can still be given up with `assetgate abort ID`).',
+        LOCAL,
+    )
 
 
 class _Body:
@@ -509,6 +585,14 @@ def _new_state(
     upload = created['upload']
     if upload.get('method') != 'multipart' or not upload.get('sign_parts'):
         raise CliError('The service did not offer a checksummed multipart upload; is it an older assetgate?', LOCAL)
+    routes = [upload[name]['url'] for name in ('sign_parts', 'complete', 'abort')]
+    if not all(api_module.under(url, api.url) for url in routes):
+        _forget(api, created['asset']['id'])
+        raise CliError(
+            f'The service answered upload routes outside {api.url}; set ASSETGATE_URL to the address it '
+            f'names itself by ({api_module.origin(routes[0])}).',
+            LOCAL,
+        )
     return State(
         service=api.url,
         asset_id=created['asset']['id'],
