@@ -41,7 +41,9 @@ def listing(owner: str, page: PageRequest) -> Page:
     ids = [row.asset_id for row in rows]
     last = rows.last_evaluated_key
     found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}
-    return Page([found[i] for i in ids if i in found], keys.encode_cursor(last) if last else None)
+    return Page(
+        [found[i] for i in ids if i in found and not found[i].deleting], keys.encode_cursor(last) if last else None
+    )
 
 
 def details(owner: str, asset_id: str) -> Details:

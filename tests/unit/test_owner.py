@@ -141,8 +141,15 @@ def test_revoking_a_listed_link_by_its_id_answers_204_and_the_link_then_answers_
     api_calls.reset()
     response = delete(client, f'/asset/{asset}/tokens/{listed["id"]}', owner_key)
     assert response.status_code == 204
-    assert api_calls.calls == [('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('dynamodb', 'UpdateItem')]
+    # the key, the ref by id, the token's revoke, its place among the asset's links freed
+    assert api_calls.calls == [
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'UpdateItem'),
+        ('dynamodb', 'UpdateItem'),
+    ]
     assert items_of_kind(aws, 'token')[0]['revoked'] == {'BOOL': True}
+    assert items_of_kind(aws, 'asset')[0]['links'] == {'M': {}}
     assert get(client, f'/asset-token/{token["token"]}')[1]['error']['code'] == 'token_revoked'
 
 
