@@ -203,12 +203,15 @@ def peek(digest: str, now: int) -> models.Token:
     return current
 
 
+def behind(refs) -> list[models.Token]:
+    """The tokens behind TokenRef items, in the refs' order (one BatchGetItem per 100)."""
+    items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])} if refs else {}
+    return [items[keys.token(r.token_hash)[0]] for r in refs if keys.token(r.token_hash)[0] in items]
+
+
 def summaries(refs, now: int) -> list[models.Token]:
-    """The tokens behind TokenRef items, newest first (one BatchGetItem per 100)."""
-    items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])}
-    found = [items[keys.token(r.token_hash)[0]] for r in refs if keys.token(r.token_hash)[0] in items]
-    found.sort(key=lambda t: (int(t.created), t.token_id), reverse=True)
-    return found
+    """The tokens behind TokenRef items, newest first."""
+    return sorted(behind(refs), key=lambda t: (int(t.created), t.token_id), reverse=True)
 
 
 # --- following ------------------------------------------------------------------------------------

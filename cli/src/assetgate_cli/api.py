@@ -106,7 +106,15 @@ class Api:
         return self.call('GET', f'/asset/{quote(asset_id)}/meta').json()
 
     def tokens(self, asset_id: str) -> dict:
-        return self.call('GET', f'/asset/{quote(asset_id)}/tokens').json()
+        """Every page of the asset's links, as one answer."""
+        found, cursor = [], None
+        while True:
+            params = {'cursor': cursor} if cursor else {}
+            page = self.call('GET', f'/asset/{quote(asset_id)}/tokens', params=params).json()
+            found += page['tokens']
+            cursor = page.get('next')
+            if not cursor:
+                return {'tokens': found, 'next': None}
 
     def mint(self, asset_id: str, params: dict) -> dict:
         return self.call('POST', f'/asset/{quote(asset_id)}/token', retry=False, json=params).json()
