@@ -18,6 +18,7 @@ from chalicelib.errors import TooManyLinks
 
 Asset, Token = models.Asset, models.Token
 EXPIRES, PINNED = 'e', 'p'
+UNKNOWN = 0  # a pinned link seeded from its ref, which does not record the version
 # UpdateItems of one fan-out in flight at once: below PynamoDB's pool of 10 connections.
 WORKERS = 8
 
@@ -46,7 +47,7 @@ def entry(token: models.Token) -> dict:
 def of(asset: models.Asset) -> list[Link]:
     raw = {} if asset.links is None else asset.links.attribute_values
     return [
-        Link(digest, int(value[EXPIRES]), PINNED in value, int(value[PINNED]) if PINNED in value else None)
+        Link(digest, int(value[EXPIRES]), PINNED in value, int(value[PINNED]) if value.get(PINNED) else None)
         for digest, value in raw.items()
     ]
 
@@ -63,8 +64,13 @@ def admit(asset: models.Asset, token: models.Token, now: int, cap: int) -> Admis
     refuse, and the caller reads again.
     """
     digest = keys.token_digest_of(token.ObjID)
-    if asset.links is None:  # an asset from before links were counted: its map starts now
-        return Admission([Asset.links.set({digest: entry(token)})], Asset.links.does_not_exist())
+    if asset.links is None:  # an asset from before links were counted: its map starts now, from its refs
+        seeded = {
+            r.token_hash: {EXPIRES: int(r.expires), **({PINNED: UNKNOWN} if r.pinned else {})}
+            for r in records.token_refs(asset.asset_id)
+            if int(r.expires) > now
+        }
+        return Admission([Asset.links.set({**seeded, digest: entry(token)})], Asset.links.does_not_exist())
     links = of(asset)
     drop = [link.digest for link in links if link.expires <= now]
     if len(links) - len(drop) >= cap:

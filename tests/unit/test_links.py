@@ -146,3 +146,12 @@ def test_an_asset_being_deleted_is_not_listed_and_a_second_delete_finishes_it(cl
     assert json.loads(client.http.delete(f'/asset/{asset}', headers=bearer(owner_key)).body)['error']['code'] == (
         'asset_not_found'
     )
+
+
+def test_an_asset_from_before_the_map_starts_it_from_its_refs_at_its_next_link(client, owner_key, aws):
+    created = post_asset(client, owner_key, query='name=a.txt&token=1')[1]
+    asset = created['asset']['id']
+    models.Asset(*keys.asset(asset)).update(actions=[models.Asset.links.remove()])
+    response, body = mint(client, owner_key, asset)
+    assert response.status_code == 201
+    assert links_of(aws, asset) == {keys.secret_hash(created['token']['token']), keys.secret_hash(body['token'])}
