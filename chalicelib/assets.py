@@ -176,10 +176,8 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
 
     The tombstone comes first: from then on every writer's condition (a link, a version, a sent
     file's follow-ups) refuses the asset, so the Query below sees all there will ever be. Tokens
-    go next, so nothing redirects to bytes about to vanish; versions before their objects, so a
-    landing noticed meanwhile finds no version and deletes its own object; the asset item goes
-    last, and its version count names every object, so a DELETE interrupted by a failure can
-    simply be sent again.
+    go next, so nothing redirects to bytes about to vanish; the asset item goes last, and its
+    version count names every object, so a DELETE interrupted by a failure can simply be sent again.
     """
     writes.update_if(
         Asset(*keys.asset(asset_id)),
@@ -195,9 +193,10 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
         for ref in refs:
             batch.delete(models.Token(*keys.token(ref.token_hash)))
             batch.delete(ref)
+    # Objects before versions: an S3 failure here leaves every object still named by its version.
+    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)])
     with models.Base.batch_write() as batch:
         for version in versions:
             batch.delete(version)
         batch.delete(models.OwnerAsset(*keys.owner_asset(owner, int(asset.created), asset_id)))
-    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)])
     writes.delete_if(asset, Asset.owner == owner)
