@@ -111,11 +111,17 @@ def asset_meta(ref):
     return web.ok(views.details(listing.details(owner, forms.asset_id(ref))))
 
 
-@route('/asset/{ref}/tokens', 'GET', "The asset's links (never the tokens themselves).", gives=openapi.LISTED_TOKENS)
+@route(
+    '/asset/{ref}/tokens',
+    'GET',
+    "The asset's links (never the tokens themselves), a page at a time.",
+    form=forms.TokenPageForm,
+    gives=openapi.LISTED_TOKENS,
+)
 def asset_tokens(ref):
     owner = _owner()
-    _form()
-    return web.ok(views.tokens(*listing.token_list(owner, forms.asset_id(ref))))
+    page = _form().parse()
+    return web.ok(views.tokens(listing.token_list(owner, forms.asset_id(ref), page)))
 
 
 @route('/asset/{ref}/tokens/{token_id}', 'DELETE', "Revoke one of the asset's links by its listed id.", answer=204)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from chalicelib import keys, landing, models, records, storage, tokens, uploads, writes
+from chalicelib import keys, landing, links, models, records, storage, tokens, uploads, writes
 from chalicelib.config import Settings, now as clock
-from chalicelib.errors import Conflict, UploadAborted, UploadPending, UploadRequestRefused
+from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadPending, UploadRequestRefused
 
 Asset = models.Asset
 
@@ -61,6 +61,7 @@ def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = Non
         version=1,
         status=models.PENDING,
         upload_request=via.request_id if via else None,
+        links={},
     )
     version = _new_version(asset_id, 1, content_type, now)
     # Before writing: presigning is local, and a multipart upload started here is aborted below
@@ -71,13 +72,14 @@ def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = Non
     with _undo_multipart_on_failure(s, version), writes.transaction(refused=refused) as tx:
         if via:
             tx.update(models.UploadRequest(*via.request_key), actions=via.actions, condition=via.condition)
+        if wanted.token:
+            issued, ref = tokens.build(asset, version, wanted.token, now, s.expired_retention)
+            asset.links = links.first(issued.item)
+            tx.save(issued.item, condition=models.Token.ObjID.does_not_exist())
+            tx.save(ref)
         tx.save(asset, condition=Asset.ObjID.does_not_exist())
         tx.save(version, condition=models.Version.ObjID.does_not_exist())
         tx.save(models.OwnerAsset(*keys.owner_asset(owner, now, asset_id), asset_id=asset_id, created=now))
-        if wanted.token:
-            issued, ref = tokens.build(asset, version, wanted.token, now, s.expired_retention)
-            tx.save(issued.item, condition=models.Token.ObjID.does_not_exist())
-            tx.save(ref)
     return Created(asset, upload, issued)
 
 
@@ -88,9 +90,15 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
     number = int(asset.version) + 1
     version = _new_version(asset_id, number, wanted.content_type or asset.content_type, now)
     upload = uploads.start(s, asset_id, version, wanted.upload, now)
-    issued = None
-    with _undo_multipart_on_failure(s, version), writes.transaction(refused=Conflict) as tx:
-        # The condition on the old number makes two concurrent new versions a clean conflict.
+    issued, ref, admission = None, None, links.Admission([], None)
+    if wanted.token:
+        serve = records.version(asset_id, int(asset.ready_version)) if asset.ready_version else version
+        issued, ref = tokens.build(asset, serve, wanted.token, now, s.expired_retention, newer=number)
+        admission = links.admit(asset, issued.item, now, s.max_links)
+    # The condition on the old number makes two concurrent new versions a clean conflict; the
+    # tombstone's refuses a version while the asset is being deleted (then a 404, below).
+    condition = models.ASSET_ALIVE & (Asset.version == number - 1) & (Asset.owner == owner)
+    with _undo_multipart_on_failure(s, version), _gone_is_not_found(owner, asset_id), writes.transaction() as tx:
         tx.update(
             Asset(*keys.asset(asset_id)),
             actions=[
@@ -98,13 +106,12 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
                 Asset.status.set(models.PENDING),
                 Asset.size.remove(),
                 Asset.etag.remove(),
+                *admission.actions,
             ],
-            condition=(Asset.version == number - 1) & (Asset.owner == owner),
+            condition=condition if admission.condition is None else condition & admission.condition,
         )
         tx.save(version, condition=models.Version.ObjID.does_not_exist())
-        if wanted.token:
-            serve = records.version(asset_id, int(asset.ready_version)) if asset.ready_version else version
-            issued, ref = tokens.build(asset, serve, wanted.token, now, s.expired_retention, newer=number)
+        if issued:
             tx.save(issued.item, condition=models.Token.ObjID.does_not_exist())
             tx.save(ref)
     tokens.tell_followers(asset_id, number, now)
@@ -122,6 +129,16 @@ def _new_version(asset_id: str, number: int, content_type: str, now: int) -> mod
         created=now,
         status=models.PENDING,
     )
+
+
+@contextmanager
+def _gone_is_not_found(owner: str, asset_id: str):
+    """A refused write on an asset deleted (or being deleted) meanwhile is a 404, not a conflict."""
+    try:
+        yield
+    except Conflict:
+        records.owned(owner, asset_id)
+        raise
 
 
 @contextmanager
@@ -155,12 +172,20 @@ def download(s: Settings, owner: str, asset_id: str, number: int | None = None) 
 
 
 def delete(s: Settings, owner: str, asset_id: str) -> None:
-    """Remove every version's object and every item of the asset.
+    """Remove every version's object and every item of the asset; deletion wins every race.
 
-    Tokens go first, so nothing redirects to bytes about to vanish; the asset item goes
-    last, so a DELETE interrupted by a failure can simply be sent again.
+    The tombstone comes first: from then on every writer's condition (a link, a version, a sent
+    file's follow-ups) refuses the asset, so the Query below sees all there will ever be. Tokens
+    go next, so nothing redirects to bytes about to vanish; the asset item goes last, and its
+    version count names every object, so a DELETE interrupted by a failure can simply be sent again.
     """
-    asset, versions, refs = records.partition(owner, asset_id)
+    writes.update_if(
+        Asset(*keys.asset(asset_id)),
+        [Asset.deleting.set(True)],
+        Asset.ObjID.exists() & (Asset.owner == owner),
+        refused=AssetNotFound,
+    )
+    asset, versions, refs = records.partition(owner, asset_id, deleting=True)
     for version in versions:
         if version.upload_id and version.status == models.PENDING:
             storage.abort_multipart(s, version.s3_key, version.upload_id)
@@ -168,7 +193,8 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
         for ref in refs:
             batch.delete(models.Token(*keys.token(ref.token_hash)))
             batch.delete(ref)
-    storage.delete_objects(s, [v.s3_key for v in versions])
+    # Objects before versions: an S3 failure here leaves every object still named by its version.
+    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)])
     with models.Base.batch_write() as batch:
         for version in versions:
             batch.delete(version)

@@ -24,6 +24,7 @@ class Settings(NamedTuple):
     multipart_threshold: int  # bytes; a declared size above it gets a multipart upload
     part_size: int  # preferred multipart part size in bytes
     part_urls_per_answer: int  # presigned part URLs in one answer; the rest come from GET .../upload
+    max_links: int  # live (unexpired, unrevoked, not used up) links per asset; a new version moves each
 
 
 def _int(name: str, default: int) -> int:
@@ -50,6 +51,7 @@ def settings() -> Settings:
         multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024**2),
         part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024**2),
         part_urls_per_answer=_int('ASSETGATE_PART_URLS_PER_ANSWER', 100),
+        max_links=_int('ASSETGATE_MAX_LINKS', 100),
     )
 
 

@@ -95,6 +95,12 @@ class Conflict(AssetgateError):
     message = 'Another request changed this asset at the same time; try again.'
 
 
+class TooManyLinks(AssetgateError):
+    status = 409
+    code = 'too_many_links'
+    message = 'The asset has as many live links as allowed; revoke one first.'
+
+
 class UploadPending(AssetgateError):
     status = 409
     code = 'upload_pending'

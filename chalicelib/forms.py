@@ -433,6 +433,17 @@ class PageForm:
 
 
 @dataclass(frozen=True)
+class TokenPageForm:
+    """GET /asset/{id}/tokens."""
+
+    limit: str | None = param(f'Links per page, 1 to {MAX_PAGE} (default {MAX_PAGE}).', {**_INT, 'maximum': MAX_PAGE})
+    cursor: str | None = param('The "next" value of the previous page.', {'type': 'string', 'maxLength': 512})
+
+    def parse(self) -> PageRequest:
+        return PageForm(limit=MAX_PAGE if self.limit is None else self.limit, cursor=self.cursor).parse()
+
+
+@dataclass(frozen=True)
 class VersionSelect:
     """Routes that act on one version: GET /asset/{id}, .../upload/complete, DELETE .../upload, .../upload/parts."""
 

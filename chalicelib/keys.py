@@ -21,6 +21,7 @@ OWNER_UPLOAD_REQUEST_PREFIX = 'UPLOADREQ#'
 OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
 _SHORT_ID = r'^[0-9a-f]{16}\Z'
 _OWNER_ASSET_SORT = r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$'
+_TOKEN_REF_SORT = r'^TOKEN#[0-9a-f]{16}\Z'
 
 
 def is_uuid4(value: str) -> bool:
@@ -123,16 +124,25 @@ def encode_cursor(last_evaluated_key: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps({'k': sort_key}).encode()).decode().rstrip('=')
 
 
-def decode_cursor(owner: str, cursor: str) -> dict | None:
-    """The DynamoDB key a cursor stands for, in the caller's own partition; None if it is not a cursor."""
+def _cursor_sort_key(cursor: str, shape: str) -> str | None:
     try:
         sort_key = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))['k']
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(sort_key, str) or not re.match(_OWNER_ASSET_SORT, sort_key):
-        return None
+    return sort_key if isinstance(sort_key, str) and re.match(shape, sort_key) else None
+
+
+def decode_cursor(owner: str, cursor: str) -> dict | None:
+    """The DynamoDB key a cursor stands for, in the caller's own partition; None if it is not a cursor."""
+    sort_key = _cursor_sort_key(cursor, _OWNER_ASSET_SORT)
     # The partition comes from the caller's key, never from the cursor: it cannot page another owner.
-    return key_dict((owner_partition(owner), sort_key))
+    return None if sort_key is None else key_dict((owner_partition(owner), sort_key))
+
+
+def decode_token_cursor(asset_id: str, cursor: str) -> dict | None:
+    """A cursor of an asset's token list (the last TokenRef's sort key), in that asset's partition; or None."""
+    sort_key = _cursor_sort_key(cursor, _TOKEN_REF_SORT)
+    return None if sort_key is None else key_dict((asset_partition(asset_id), sort_key))
 
 
 def object_prefix(asset_id: str) -> str:

@@ -45,7 +45,7 @@ def listing(owner: str, page: PageRequest) -> Page:
     ids = [row.asset_id for row in rows]
     found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}
     following = keys.encode_cursor(keys.key_dict((rows[-1].ObjID, rows[-1].ObjSort))) if more else None
-    return Page([found[i] for i in ids if i in found], following)
+    return Page([found[i] for i in ids if i in found and not found[i].deleting], following)
 
 
 def details(owner: str, asset_id: str) -> Details:
@@ -53,6 +53,28 @@ def details(owner: str, asset_id: str) -> Details:
     return Details(asset, versions, tokens.summaries(refs, clock()), clock())
 
 
-def token_list(owner: str, asset_id: str) -> tuple[list, int]:
-    _, _, refs = records.partition(owner, asset_id)
-    return tokens.summaries(refs, clock()), clock()
+class TokenPage(NamedTuple):
+    tokens: list
+    now: int
+    next: str | None
+
+
+def token_list(owner: str, asset_id: str, page: PageRequest) -> TokenPage:
+    """One page of an asset's links, in the order of their ids: GetItem of the asset, one Query of
+    its token refs (``Limit``) and one BatchGetItem of their tokens, whatever the number of links."""
+    records.owned(owner, asset_id)
+    start = None
+    if page.cursor:
+        start = keys.decode_token_cursor(asset_id, page.cursor)
+        if start is None:
+            raise InvalidParameter('cursor must be the "next" value of a previous page.', parameter='cursor')
+    rows = models.TokenRef.query(
+        keys.asset_partition(asset_id),
+        models.TokenRef.ObjSort.startswith(keys.TOKEN_REF_PREFIX),
+        limit=page.limit,
+        last_evaluated_key=start,
+        consistent_read=True,
+    )
+    refs = list(rows)
+    last = rows.last_evaluated_key
+    return TokenPage(tokens.behind(refs), clock(), keys.encode_cursor(last) if last else None)

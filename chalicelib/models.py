@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -81,6 +82,14 @@ class Asset(Base, discriminator='asset'):
     size = NumberAttribute(null=True)
     etag = UnicodeAttribute(null=True)
     upload_request = UnicodeAttribute(null=True)  # id of the upload request it came through
+    # The tombstone: set by DELETE before it reads what to remove; every writer's condition refuses it.
+    deleting = BooleanAttribute(null=True)
+    # Its live links, token hash -> {'e': expiry, 'p': pinned version}: the cap and the fan-out's list (links.py).
+    links = MapAttribute(null=True)
+
+
+# Every writer of an asset's partition conditions on it: once DELETE has set the tombstone, nothing is added.
+ASSET_ALIVE = Asset.ObjID.exists() & Asset.deleting.does_not_exist()
 
 
 class Version(Base, discriminator='version'):

@@ -10,7 +10,7 @@ def owned(owner: str, asset_id: str) -> models.Asset:
         asset = models.Asset.get(*keys.asset(asset_id), consistent_read=True)
     except models.Asset.DoesNotExist:
         raise AssetNotFound() from None
-    if asset.owner != owner:
+    if asset.owner != owner or asset.deleting:
         raise AssetNotFound()
     return asset
 
@@ -45,8 +45,9 @@ def token_refs(asset_id: str):
     )
 
 
-def partition(owner: str, asset_id: str) -> tuple:
-    """The asset, its versions (oldest first) and its token refs, from one Query; 404 if not the owner's."""
+def partition(owner: str, asset_id: str, deleting: bool = False) -> tuple:
+    """The asset, its versions (oldest first) and its token refs, from one Query; 404 if not the owner's,
+    or if it is being deleted (unless ``deleting``: the deletion itself reads it)."""
     asset, versions, refs = None, [], []
     for item in models.Base.query(keys.asset_partition(asset_id), consistent_read=True):
         if isinstance(item, models.Asset):
@@ -55,6 +56,6 @@ def partition(owner: str, asset_id: str) -> tuple:
             versions.append(item)
         elif isinstance(item, models.TokenRef):
             refs.append(item)
-    if asset is None or asset.owner != owner:
+    if asset is None or asset.owner != owner or (asset.deleting and not deleting):
         raise AssetNotFound()
     return asset, versions, refs

@@ -9,10 +9,10 @@ down the slow path once, to notice a landing nobody recorded yet (docs/data-desi
 import uuid
 from typing import NamedTuple
 
-from chalicelib import keys, models, records, writes
+from chalicelib import keys, links, models, records, writes
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import (
-    AssetNotFound,
+    Conflict,
     TokenExpired,
     TokenNotFound,
     TokenRevoked,
@@ -21,7 +21,10 @@ from chalicelib.errors import (
     VersionNotFound,
 )
 
-Token = models.Token
+Token, Asset = models.Token, models.Asset
+# A transaction on the asset item refused by a concurrent change (another link, a version, the
+# tombstone) is tried again from a fresh read: a burst of mints ends in links, 404 or 409 too_many_links.
+ATTEMPTS = 5
 # A DynamoDB condition, not a Python test: the token follows new versions.
 FOLLOWING = Token.pinned == False  # noqa: E712
 
@@ -90,29 +93,49 @@ def build(
 
 
 def mint(s: Settings, owner: str, asset_id: str, wanted: TokenRequest) -> Issued:
-    """Another token for an owner's asset, following its latest ready version or pinned to one."""
-    asset = records.owned(owner, asset_id)
-    if wanted.version is not None and wanted.version > int(asset.version):
-        raise VersionNotFound()
-    serve = wanted.version if wanted.version is not None else int(asset.ready_version or asset.version)
-    version = records.version(asset_id, serve)
-    issued, ref = build(asset, version, wanted, clock(), s.expired_retention, newer=int(asset.version))
-    # The asset may be deleted between the read above and this write: then it is a 404, not a token.
-    with writes.transaction(refused=AssetNotFound) as tx:
-        tx.condition_check(models.Asset, *keys.asset(asset_id), condition=models.Asset.owner == owner)
-        tx.save(issued.item, condition=Token.ObjID.does_not_exist())
-        tx.save(ref)
-    return issued
+    """Another token for an owner's asset, following its latest ready version or pinned to one.
+
+    One transaction writes the token, its ref and its entry in the asset's links, conditioned on the
+    asset as read: still the owner's, not being deleted (then a 404, never a token that outlives it),
+    at the same version (so ``newer`` is right) and with room under the cap.
+    """
+    for _ in range(ATTEMPTS):
+        asset = records.owned(owner, asset_id)  # 404 once it is gone or being deleted
+        if wanted.version is not None and wanted.version > int(asset.version):
+            raise VersionNotFound()
+        serve = wanted.version if wanted.version is not None else int(asset.ready_version or asset.version)
+        version = records.version(asset_id, serve)
+        now = clock()
+        issued, ref = build(asset, version, wanted, now, s.expired_retention, newer=int(asset.version))
+        admission = links.admit(asset, issued.item, now, s.max_links)
+        try:
+            with writes.transaction(refused=Conflict) as tx:
+                tx.update(
+                    Asset(*keys.asset(asset_id)),
+                    actions=admission.actions,
+                    condition=models.ASSET_ALIVE
+                    & (Asset.owner == owner)
+                    & (Asset.version == int(asset.version))
+                    & admission.condition,
+                )
+                tx.save(issued.item, condition=Token.ObjID.does_not_exist())
+                tx.save(ref)
+        except Conflict:
+            continue  # the asset changed since the read: read it again
+        return issued
+    raise Conflict()
 
 
 def revoke(owner: str, token: str) -> None:
-    """Revoke a token of one's own; another owner's token and an unknown one are both 404."""
+    """Revoke a token of one's own; another owner's token and an unknown one are both 404.
+
+    Then its place among the asset's links is freed (the update answered the token's asset id)."""
+    digest = keys.secret_hash(token)
+    item = Token(*keys.token(digest))
     writes.update_if(
-        Token(*keys.token(keys.secret_hash(token))),
-        [Token.revoked.set(True)],
-        Token.ObjID.exists() & (Token.owner == owner),
-        refused=TokenNotFound,
+        item, [Token.revoked.set(True)], Token.ObjID.exists() & (Token.owner == owner), refused=TokenNotFound
     )
+    links.release(item.asset_id, digest)
 
 
 def revoke_listed(owner: str, asset_id: str, token_id: str) -> None:
@@ -130,6 +153,7 @@ def revoke_listed(owner: str, asset_id: str, token_id: str) -> None:
         Token.ObjID.exists() & (Token.owner == owner) & (Token.asset_id == asset_id),
         refused=TokenNotFound,
     )
+    links.release(asset_id, ref.token_hash)
 
 
 def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
@@ -179,12 +203,15 @@ def peek(digest: str, now: int) -> models.Token:
     return current
 
 
+def behind(refs) -> list[models.Token]:
+    """The tokens behind TokenRef items, in the refs' order (one BatchGetItem per 100)."""
+    items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])} if refs else {}
+    return [items[keys.token(r.token_hash)[0]] for r in refs if keys.token(r.token_hash)[0] in items]
+
+
 def summaries(refs, now: int) -> list[models.Token]:
-    """The tokens behind TokenRef items, newest first (one BatchGetItem per 100)."""
-    items = {t.ObjID: t for t in Token.batch_get([keys.token(r.token_hash) for r in refs])}
-    found = [items[keys.token(r.token_hash)[0]] for r in refs if keys.token(r.token_hash)[0] in items]
-    found.sort(key=lambda t: (int(t.created), t.token_id), reverse=True)
-    return found
+    """The tokens behind TokenRef items, newest first."""
+    return sorted(behind(refs), key=lambda t: (int(t.created), t.token_id), reverse=True)
 
 
 # --- following ------------------------------------------------------------------------------------
@@ -213,15 +240,16 @@ def _serve(version: models.Version) -> list:
 
 
 def tell_followers(asset_id: str, number: int, now: int) -> None:
-    """Version ``number`` was created: mark the following tokens, so their next redeem looks for it once."""
-    for ref in records.token_refs(asset_id):
-        if ref.pinned or ref.expires <= now:
-            continue
-        writes.update_if(
-            Token(*keys.token(ref.token_hash)),
-            [Token.newer.set(number)],
-            Token.ObjID.exists() & FOLLOWING,
-        )
+    """Version ``number`` was created: mark the following tokens, so their next redeem looks for it once.
+
+    Read after the version's transaction: a link minted before it is in the map, one minted after
+    it read the new version. At most max_links UpdateItems, several at once.
+    """
+
+    def mark(link: links.Link) -> None:
+        writes.update_if(Token(*keys.token(link.digest)), [Token.newer.set(number)], Token.ObjID.exists() & FOLLOWING)
+
+    links.fan_out(mark, [link for link in links.current(asset_id, now) if not link.pinned])
 
 
 def follow(token: models.Token, version: models.Version, pending: int | None) -> None:
@@ -245,11 +273,14 @@ def needs_following(token: models.Token, version: models.Version, pending: int |
 
 
 def follow_landed(asset_id: str, version: models.Version) -> None:
-    """Version ``version`` landed: pinned tokens on it become ready, following tokens move to it."""
+    """Version ``version`` landed: pinned tokens on it become ready, following tokens move to it.
+
+    The asset's links list them (at most max_links UpdateItems, several at once)."""
     number = int(version.number)
-    for ref in records.token_refs(asset_id):
-        token = Token(*keys.token(ref.token_hash))
-        if ref.pinned:
+
+    def move(link: links.Link) -> None:
+        token = Token(*keys.token(link.digest))
+        if link.pinned:
             writes.update_if(
                 token,
                 [Token.status.set(models.READY)] + _sized(version),
@@ -263,3 +294,6 @@ def follow_landed(asset_id: str, version: models.Version) -> None:
                 & FOLLOWING
                 & ((Token.version < number) | ((Token.version == number) & (Token.status != models.READY))),
             )
+
+    moving = [link for link in links.current(asset_id, clock()) if not link.pinned or link.version in (None, number)]
+    links.fan_out(move, moving)

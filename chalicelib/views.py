@@ -2,7 +2,7 @@
 
 from chalicelib import models
 from chalicelib.assets import Created
-from chalicelib.listing import Details, Page
+from chalicelib.listing import Details, Page, TokenPage
 from chalicelib.tokens import Issued
 from chalicelib.upload_requests import Opened
 
@@ -101,8 +101,8 @@ def details(result: Details) -> dict:
     }
 
 
-def tokens(items: list, now: int) -> dict:
-    return {'tokens': [token_summary(t, now) for t in items]}
+def tokens(result: TokenPage) -> dict:
+    return {'tokens': [token_summary(t, result.now) for t in result.tokens], 'next': result.next}
 
 
 def upload_request(item: models.UploadRequest, now: int) -> dict:

@@ -141,8 +141,15 @@ def test_revoking_a_listed_link_by_its_id_answers_204_and_the_link_then_answers_
     api_calls.reset()
     response = delete(client, f'/asset/{asset}/tokens/{listed["id"]}', owner_key)
     assert response.status_code == 204
-    assert api_calls.calls == [('dynamodb', 'GetItem'), ('dynamodb', 'GetItem'), ('dynamodb', 'UpdateItem')]
+    # the key, the ref by id, the token's revoke, its place among the asset's links freed
+    assert api_calls.calls == [
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'UpdateItem'),
+        ('dynamodb', 'UpdateItem'),
+    ]
     assert items_of_kind(aws, 'token')[0]['revoked'] == {'BOOL': True}
+    assert items_of_kind(aws, 'asset')[0]['links'] == {'M': {}}
     assert get(client, f'/asset-token/{token["token"]}')[1]['error']['code'] == 'token_revoked'
 
 
@@ -313,7 +320,9 @@ def test_meta_shows_versions_and_token_summaries_but_never_tokens(client, owner_
     assert by_id[keys.short_id(keys.secret_hash(second['token']))]['version'] == 1
     assert first['token'] not in json.dumps(body) and second['token'] not in json.dumps(body)
     tokens_response, tokens_body = get(client, f'/asset/{asset}/tokens', owner_key)
-    assert tokens_response.status_code == 200 and tokens_body['tokens'] == body['tokens']
+    assert tokens_response.status_code == 200 and tokens_body['next'] is None
+    # The token list pages in the order of the links' ids; meta shows them newest first.
+    assert tokens_body['tokens'] == sorted(body['tokens'], key=lambda t: t['id'])
 
 
 def test_listing_routes_make_no_scan(client, owner_key, asset, api_calls):

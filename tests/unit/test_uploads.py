@@ -468,7 +468,8 @@ def test_complete_reads_nothing_back_to_answer(client, owner_key, aws, multipart
     api_calls.reset()
     response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
     assert response.status_code == 200 and done['asset']['status'] == 'ready' and done['asset']['size'] == 10 * MiB
-    # key, asset, version; ListParts, CompleteMultipartUpload; version, asset ready_version, asset status; token refs
+    # key, asset, version; ListParts, CompleteMultipartUpload; version, asset ready_version, asset status;
+    # the asset's links (the followers to move)
     assert sorted(api_calls.calls) == sorted(
         [
             ('dynamodb', 'GetItem'),
@@ -479,6 +480,6 @@ def test_complete_reads_nothing_back_to_answer(client, owner_key, aws, multipart
             ('dynamodb', 'UpdateItem'),
             ('dynamodb', 'UpdateItem'),
             ('dynamodb', 'UpdateItem'),
-            ('dynamodb', 'Query'),
+            ('dynamodb', 'GetItem'),
         ]
     )

@@ -169,7 +169,15 @@ class Api:
         return self.json('GET', f'/asset/{quote(asset_id)}/meta')
 
     def tokens(self, asset_id: str) -> dict:
-        return self.json('GET', f'/asset/{quote(asset_id)}/tokens')
+        """Every page of the asset's links, as one answer."""
+        found, cursor = [], None
+        while True:
+            params = {'cursor': cursor} if cursor else {}
+            page = self.json('GET', f'/asset/{quote(asset_id)}/tokens', params=params)
+            found += page['tokens']
+            cursor = page.get('next')
+            if not cursor:
+                return {'tokens': found, 'next': None}
 
     def mint(self, asset_id: str, params: dict) -> dict:
         return self.json('POST', f'/asset/{quote(asset_id)}/token', retry=False, json=params)
