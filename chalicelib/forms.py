@@ -60,6 +60,8 @@ def names(form) -> frozenset[str]:
 
 def read(form, request, with_body: bool = True):
     """The form filled from the request's query string (and body); unknown parameters are 400."""
+    if form is LinkQuery:
+        return LinkQuery()
     return form(**body.collect(request, names(form), with_body))
 
 
@@ -474,6 +476,12 @@ class NoParams:
     """Routes that take no parameter."""
 
 
+@dataclass(frozen=True)
+class LinkQuery:
+    """A shared link's query string: whatever a chat app or newsletter appends (fbclid, utm_source, ...) is
+    ignored, so a link keeps working wherever it was pasted. The link takes no parameter of its own."""
+
+
 PARTS_EXAMPLE = 'Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.'
 PARTS_SCHEMA = {
     'type': 'object',
@@ -500,6 +508,17 @@ PARTS_SCHEMA = {
         }
     },
 }
+
+
+class PartsDocument:
+    """The JSON document of POST .../upload/parts."""
+
+    SCHEMA = PARTS_SCHEMA
+    EXAMPLE = {'parts': [{'part_number': 1, 'sha256': 'ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs='}]}
+
+    @staticmethod
+    def read(request) -> dict[int, PartChecksum]:
+        return part_checksums(request)
 
 
 def part_checksums(request) -> dict[int, PartChecksum]:

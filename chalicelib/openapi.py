@@ -1,8 +1,8 @@
-"""The OpenAPI 3.1 document of the API, generated from the routes' own declarations (app.py's ``route``)."""
-
-from typing import NamedTuple
+"""The OpenAPI 3.1 document of the API, generated from the routes' own declarations (chalicelib/routing.py)."""
 
 from chalicelib import forms
+from chalicelib.errors import AssetgateError
+from chalicelib.routing import OWNER, Operation
 
 ERROR_SCHEMA = {
     'type': 'object',
@@ -15,18 +15,6 @@ ERROR_SCHEMA = {
             'properties': {'code': {'type': 'string'}, 'message': {'type': 'string'}, 'status': {'type': 'integer'}},
         }
     },
-}
-_ERRORS = {
-    400: 'Bad input: invalid_parameter, unknown_parameter, invalid_body, file_not_accepted, too_large, '
-    'content_type_not_allowed, ambiguous_authorization.',
-    401: 'unauthorized: a missing, unknown or revoked API key.',
-    404: 'asset_not_found, token_not_found, version_not_found, upload_request_not_found or route_not_found.',
-    409: 'upload_pending, upload_incomplete or conflict.',
-    410: 'token_expired, token_revoked, token_used_up, upload_aborted, upload_request_expired, '
-    'upload_request_used_up or upload_request_revoked.',
-    415: 'unsupported_media_type: send a query string, JSON, a urlencoded or a multipart form.',
-    500: 'internal_error: a fault of assetgate; nothing was changed.',
-    503: 'service_unavailable: a storage service did not answer after retries; nothing was changed.',
 }
 _SUCCESS = {
     200: {'description': 'OK', 'content': {'application/json': {'schema': {'type': 'object'}}}},
@@ -64,24 +52,6 @@ RECEIVED = (
 )
 
 
-class Operation(NamedTuple):
-    """One route and method, as app.py declares it."""
-
-    path: str
-    method: str
-    name: str
-    summary: str
-    form: type = forms.NoParams
-    answer: int = 200
-    owner: bool = True  # takes Authorization: Bearer <api key>
-    body: bool = True  # parameters may also come in the body
-    errors: tuple = ()  # statuses besides 400, 500 and 503
-    media: str = 'application/json'  # of the success answer
-    json_body: dict | None = None  # a JSON document of its own instead of parameters
-    error_media: str = 'application/json'  # of its error answers (an HTML page answers errors as pages)
-    gives: tuple = ()  # path parameters its success answer fills for other operations (NEW_ASSET, ...)
-
-
 def _parameters(op: Operation) -> list:
     found = [
         {'name': name, 'in': 'path', 'required': True, 'schema': {'type': 'string', 'minLength': 1}}
@@ -97,8 +67,8 @@ def _path_names(path: str) -> list:
 
 
 def _request_body(op: Operation) -> dict | None:
-    if op.json_body is not None:
-        return {'required': True, 'content': {'application/json': {'schema': op.json_body}}}
+    if op.document is not None:
+        return {'required': True, 'content': {'application/json': {'schema': op.document.SCHEMA}}}
     declared = forms.declared(op.form)
     if op.method not in ('POST', 'PUT') or not op.body or not declared:
         return None
@@ -120,20 +90,26 @@ def _responses(op: Operation) -> dict:
     success = dict(_SUCCESS[op.answer])
     if op.answer == 200 and op.media != 'application/json':
         success['content'] = {op.media: {'schema': {'type': 'string'}}}
-    statuses = {400, 500, 503, *op.errors}
-    if op.owner:
-        statuses.add(401)
-    if _path_names(op.path):
-        statuses.add(404)
-    if op.body and op.method in ('POST', 'PUT'):
-        statuses.add(415)
     error = {'$ref': '#/components/schemas/Error'}
     answers = {str(op.answer): success}
-    for status in sorted(statuses):
+    for status, refusals in _by_status(op).items():
         media = op.error_media if status < 500 else 'application/json'  # faults are JSON everywhere
         schema = error if media == 'application/json' else {'type': 'string'}
-        answers[str(status)] = {'description': _ERRORS[status], 'content': {media: {'schema': schema}}}
+        answers[str(status)] = {'description': _describe(refusals), 'content': {media: {'schema': schema}}}
     return answers
+
+
+def _by_status(op: Operation) -> dict[int, list[type[AssetgateError]]]:
+    """The error classes op can answer with, by status: derived from its declaration (routing.Operation.refusals)."""
+    found: dict[int, list] = {}
+    for refusal in op.refusals():
+        found.setdefault(refusal.status, []).append(refusal)
+    return dict(sorted(found.items()))
+
+
+def _describe(refusals) -> str:
+    """Each error code with its message, from the error classes themselves."""
+    return ' '.join(f'`{refusal.code}`: {refusal.message}' for refusal in refusals)
 
 
 def _links(op: Operation, operations) -> dict:
@@ -167,9 +143,9 @@ def _head_responses(op: Operation) -> dict:
             },
         }
     }
-    for status in sorted({404, 500, 503, *op.errors}):
+    for status, refusals in _by_status(op).items():
         answers[str(status)] = {
-            'description': _ERRORS[status] + ' No body; the code is in X-Error-Code.',
+            'description': _describe(refusals) + ' No body; the code is in X-Error-Code.',
             'headers': {'X-Error-Code': {'schema': {'type': 'string'}}},
         }
     return answers
@@ -192,7 +168,7 @@ def document(operations, base_url: str) -> dict:
         body = _request_body(op)
         if body:
             entry['requestBody'] = body
-        if op.owner:
+        if op.auth is OWNER:
             entry['security'] = [{'apiKey': []}]
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {

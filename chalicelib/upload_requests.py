@@ -7,7 +7,9 @@ request item is raised in the same transaction that creates each asset, under th
 """
 
 import fnmatch
+import functools
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
 from chalicelib import assets, keys, models, records, writes
@@ -152,8 +154,12 @@ def follow_up_routes(token: str, asset_id: str) -> str:
     return f'/upload-request/{token}/upload/{asset_id}'
 
 
-def receive(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
-    """A new asset of the request's owner, with its presigned upload, counted against ``max_files``."""
+def receive(s: Settings, token: str, wanted: Callable[[], assets.CreateRequest]) -> assets.Created:
+    """A new asset of the request's owner, with its presigned upload, counted against ``max_files``.
+
+    ``wanted`` reads the sender's file from the request once the link is known: an unknown link is a
+    404 whatever the sender sent."""
+    wanted = functools.cache(wanted)
     for _ in range(ATTEMPTS - 1):
         try:
             return _receive_once(s, token, wanted)
@@ -162,9 +168,10 @@ def receive(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Cre
     return _receive_once(s, token, wanted)
 
 
-def _receive_once(s: Settings, token: str, wanted: assets.CreateRequest) -> assets.Created:
+def _receive_once(s: Settings, token: str, read_wanted: Callable[[], assets.CreateRequest]) -> assets.Created:
     now = clock()
     item = current(token, now)
+    wanted = read_wanted()
     size = wanted.upload.size
     if item.max_size is not None and (size is None or size > int(item.max_size)):
         raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')

@@ -205,7 +205,7 @@ def file_headers(name: str, size: int | None, content_type: str) -> Response:
     return Response(body='', status_code=200, headers=headers)
 
 
-def bare_error(err: AssetgateError) -> Response:
+def bare_error(request, err: AssetgateError) -> Response:
     """An error for a HEAD request: its status and code in a header, no body."""
     return Response(body='', status_code=err.status, headers={'X-Error-Code': err.code, **NO_STORE})
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from chalice import Response
 
 from chalicelib.config import settings
-from chalicelib.errors import AssetgateError
+from chalicelib.errors import AssetgateError, RouteNotFound
+from chalicelib.web import share_base
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
 STATIC = os.path.join(HERE, 'static')
@@ -109,16 +110,16 @@ def request_page(base_url: str, request: dict | None, refused: AssetgateError | 
     )
 
 
+def refused_page(request, refused: AssetgateError) -> Response:
+    """An upload link's page for a link that takes no more files (or is unknown): why, with the error's status."""
+    return request_page(share_base(request), None, refused)
+
+
 def static_file(name: str) -> Response:
     """GET /static/{name}: a content-hashed file, cached for good; any other name is a 404 in the error shape."""
     found = _files()[1].get(name)
     if found is None:
-        body = {'error': {'code': 'route_not_found', 'message': 'No such file.', 'status': 404}}
-        return Response(
-            body=body,
-            status_code=404,
-            headers={'Content-Type': 'application/json', 'Cache-Control': 'no-store', **security_headers()},
-        )
+        raise RouteNotFound('No such file.')
     content, content_type = found
     return Response(
         body=content.decode('utf-8'),

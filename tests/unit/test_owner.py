@@ -371,27 +371,7 @@ def test_upload_landing_after_deletion_is_removed_by_the_s3_event(client, owner_
     assert created['asset']['id'] not in json.dumps(scan(aws))
 
 
-# --- owner isolation -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    'method, path',
-    [
-        ('GET', '/asset/{id}'),
-        ('GET', '/asset/{id}?version=1'),
-        ('GET', '/asset/{id}/meta'),
-        ('GET', '/asset/{id}/tokens'),
-        ('POST', '/asset/{id}/token'),
-        ('POST', '/asset/{id}/version'),
-        ('DELETE', '/asset/{id}'),
-    ],
-)
-def test_every_owner_route_answers_404_for_another_owners_asset(client, other_key, asset, aws, method, path):
-    before = scan(aws)
-    response = getattr(client.http, method.lower())(path.format(id=asset), headers=bearer(other_key))
-    assert response.status_code == 404
-    assert json.loads(response.body)['error']['code'] == 'asset_not_found'
-    assert scan(aws) == before
+# Owner isolation on every route: tests/unit/test_declared_operations.py walks the declared operations.
 
 
 # --- API keys --------------------------------------------------------------------------------------

@@ -225,11 +225,15 @@ def test_download_ttl_outside_10_to_the_stage_default_answers_400(client, owner_
     assert items_of_kind(aws, 'asset') == []
 
 
-def test_head_with_a_parameter_answers_400_with_no_body(client, shared, aws):
-    response = client.http.head(f'/asset-token/{shared["token"]["token"]}?download=1')
-    assert (response.status_code, response.body) == (400, b'')
-    assert response.headers['X-Error-Code'] == 'unknown_parameter'
+def test_parameters_a_chat_app_appends_to_a_link_are_ignored_by_head_preview_and_redeem(client, shared, aws):
+    link = f'/asset-token/{shared["token"]["token"]}?fbclid=IwAR3x&utm_source=newsletter'
+    head = client.http.head(link)
+    assert (head.status_code, head.body, head.headers['X-Asset-Size']) == (200, b'', '14')
+    preview = client.http.get(link, headers={'User-Agent': 'facebookexternalhit/1.1'})
+    assert preview.status_code == 200 and preview.headers['Content-Type'] == 'text/html; charset=utf-8'
     assert uses(aws) == 0
+    assert client.http.get(link).status_code == 302
+    assert uses(aws) == 1
 
 
 def test_a_stored_download_ttl_above_a_lowered_stage_default_is_cut_to_it(client, owner_key, shared, monkeypatch):
