@@ -15,17 +15,24 @@ MAX_HEADS = 3
 def record_landed(
     asset_id: str, number: int, landed: storage.Landed, asset: models.Asset | None = None
 ) -> models.Version | None:
-    """Mark a version ready, and move its asset and following tokens to it. Idempotent and race-safe.
+    """Mark a version ready, recording its object's size, ETag and SHA-256, and move its asset and
+    following tokens to it. Idempotent and race-safe.
 
     The updated version, or None when the version (so the asset) does not exist. ``asset``, when
     the caller has just read it, skips the writes its numbers rule out (they only ever grow).
+    What was recorded first stays: another ETag for a ready version changes nothing (uploads are
+    create-only, so only a direct write to the bucket can cause one; `make check-data` reports it).
     """
     version = Version(*keys.version(asset_id, number))
     ready = [Version.status.set(models.READY), Version.size.set(landed.size), Version.etag.set(landed.etag)]
     if landed.checksum:
         ready.append(Version.checksum.set(landed.checksum))
-    if not writes.update_if(version, ready, Version.ObjID.exists()):
-        return None
+    first = (Version.status != models.READY) | Version.etag.does_not_exist() | (Version.etag == landed.etag)
+    if not writes.update_if(version, ready, Version.ObjID.exists() & first):
+        try:
+            return records.version(asset_id, number)  # exists, landed with other bytes first: left as is
+        except VersionNotFound:
+            return None
     item = Asset(*keys.asset(asset_id))
     if asset is None or asset.ready_version is None or int(asset.ready_version) < number:
         if (
@@ -92,21 +99,19 @@ def on_s3_event(s: Settings, event: dict) -> int:
     marked = 0
     for record in event.get('Records', []):
         obj = record.get('s3', {}).get('object', {})
-        marked += on_object_created(s, unquote_plus(obj.get('key', '')), obj.get('size'), obj.get('eTag'))
+        marked += on_object_created(s, unquote_plus(obj.get('key', '')))
     return marked
 
 
-def on_object_created(s: Settings, key: str, size: int | None = None, etag: str | None = None) -> bool:
+def on_object_created(s: Settings, key: str) -> bool:
     """S3 ObjectCreated: mark the version ready. An object whose asset is gone is deleted."""
     parsed = keys.parse_object_key(key)
     if parsed is None:
         return False
-    if size is None or etag is None:
-        landed = storage.head(s, key)
-        if landed is None:
-            return False
-    else:
-        landed = storage.Landed(size=int(size), etag=etag.strip('"'))
+    # The event carries no checksum: S3's HEAD gives size, ETag and SHA-256 together.
+    landed = storage.head(s, key)
+    if landed is None:
+        return False
     if record_landed(*parsed, landed) is not None:
         return True
     # A presigned PUT can still land after its asset was deleted: leave no orphan behind.
