@@ -5,7 +5,6 @@ import hashlib
 
 import pytest
 import requests
-
 from assetgate_cli import upload as engine
 from assetgate_cli.errors import INTEGRITY, CliError
 from assetgate_cli.progress import Reporter
