@@ -149,7 +149,7 @@ def download(s: Settings, owner: str, asset_id: str, number: int | None = None) 
         version = records.version_of(asset, number)
         if version.status == models.ABORTED:
             raise UploadAborted()
-        if version.status != models.READY and landing.notice_upload(s, asset_id, number) is None:
+        if version.status != models.READY and landing.notice_upload(s, asset_id, number, version.upload_method) is None:
             raise UploadPending()
     return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
 
@@ -168,7 +168,8 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
         for ref in refs:
             batch.delete(models.Token(*keys.token(ref.token_hash)))
             batch.delete(ref)
-    storage.delete_objects(s, [v.s3_key for v in versions])
+    staged = [keys.staged_key(asset_id, int(v.number)) for v in versions if v.upload_method == 'post']
+    storage.delete_objects(s, [v.s3_key for v in versions] + staged)
     with models.Base.batch_write() as batch:
         for version in versions:
             batch.delete(version)

@@ -73,6 +73,8 @@ def newest(s: Settings, asset_id: str) -> tuple[models.Version | None, int | Non
         if heads < MAX_HEADS:
             heads += 1
             landed = storage.head(s, version.s3_key)
+            if landed is None and version.upload_method == 'post':
+                landed = _land_staged(s, asset_id, int(version.number))
             if landed is not None:
                 recorded = record_landed(asset_id, int(version.number), landed)
                 if recorded is not None:
@@ -81,10 +83,27 @@ def newest(s: Settings, asset_id: str) -> tuple[models.Version | None, int | Non
     return None, pending
 
 
-def notice_upload(s: Settings, asset_id: str, number: int) -> models.Version | None:
-    """Check S3 once for a pending version; record it if it has landed."""
+def notice_upload(s: Settings, asset_id: str, number: int, method: str | None = None) -> models.Version | None:
+    """Check S3 once for a pending version (and for a staged POST, unless ``method`` rules one out);
+    record it if it has landed."""
     landed = storage.head(s, keys.object_key(asset_id, number))
+    if landed is None and method in (None, 'post'):
+        landed = _land_staged(s, asset_id, number)
     return None if landed is None else record_landed(asset_id, number, landed)
+
+
+def _land_staged(s: Settings, asset_id: str, number: int) -> storage.Landed | None:
+    """Copy a staged browser POST to its version's key, create-only; what is there then, or None."""
+    staged, key = keys.staged_key(asset_id, number), keys.object_key(asset_id, number)
+    try:
+        if not storage.promote(s, staged, key):
+            return None
+    except storage.ObjectExists:
+        pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
+    landed = storage.head(s, key)
+    if landed is not None:
+        storage.delete_objects(s, [staged])
+    return landed
 
 
 def is_aborted(asset_id: str, number: int) -> bool:
@@ -104,7 +123,14 @@ def on_s3_event(s: Settings, event: dict) -> int:
 
 
 def on_object_created(s: Settings, key: str) -> bool:
-    """S3 ObjectCreated: mark the version ready. An object whose asset is gone is deleted."""
+    """S3 ObjectCreated: mark the version ready. An object whose asset is gone is deleted.
+
+    A staged browser POST is copied to its version's key, create-only, then deleted: a POST sent
+    again after its version landed is refused by S3 there, and so changes nothing.
+    """
+    staged = keys.parse_staged_key(key)
+    if staged is not None:
+        return _on_staged(s, *staged)
     parsed = keys.parse_object_key(key)
     if parsed is None:
         return False
@@ -117,3 +143,18 @@ def on_object_created(s: Settings, key: str) -> bool:
     # A presigned PUT can still land after its asset was deleted: leave no orphan behind.
     storage.delete_objects(s, [key])
     return False
+
+
+def _on_staged(s: Settings, asset_id: str, number: int) -> bool:
+    staged, key = keys.staged_key(asset_id, number), keys.object_key(asset_id, number)
+    # Landed bytes are never copied over: not when a HEAD finds them, and S3 refuses the copy (412)
+    # when they land in between. (LocalStack 2026.3 answers that 412 after overwriting: the HEAD
+    # keeps its tests honest, docs/uploads.md.)
+    if storage.head(s, key) is None:
+        try:
+            if not storage.promote(s, staged, key):
+                return False  # gone already (a first touch copied it): its own event follows the copy
+        except storage.ObjectExists:
+            pass  # the version's bytes landed before this POST: S3 kept them
+    storage.delete_objects(s, [staged])
+    return on_object_created(s, key)

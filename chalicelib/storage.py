@@ -140,6 +140,22 @@ def _refused_as_existing(exc: ClientError) -> bool:
     return error.get('Code') == 'PreconditionFailed' or status == 412
 
 
+def promote(s: Settings, staged: str, key: str) -> bool:
+    """Copy a staged POST to its version's key, create-only: True when copied, False when nothing is
+    staged. ObjectExists when the key already holds an object (S3's 412): landed bytes stay."""
+    try:
+        aws.s3(s, long=True).copy_object(
+            Bucket=s.bucket, Key=key, CopySource={'Bucket': s.bucket, 'Key': staged}, IfNoneMatch=CREATE_ONLY
+        )
+    except ClientError as exc:
+        if _refused_as_existing(exc):
+            raise ObjectExists(key) from None
+        if exc.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
+            return False
+        raise
+    return True
+
+
 def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
     try:
         aws.s3(s).abort_multipart_upload(Bucket=s.bucket, Key=key, UploadId=upload_id)

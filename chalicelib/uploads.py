@@ -6,7 +6,7 @@ them absolute with the API's public base URL.
 
 from typing import NamedTuple
 
-from chalicelib import landing, limits, models, records, storage, writes
+from chalicelib import keys, landing, limits, models, records, storage, writes
 from chalicelib.config import Settings
 from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, UploadIncomplete
 
@@ -43,7 +43,9 @@ def start(
     if wanted.method == 'post':
         high = wanted.size if wanted.size is not None else min(s.max_asset_size, limits.MAX_SINGLE_PUT)
         low = wanted.size if wanted.size is not None else 0
-        return storage.presign_post(s, version.s3_key, version.content_type, now, low, high)
+        # Not to the version's key: a form cannot be create-only, so landing copies it there create-only.
+        staged = keys.staged_key(asset_id, int(version.number))
+        return storage.presign_post(s, staged, version.content_type, now, low, high)
     if wanted.method == 'multipart':
         plan = (
             limits.plan_parts(wanted.size, s.part_size)

@@ -8,7 +8,7 @@ rule the app keeps (README, "Data design"):
 - an Asset has every Version 1..n and its OwnerAsset; each Version, TokenRef and OwnerAsset has its Asset;
 - a Token has its TokenRef and its Asset, a TokenRef its Token; an ApiKey its OwnerApiKey and the reverse;
 - a ready Version's object exists at the recorded size, ETag and SHA-256 (so a swap of equal length
-  shows); every object under assets/ has a Version;
+  shows); every object under assets/ has a Version (a staged browser POST, <key>.post, its POST Version);
 - a multipart upload belongs to a pending Version and is younger than the lifecycle rule
   (ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day).
 An item whose DynamoDB TTL has passed is on its way out (TTL deletes a pair's items at
@@ -260,6 +260,11 @@ def check(s: Settings, now: float | None = None) -> Report:
     for key, listed in sorted(objects.items()):
         if not key.startswith(ASSETS_PREFIX):
             counts['objects_outside_assets'] += 1
+            continue
+        staged = keys.parse_staged_key(key)
+        if staged is not None and getattr(versions.get(keys.object_key(*staged)), 'upload_method', None) == 'post':
+            # A browser POST not yet copied to its version's key, or sent again after it landed (never served).
+            counts['staged_posts'] += 1
             continue
         if keys.parse_object_key(key) is None or key not in versions:
             problem('object_without_version', key, f'{listed.size} bytes')

@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from chalicelib import keys, storage
+from chalicelib import keys, landing, storage
 from chalicelib.config import settings
 from tests.conformance.test_presigned_urls import _s3_error_code
 
@@ -130,3 +130,46 @@ def test_complete_onto_a_key_that_holds_other_bytes_answers_409_and_keeps_them(
     assert response.status_code == 409 and json.loads(response.body)['error']['code'] == 'object_exists'
     assert _object(s3, aws, asset_id) == b'there first'
     assert s3.list_multipart_uploads(Bucket=aws.bucket, Prefix=keys.object_prefix(asset_id)).get('Uploads', []) == []
+
+
+# --- browser POST: a form cannot send If-None-Match, so it is staged and copied create-only ---------
+
+
+def _post(upload: dict, data: bytes) -> requests.Response:
+    files = {**{name: (None, value) for name, value in upload['fields'].items()}, 'file': ('f.txt', data)}
+    return requests.post(upload['url'], files=files, timeout=30)
+
+
+def _keys(s3, aws, asset_id: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=aws.bucket, Prefix=keys.object_prefix(asset_id))
+    return sorted(o['Key'] for o in listed.get('Contents', []))
+
+
+def test_a_browser_post_lands_by_a_create_only_copy(create, follow, s3, aws):
+    created = create('name=form.txt&token=1&upload=post')
+    asset_id = created['asset']['id']
+    assert _post(created['upload'], ORIGINAL).status_code in (200, 201, 204)
+    assert _keys(s3, aws, asset_id) == [keys.staged_key(asset_id, 1)]
+
+    download = follow(created['token']['url'])  # the first touch copies it to the version's key
+
+    assert download.content == ORIGINAL and download.headers['Content-Type'] == 'text/plain'
+    assert _keys(s3, aws, asset_id) == [keys.object_key(asset_id, 1)]
+
+
+def test_a_post_sent_again_after_landing_never_reaches_the_versions_key(create, follow, s3, aws):
+    created = create('name=form.txt&token=1&upload=post')
+    asset_id = created['asset']['id']
+    assert _post(created['upload'], ORIGINAL).status_code in (200, 201, 204)
+    assert follow(created['token']['url']).content == ORIGINAL
+
+    # The form's policy still holds for its TTL, so S3 takes the bytes again, at the staging key only...
+    assert _post(created['upload'], SWAPPED).status_code in (200, 201, 204)
+    assert _keys(s3, aws, asset_id) == [keys.object_key(asset_id, 1), keys.staged_key(asset_id, 1)]
+    assert _object(s3, aws, asset_id) == ORIGINAL
+    # ...and its S3 event copies nothing over the landed bytes: it drops the staged copy.
+    assert landing.on_object_created(settings(), keys.staged_key(asset_id, 1)) is True
+
+    assert _keys(s3, aws, asset_id) == [keys.object_key(asset_id, 1)]
+    assert _object(s3, aws, asset_id) == ORIGINAL
+    assert follow(created['token']['url']).content == ORIGINAL

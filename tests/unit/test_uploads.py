@@ -149,11 +149,65 @@ def test_browser_post_policy_pins_key_type_and_length(client, owner_key, aws, mo
     assert response.status_code == 201
     upload = body['upload']
     assert upload['method'] == 'POST' and set(upload) == {'method', 'url', 'fields', 'expires_at'}
-    assert upload['fields']['key'] == keys.object_key(body['asset']['id'], 1)
+    # A staging key beside the version's: landing copies it there create-only.
+    assert upload['fields']['key'] == keys.staged_key(body['asset']['id'], 1)
     policy = json.loads(base64.b64decode(upload['fields']['policy']))
     assert ['content-length-range', 0, 1048576] in policy['conditions']
-    assert {'key': keys.object_key(body['asset']['id'], 1)} in policy['conditions']
+    assert {'key': keys.staged_key(body['asset']['id'], 1)} in policy['conditions']
     assert {'Content-Type': 'image/png'} in policy['conditions']
+
+
+def test_a_browser_post_lands_by_a_copy_to_the_versions_key_on_first_touch(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+    asset_id = body['asset']['id']
+    staged, key = keys.staged_key(asset_id, 1), keys.object_key(asset_id, 1)
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'posted bytes', ContentType='image/png')  # the form's POST
+
+    response = get(client, f'/asset-token/{body["token"]["token"]}')[0]
+
+    assert response.status_code == 302 and f'/{key}?' in response.headers['Location']
+    stored = s3.get_object(Bucket=aws.bucket, Key=key)
+    assert stored['Body'].read() == b'posted bytes' and stored['ContentType'] == 'image/png'
+    assert [o['Key'] for o in s3.list_objects_v2(Bucket=aws.bucket)['Contents']] == [key]  # staging copy gone
+    item = items_of_kind(aws, 'version')[0]
+    assert item['status']['S'] == 'ready' and item['etag']['S'] == stored['ETag'].strip('"')
+
+
+def test_a_browser_post_sent_again_after_landing_changes_nothing(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+    asset_id = body['asset']['id']
+    staged, key = keys.staged_key(asset_id, 1), keys.object_key(asset_id, 1)
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'reviewed bytes', ContentType='image/png')
+    assert landing.on_object_created(aws, staged) is True  # its S3 event
+    recorded = items_of_kind(aws, 'version')[0]
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'swapped bytes!', ContentType='image/png')  # the same form again
+
+    assert landing.on_object_created(aws, staged) is True
+
+    assert s3.get_object(Bucket=aws.bucket, Key=key)['Body'].read() == b'reviewed bytes'
+    assert [o['Key'] for o in s3.list_objects_v2(Bucket=aws.bucket)['Contents']] == [key]
+    assert items_of_kind(aws, 'version')[0] == recorded and recorded['status']['S'] == 'ready'
+
+
+def test_a_browser_post_not_sent_yet_leaves_the_version_pending(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+
+    response, error = get(client, f'/asset-token/{body["token"]["token"]}')
+
+    assert response.status_code == 409 and error['error']['code'] == 'upload_pending'
+    assert s3.list_objects_v2(Bucket=aws.bucket).get('KeyCount') == 0
+    assert items_of_kind(aws, 'version')[0]['status']['S'] == 'pending'
+
+
+def test_deleting_an_asset_removes_a_staged_post_too(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post')
+    asset_id = body['asset']['id']
+    s3.put_object(Bucket=aws.bucket, Key=keys.staged_key(asset_id, 1), Body=b'posted')
+
+    assert client.http.delete(f'/asset/{asset_id}', headers=bearer(owner_key)).status_code == 204
+
+    assert s3.list_objects_v2(Bucket=aws.bucket).get('KeyCount') == 0
+    assert {i['kind']['S'] for i in scan(aws)} == {'apikey', 'owner_apikey'}  # the owner's key only
 
 
 def test_browser_post_with_declared_size_allows_exactly_that_length(client, owner_key):
