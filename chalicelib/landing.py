@@ -98,7 +98,7 @@ def _land_staged(s: Settings, asset_id: str, number: int) -> storage.Landed | No
     try:
         if not storage.promote(s, staged, key):
             return None
-    except storage.ObjectExists:
+    except storage.KeyTaken:
         pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
     landed = storage.head(s, key)
     if landed is not None:
@@ -154,7 +154,7 @@ def _on_staged(s: Settings, asset_id: str, number: int) -> bool:
         try:
             if not storage.promote(s, staged, key):
                 return False  # gone already (a first touch copied it): its own event follows the copy
-        except storage.ObjectExists:
+        except storage.KeyTaken:
             pass  # the version's bytes landed before this POST: S3 kept them
     storage.delete_objects(s, [staged])
     return on_object_created(s, key)

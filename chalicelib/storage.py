@@ -24,8 +24,8 @@ class Landed(NamedTuple):
     checksum: str | None = None
 
 
-class ObjectExists(Exception):
-    """S3 refused a create-only write: the key already holds an object."""
+class KeyTaken(Exception):
+    """S3 refused a create-only write: the key already holds an object (its 412)."""
 
 
 def presign_put(
@@ -108,7 +108,7 @@ def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
 
 def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> tuple[str, str | None]:
     """Complete an upload from its listed parts, create-only: (ETag, S3's composite SHA-256 when parts
-    carried one). ObjectExists when the key already holds an object (S3's 412)."""
+    carried one). KeyTaken when the key already holds an object (S3's 412)."""
     listed = [
         {
             'PartNumber': p['PartNumber'],
@@ -123,7 +123,7 @@ def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict])
         )
     except ClientError as exc:
         if _refused_as_existing(exc):
-            raise ObjectExists(key) from None
+            raise KeyTaken(key) from None
         raise
     return answer['ETag'].strip('"'), answer.get('ChecksumSHA256')
 
@@ -142,14 +142,14 @@ def _refused_as_existing(exc: ClientError) -> bool:
 
 def promote(s: Settings, staged: str, key: str) -> bool:
     """Copy a staged POST to its version's key, create-only: True when copied, False when nothing is
-    staged. ObjectExists when the key already holds an object (S3's 412): landed bytes stay."""
+    staged. KeyTaken when the key already holds an object (S3's 412): landed bytes stay."""
     try:
         aws.s3(s, long=True).copy_object(
             Bucket=s.bucket, Key=key, CopySource={'Bucket': s.bucket, 'Key': staged}, IfNoneMatch=CREATE_ONLY
         )
     except ClientError as exc:
         if _refused_as_existing(exc):
-            raise ObjectExists(key) from None
+            raise KeyTaken(key) from None
         if exc.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
             return False
         raise

@@ -238,7 +238,7 @@ def _complete_create_only(s: Settings, version: models.Version, parts: list[dict
     this upload must not replace: it is aborted and the caller told (ObjectExists, 409)."""
     try:
         etag, checksum = storage.complete_multipart(s, version.s3_key, version.upload_id, parts)
-    except storage.ObjectExists:
+    except storage.KeyTaken:
         there = storage.head(s, version.s3_key)
         if there is not None and there.etag == storage.multipart_etag(parts):
             return there

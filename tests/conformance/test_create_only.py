@@ -107,7 +107,7 @@ def test_a_second_complete_after_landing_is_refused_by_s3(create, client, owner_
     try:
         storage.complete_multipart(s, key, other, parts)
         refused = False
-    except storage.ObjectExists:
+    except storage.KeyTaken:
         refused = True
 
     assert refused

@@ -617,7 +617,7 @@ def test_complete_refused_because_its_own_upload_landed_meanwhile_records_it(
 
     def completed_by_someone_else(*args):
         real(*args)
-        raise storage.ObjectExists()
+        raise storage.KeyTaken()
 
     monkeypatch.setattr(storage, 'complete_multipart', completed_by_someone_else)
 
