@@ -166,7 +166,7 @@ def download(s: Settings, owner: str, asset_id: str, number: int | None = None) 
         version = records.version_of(asset, number)
         if version.status == models.ABORTED:
             raise UploadAborted()
-        if version.status != models.READY and landing.notice_upload(s, asset_id, number) is None:
+        if version.status != models.READY and landing.notice_upload(s, asset_id, number, version.upload_method) is None:
             raise UploadPending()
     return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
 
@@ -194,7 +194,8 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
             batch.delete(models.Token(*keys.token(ref.token_hash)))
             batch.delete(ref)
     # Objects before versions: an S3 failure here leaves every object still named by its version.
-    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)])
+    staged = [keys.staged_key(asset_id, int(v.number)) for v in versions if v.upload_method == 'post']
+    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)] + staged)
     with models.Base.batch_write() as batch:
         for version in versions:
             batch.delete(version)

@@ -15,9 +15,10 @@ from chalicelib.config import Settings
 
 # API Gateway gives up on a request after 29 s. A DynamoDB or S3 call may take at most
 # 3 attempts x (1 s to connect + 3 s to read) plus standard-mode backoff (< 1 s, then < 2 s):
-# under 15 s. CompleteMultipartUpload alone may legitimately take long (S3 assembles the object),
-# so it gets one attempt with a 20 s read on a client of its own. Across a request's calls, no
-# attempt starts unless it can end within REQUEST_BUDGET: the request answers 503 instead.
+# under 15 s. CompleteMultipartUpload and CopyObject (a staged POST's landing) may legitimately
+# take long (S3 assembles or copies the object), so they get one attempt with a 20 s read on a
+# client of their own. Across a request's calls, no attempt starts unless it can end within
+# REQUEST_BUDGET: the request answers 503 instead.
 REQUEST_BUDGET = 28.0
 CONNECT_TIMEOUT = 1
 READ_TIMEOUT = 3
@@ -59,7 +60,7 @@ pynamodb.connection.base.get_session = botocore_session
 def s3(s: Settings, long: bool = False):
     """The S3 client: SigV4 (boto3 would presign SigV2 in us-east-1), regional endpoint, standard retries.
 
-    ``long``: the client for the one call that may take long (CompleteMultipartUpload).
+    ``long``: the client for the calls that may take long (CompleteMultipartUpload, CopyObject).
     """
     key = (s.region, s.s3_endpoint_url, long)
     client = _s3.get(key)
@@ -102,7 +103,7 @@ def _before_attempt(event_name: str = '', **_) -> None:
     started = _started.get()
     if started is not None:
         longest = CONNECT_TIMEOUT + (
-            LONG_READ_TIMEOUT if event_name.endswith('.CompleteMultipartUpload') else READ_TIMEOUT
+            LONG_READ_TIMEOUT if event_name.endswith(('.CompleteMultipartUpload', '.CopyObject')) else READ_TIMEOUT
         )
         if time.monotonic() - started + longest > REQUEST_BUDGET:
             raise OutOfTime()

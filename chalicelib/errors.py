@@ -36,6 +36,15 @@ class UploadIncomplete(AssetgateError):
     message = 'The multipart upload does not have every part at its planned size yet.'
 
 
+class ObjectExists(AssetgateError):
+    status = 409
+    code = 'object_exists'
+    message = (
+        "Other bytes already landed at this version's object, and landed bytes are never replaced: "
+        'this multipart upload was aborted. Upload a new version instead.'
+    )
+
+
 class UnknownParameter(AssetgateError):
     code = 'unknown_parameter'
     message = 'The request has a parameter this route does not take.'

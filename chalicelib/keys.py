@@ -162,3 +162,19 @@ def parse_object_key(key: str) -> tuple[str, int] | None:
     if len(parts) != 2 or not is_uuid4(parts[0]) or not parts[1].isdigit():
         return None
     return parts[0], int(parts[1])
+
+
+# A browser POST cannot be create-only (S3 takes no If-None-Match in a form), so it writes to a
+# staging key beside the version's; landing copies it create-only to the version's key.
+STAGED_SUFFIX = '.post'
+
+
+def staged_key(asset_id: str, number: int) -> str:
+    """Where a browser POST of one version writes; the version's own key gets a create-only copy."""
+    return f'{object_key(asset_id, number)}{STAGED_SUFFIX}'
+
+
+def parse_staged_key(key: str) -> tuple[str, int] | None:
+    if not key.endswith(STAGED_SUFFIX):
+        return None
+    return parse_object_key(key[: -len(STAGED_SUFFIX)])

@@ -1,5 +1,6 @@
 """S3: presigned upload and download URLs, multipart calls, and the HeadObject that notices a landed upload."""
 
+import hashlib
 import unicodedata
 from typing import NamedTuple
 from urllib.parse import quote
@@ -10,20 +11,32 @@ from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.errors import DependencyUnavailable
 
+# Every upload is create-only: S3 refuses (412) a write to a key that already holds an object, so
+# the bytes of a landed version never change (docs/uploads.md, "Landed bytes are immutable").
+CREATE_ONLY = '*'
+
 
 class Landed(NamedTuple):
     size: int
     etag: str
-    checksum: str | None = None  # S3's composite SHA-256 of a multipart upload's part checksums
+    # S3's SHA-256 as it reports it: the whole object's (a PUT that signed one), or the composite
+    # "<base64>-<parts>" of a multipart upload's part checksums; None when the upload carried none.
+    checksum: str | None = None
+
+
+class KeyTaken(Exception):
+    """S3 refused a create-only write: the key already holds an object (its 412)."""
 
 
 def presign_put(
     s: Settings, key: str, content_type: str, now: int, size: int | None = None, sha256: str | None = None
 ) -> dict:
-    """A presigned PUT. Every header listed in upload.headers is signed, so S3 rejects a PUT
-    whose type, length or SHA-256 differs from what was declared."""
-    params = {'Bucket': s.bucket, 'Key': key, 'ContentType': content_type}
-    headers = {'Content-Type': content_type}
+    """A presigned, create-only PUT. Every header listed in upload.headers is signed, so S3 rejects a
+    PUT whose type, length or SHA-256 differs from what was declared, or one without
+    ``If-None-Match: *``; and S3 answers 412 to any PUT after the bytes landed. ``check`` is a
+    presigned HEAD of the object: after a 412, the client confirms its own bytes are the ones there."""
+    params = {'Bucket': s.bucket, 'Key': key, 'ContentType': content_type, 'IfNoneMatch': CREATE_ONLY}
+    headers = {'Content-Type': content_type, 'If-None-Match': CREATE_ONLY}
     if size is not None:
         params['ContentLength'] = size
         headers['Content-Length'] = str(size)
@@ -31,7 +44,21 @@ def presign_put(
         params['ChecksumSHA256'] = sha256
         headers['x-amz-checksum-sha256'] = sha256
     url = aws.s3(s).generate_presigned_url('put_object', Params=params, ExpiresIn=s.upload_ttl)
-    return {'method': 'PUT', 'url': url, 'headers': headers, 'expires_at': now + s.upload_ttl}
+    return {
+        'method': 'PUT',
+        'url': url,
+        'headers': headers,
+        'check': presign_head(s, key),
+        'expires_at': now + s.upload_ttl,
+    }
+
+
+def presign_head(s: Settings, key: str) -> dict:
+    """A presigned HEAD of an upload's object: its length, ETag and SHA-256 (x-amz-checksum-sha256), no bytes."""
+    url = aws.s3(s).generate_presigned_url(
+        'head_object', Params={'Bucket': s.bucket, 'Key': key, 'ChecksumMode': 'ENABLED'}, ExpiresIn=s.upload_ttl
+    )
+    return {'method': 'HEAD', 'url': url, 'headers': {'x-amz-checksum-mode': 'ENABLED'}}
 
 
 def presign_post(s: Settings, key: str, content_type: str, now: int, low: int, high: int) -> dict:
@@ -80,7 +107,8 @@ def list_parts(s: Settings, key: str, upload_id: str) -> list[dict] | None:
 
 
 def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict]) -> tuple[str, str | None]:
-    """Complete an upload from its listed parts: (ETag, S3's composite SHA-256 when parts carried one)."""
+    """Complete an upload from its listed parts, create-only: (ETag, S3's composite SHA-256 when parts
+    carried one). KeyTaken when the key already holds an object (S3's 412)."""
     listed = [
         {
             'PartNumber': p['PartNumber'],
@@ -89,10 +117,43 @@ def complete_multipart(s: Settings, key: str, upload_id: str, parts: list[dict])
         }
         for p in parts
     ]
-    answer = aws.s3(s, long=True).complete_multipart_upload(
-        Bucket=s.bucket, Key=key, UploadId=upload_id, MultipartUpload={'Parts': listed}
-    )
+    try:
+        answer = aws.s3(s, long=True).complete_multipart_upload(
+            Bucket=s.bucket, Key=key, UploadId=upload_id, MultipartUpload={'Parts': listed}, IfNoneMatch=CREATE_ONLY
+        )
+    except ClientError as exc:
+        if _refused_as_existing(exc):
+            raise KeyTaken(key) from None
+        raise
     return answer['ETag'].strip('"'), answer.get('ChecksumSHA256')
+
+
+def multipart_etag(parts: list[dict]) -> str:
+    """The ETag S3 gives the object completed from these parts: MD5 of their binary MD5s, "-<count>"."""
+    digests = b''.join(bytes.fromhex(p['ETag'].strip('"')) for p in sorted(parts, key=lambda p: int(p['PartNumber'])))
+    return f'{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}'
+
+
+def _refused_as_existing(exc: ClientError) -> bool:
+    error = exc.response.get('Error', {})
+    status = exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
+    return error.get('Code') == 'PreconditionFailed' or status == 412
+
+
+def promote(s: Settings, staged: str, key: str) -> bool:
+    """Copy a staged POST to its version's key, create-only: True when copied, False when nothing is
+    staged. KeyTaken when the key already holds an object (S3's 412): landed bytes stay."""
+    try:
+        aws.s3(s, long=True).copy_object(
+            Bucket=s.bucket, Key=key, CopySource={'Bucket': s.bucket, 'Key': staged}, IfNoneMatch=CREATE_ONLY
+        )
+    except ClientError as exc:
+        if _refused_as_existing(exc):
+            raise KeyTaken(key) from None
+        if exc.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
+            return False
+        raise
+    return True
 
 
 def abort_multipart(s: Settings, key: str, upload_id: str) -> None:
@@ -118,14 +179,16 @@ def presign_get(s: Settings, key: str, name: str, content_type: str, ttl: int | 
 
 
 def head(s: Settings, key: str) -> Landed | None:
-    """Size and ETag of an uploaded object, or None while nothing is there."""
+    """Size, ETag and SHA-256 (when S3 has one) of an uploaded object, or None while nothing is there."""
     try:
-        answer = aws.s3(s).head_object(Bucket=s.bucket, Key=key)
+        answer = aws.s3(s).head_object(Bucket=s.bucket, Key=key, ChecksumMode='ENABLED')
     except ClientError as exc:
         if exc.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
             return None
         raise
-    return Landed(size=int(answer['ContentLength']), etag=answer['ETag'].strip('"'))
+    return Landed(
+        size=int(answer['ContentLength']), etag=answer['ETag'].strip('"'), checksum=answer.get('ChecksumSHA256')
+    )
 
 
 def bucket_reachable(s: Settings) -> None:

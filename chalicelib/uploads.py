@@ -6,9 +6,9 @@ them absolute with the API's public base URL.
 
 from typing import NamedTuple
 
-from chalicelib import landing, limits, models, records, storage, writes
+from chalicelib import keys, landing, limits, models, records, storage, writes
 from chalicelib.config import Settings
-from chalicelib.errors import Conflict, InvalidParameter, UploadIncomplete
+from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, UploadIncomplete
 
 Version = models.Version
 
@@ -43,7 +43,9 @@ def start(
     if wanted.method == 'post':
         high = wanted.size if wanted.size is not None else min(s.max_asset_size, limits.MAX_SINGLE_PUT)
         low = wanted.size if wanted.size is not None else 0
-        return storage.presign_post(s, version.s3_key, version.content_type, now, low, high)
+        # Not to the version's key: a form cannot be create-only, so landing copies it there create-only.
+        staged = keys.staged_key(asset_id, int(version.number))
+        return storage.presign_post(s, staged, version.content_type, now, low, high)
     if wanted.method == 'multipart':
         plan = (
             limits.plan_parts(wanted.size, s.part_size)
@@ -225,12 +227,24 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
                 [Version.declared_size.set(size), Version.part_count.set(len(parts))],
                 Version.ObjID.exists() & Version.declared_size.does_not_exist(),
             )
-        etag, checksum = storage.complete_multipart(
-            s, version.s3_key, version.upload_id, sorted(parts, key=lambda p: int(p['PartNumber']))
-        )
-        landed = storage.Landed(size=size, etag=etag, checksum=checksum)
+        landed = _complete_create_only(s, version, sorted(parts, key=lambda p: int(p['PartNumber'])), size)
     recorded = landing.record_landed(asset_id, int(version.number), landed, asset=asset)
     return asset, recorded or version
+
+
+def _complete_create_only(s: Settings, version: models.Version, parts: list[dict], size: int) -> storage.Landed:
+    """Complete in S3, create-only. When S3 refuses because the key holds an object, it is this very
+    upload's (a concurrent complete got there first: its ETag is the parts') or else other bytes, which
+    this upload must not replace: it is aborted and the caller told (ObjectExists, 409)."""
+    try:
+        etag, checksum = storage.complete_multipart(s, version.s3_key, version.upload_id, parts)
+    except storage.KeyTaken:
+        there = storage.head(s, version.s3_key)
+        if there is not None and there.etag == storage.multipart_etag(parts):
+            return there
+        storage.abort_multipart(s, version.s3_key, version.upload_id)
+        raise ObjectExists() from None
+    return storage.Landed(size=size, etag=etag, checksum=checksum)
 
 
 def abort(s: Settings, owner: str, asset_id: str, number: int | None) -> None:

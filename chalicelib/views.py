@@ -37,7 +37,8 @@ def version(item: models.Version) -> dict:
         'declared_size': _number(item.declared_size),
         'sha256': item.sha256,
         'part_checksums': bool(item.part_checksums),
-        'multipart_checksum': item.checksum,
+        'multipart_checksum': item.checksum if item.upload_method == 'multipart' else None,
+        'checksum_sha256': item.checksum,  # S3's, recorded when the bytes landed (composite for multipart)
     }
 
 

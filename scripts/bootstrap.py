@@ -18,10 +18,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # Browser uploads and downloads from the owner app: its origins only, never '*'. Browsers set
-# Content-Length themselves, so it is no allowed header; the app sends the signed type and checksum.
+# Content-Length themselves, so it is no allowed header; the app sends the signed type, checksum and
+# If-None-Match (every upload is create-only), and asks for the checksum when it checks a landed upload.
 CORS_METHODS = ['GET', 'HEAD', 'PUT', 'POST']
-CORS_HEADERS = ['content-type', 'x-amz-checksum-sha256']
-CORS_EXPOSE = ['ETag']  # browsers need each part's ETag to complete a multipart upload
+CORS_HEADERS = ['content-type', 'if-none-match', 'x-amz-checksum-mode', 'x-amz-checksum-sha256']
+# Browsers need each part's ETag to complete a multipart upload, and a landed upload's SHA-256 to check it.
+CORS_EXPOSE = ['ETag', 'x-amz-checksum-sha256']
 CORS_MAX_AGE = 3600
 PUBLIC_ACCESS_BLOCK = {
     'BlockPublicAcls': True,

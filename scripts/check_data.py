@@ -7,7 +7,8 @@ multipart uploads, then reports counts per kind and every item or object that br
 rule the app keeps (README, "Data design"):
 - an Asset has every Version 1..n and its OwnerAsset; each Version, TokenRef and OwnerAsset has its Asset;
 - a Token has its TokenRef and its Asset, a TokenRef its Token; an ApiKey its OwnerApiKey and the reverse;
-- a ready Version's object exists at the recorded size; every object under assets/ has a Version;
+- a ready Version's object exists at the recorded size, ETag and SHA-256 (so a swap of equal length
+  shows); every object under assets/ has a Version (a staged browser POST, <key>.post, its POST Version);
 - a multipart upload belongs to a pending Version and is younger than the lifecycle rule
   (ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day).
 An item whose DynamoDB TTL has passed is on its way out (TTL deletes a pair's items at
@@ -23,6 +24,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -87,12 +89,33 @@ def _s3(s: Settings):
     return boto3.session.Session().client('s3', region_name=s.region, endpoint_url=s.s3_endpoint_url, config=_RETRIES)
 
 
-def _objects(client, bucket: str) -> dict:
+class Listed(NamedTuple):
+    size: int
+    etag: str
+
+
+def _objects(client, bucket: str) -> dict[str, Listed]:
     found = {}
     for page in client.get_paginator('list_objects_v2').paginate(Bucket=bucket):
         for obj in page.get('Contents', []):
-            found[obj['Key']] = obj['Size']
+            found[obj['Key']] = Listed(obj['Size'], obj['ETag'].strip('"'))
     return found
+
+
+def _sha256(client, bucket: str, key: str) -> str | None:
+    """S3's SHA-256 of an object (composite for multipart), or None when it has none."""
+    return client.head_object(Bucket=bucket, Key=key, ChecksumMode='ENABLED').get('ChecksumSHA256')
+
+
+def _changed(client, bucket: str, version, listed: Listed) -> str:
+    """How the object differs from what landing recorded (ETag, then SHA-256); '' when it does not."""
+    if version.etag is not None and version.etag != listed.etag:
+        return f'recorded ETag {version.etag}, object {listed.etag}'
+    if version.checksum is not None:
+        found = _sha256(client, bucket, version.s3_key)
+        if found != version.checksum:
+            return f'recorded SHA-256 {version.checksum}, object {found or "none"}'
+    return ''
 
 
 def _multipart_uploads(client, bucket: str) -> list:
@@ -234,23 +257,30 @@ def check(s: Settings, now: float | None = None) -> Report:
     client = _s3(s)
     objects = _objects(client, s.bucket)
     counts['objects'] = len(objects)
-    for key, size in sorted(objects.items()):
+    for key, listed in sorted(objects.items()):
         if not key.startswith(ASSETS_PREFIX):
             counts['objects_outside_assets'] += 1
             continue
+        staged = keys.parse_staged_key(key)
+        if staged is not None and getattr(versions.get(keys.object_key(*staged)), 'upload_method', None) == 'post':
+            # A browser POST not yet copied to its version's key, or sent again after it landed (never served).
+            counts['staged_posts'] += 1
+            continue
         if keys.parse_object_key(key) is None or key not in versions:
-            problem('object_without_version', key, f'{size} bytes')
+            problem('object_without_version', key, f'{listed.size} bytes')
     for s3_key, version in sorted(versions.items()):
         if version.status != models.READY:
             continue
         if s3_key not in objects:
             problem('ready_version_without_object', f'{version.ObjID} / {version.ObjSort}', s3_key)
-        elif version.size is not None and int(version.size) != objects[s3_key]:
+        elif version.size is not None and int(version.size) != objects[s3_key].size:
             problem(
                 'ready_version_size_mismatch',
                 f'{version.ObjID} / {version.ObjSort}',
-                f'recorded {int(version.size)}, object {objects[s3_key]}',
+                f'recorded {int(version.size)}, object {objects[s3_key].size}',
             )
+        elif changed := _changed(client, s.bucket, version, objects[s3_key]):
+            problem('ready_version_object_changed', f'{version.ObjID} / {version.ObjSort}', changed)
 
     uploads = _multipart_uploads(client, s.bucket)
     counts['multipart_uploads'] = len(uploads)

@@ -27,6 +27,7 @@
     version_not_found: 'This asset has no such version.',
     upload_pending: 'The file has not finished uploading yet, so there is nothing to download.',
     upload_incomplete: 'Some parts of the upload did not reach storage. Retry the upload.',
+    object_exists: 'Other bytes already landed for this file and were not replaced. Upload it again as a new file.',
     conflict: 'Another change to this asset happened at the same time. Reload and try again.',
     token_revoked: 'This link was revoked.',
     token_expired: 'This link has expired.',

@@ -19,6 +19,7 @@
     too_large: 'This file is larger than this link takes.',
     content_type_not_allowed: 'This link does not take files of this type.',
     upload_incomplete: 'Some parts of the upload did not reach storage. Retry the upload.',
+    object_exists: 'Other bytes already landed for this file and were not replaced. Upload it again as a new file.',
     conflict: 'The server was busy; retry the upload.',
     service_unavailable: 'The service is unavailable for a moment; retry the upload.',
     network: 'The server could not be reached. Check your connection, then retry.',

@@ -51,6 +51,8 @@
     if (error.isPlain) return error.message
     const status = error.source && error.source.status
     if (error.message === 'Request has expired') return 'The upload link expired. Remove the file and add it again.'
+    // Uploads are create-only: a retry after a landed attempt whose answer was lost gets 412.
+    if (status === 412) return 'Storage already holds bytes for this upload and kept them. Check the asset before uploading it again.'
     if (status) return `Storage refused the upload (HTTP ${status}). Retry it, or remove the file and add it again.`
     return 'The upload could not reach storage. Check your connection, then retry.'
   }

@@ -136,7 +136,6 @@ def test_upload_lands_through_the_s3_event_and_the_share_url_serves_the_bytes(
     api, deployed, localstack, dynamodb, table
 ):
     data = os.urandom(64 * 1024)
-    ls_mark = localstack.mark()
     created = api.owner('POST', '/asset?name=report.bin&token=1&expiry=20')
     assert created.status_code == 201, created.text
     body = created.json()
@@ -149,9 +148,10 @@ def test_upload_lands_through_the_s3_event_and_the_share_url_serves_the_bytes(
     # Before any redeem: upload_landed, invoked by the bucket's notification, marked the version ready.
     version = wait_for_status(table, asset_id, 1, 'ready')
     assert version['size']['N'] == str(len(data))
+    assert version['etag']['S'] == put.headers['ETag'].strip('"')  # recorded by upload_landed's HeadObject
     wait_for_log_line(localstack, f'assetgate-{STAGE}-upload_landed', 'START RequestId')
 
-    ddb_mark = dynamodb.mark()
+    ls_mark, ddb_mark = localstack.mark(), dynamodb.mark()
     redirect = api.request('GET', share)
     assert redirect.status_code == 302 and redirect.headers['Cache-Control'] == 'no-store'
     assert [c.operation for c in dynamodb.since(ddb_mark)] == ['UpdateItem']  # a redeem is one request
@@ -259,6 +259,70 @@ def test_multipart_abort_url_works_exactly_as_returned(api, deployed, localstack
         .get('Uploads', [])
         == []
     )
+
+
+def test_a_second_put_after_landing_is_refused_by_s3_and_the_share_url_keeps_the_bytes(
+    api, deployed, localstack, table
+):
+    original, swapped = b'pay to IBAN DE01 0000 0000', b'pay to IBAN DE99 9999 9999'  # same length
+    body = api.owner('POST', f'/asset?name=invoice.txt&token=1&size={len(original)}').json()
+    upload = body['upload']
+    assert upload['headers']['If-None-Match'] == '*'
+    assert api.request('PUT', upload['url'], data=original, headers=upload['headers']).status_code == 200
+    recorded = wait_for_status(table, body['asset']['id'], 1, 'ready')
+
+    again = api.request('PUT', upload['url'], data=swapped, headers=upload['headers'])
+
+    assert again.status_code == 412 and 'PreconditionFailed' in again.text
+    check = api.request('HEAD', upload['check']['url'], headers=upload['check']['headers'])
+    assert check.status_code == 200 and check.headers['ETag'].strip('"') == recorded['etag']['S']
+    redirect = api.request('GET', body['token']['url'])
+    assert requests.get(redirect.headers['Location'], timeout=30).content == original
+    assert table(keys.version(body['asset']['id'], 1)) == recorded
+
+
+def test_a_form_sent_again_after_landing_never_replaces_the_bytes(api, deployed, localstack, table):
+    original, swapped = os.urandom(1024), os.urandom(1024)
+    body = api.owner('POST', '/asset?name=form.bin&upload=post&token=1').json()
+    upload, asset_id = body['upload'], body['asset']['id']
+
+    def post(data: bytes) -> int:
+        files = {**{name: (None, value) for name, value in upload['fields'].items()}, 'file': ('form.bin', data)}
+        return api.request(upload['method'], upload['url'], files=files).status_code
+
+    assert post(original) == 204
+    recorded = wait_for_status(table, asset_id, 1, 'ready')
+    s3 = localstack.client('s3')
+    staged = keys.staged_key(asset_id, 1)
+
+    assert post(swapped) == 204  # S3 cannot refuse a form: the bytes reach the staging key only
+
+    deadline = time.monotonic() + LANDING_TIMEOUT
+    while s3.list_objects_v2(Bucket=deployed.bucket, Prefix=staged)['KeyCount']:  # upload_landed drops them
+        assert time.monotonic() < deadline, 'the staged POST was not dropped'
+        time.sleep(0.2)
+    redirect = api.request('GET', body['token']['url'])
+    assert requests.get(redirect.headers['Location'], timeout=30).content == original
+    assert table(keys.version(asset_id, 1)) == recorded
+
+
+def test_a_second_complete_after_landing_answers_as_the_first_and_s3_keeps_the_bytes(api, deployed, table):
+    data = os.urandom(3000)
+    body = api.owner('POST', f'/asset?name=parts.bin&upload=multipart&size={len(data)}&token=1').json()
+    asset_id, upload = body['asset']['id'], body['upload']
+    [part] = upload['parts']
+    assert api.request('PUT', part['url'], data=data, headers=part['headers']).status_code == 200
+    first = api.request('POST', upload['complete']['url'], headers=api.auth())
+    assert first.status_code == 200, first.text
+
+    again = api.request('POST', upload['complete']['url'], headers=api.auth())
+
+    assert again.status_code == 200 and again.json()['version'] == first.json()['version']
+    resent = api.request('PUT', part['url'], data=os.urandom(3000), headers=part['headers'])
+    assert resent.status_code == 404 and 'NoSuchUpload' in resent.text  # the upload is over: no part lands
+    redirect = api.request('GET', body['token']['url'])
+    assert requests.get(redirect.headers['Location'], timeout=30).content == data
+    assert table(keys.version(asset_id, 1))['etag']['S'] == first.json()['version']['etag']
 
 
 # One type of each class; the binary ones are among Chalice's default binary types, whose HEAD answers failed.

@@ -33,7 +33,7 @@ def _s3_error_code(response) -> str:
 
 def test_put_with_exactly_upload_headers_succeeds(create, put, s3, aws):
     created = create('name=notes.txt')
-    assert created['upload']['headers'] == {'Content-Type': 'text/plain'}
+    assert created['upload']['headers'] == {'Content-Type': 'text/plain', 'If-None-Match': '*'}
     response = put(created['upload'], b'signed and sealed')
     assert response.status_code == 200, response.text
     key = urlsplit(created['upload']['url']).path.split(f'/{aws.bucket}/', 1)[1]

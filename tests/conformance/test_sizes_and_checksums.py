@@ -15,7 +15,12 @@ MiB = 1024**2
 def test_put_of_the_declared_size_and_checksum_succeeds(create, put, follow):
     data = b'checked by S3 itself'
     created = create(f'name=c.txt&token=1&size={len(data)}&sha256={hashlib.sha256(data).hexdigest()}')
-    assert set(created['upload']['headers']) == {'Content-Type', 'Content-Length', 'x-amz-checksum-sha256'}
+    assert set(created['upload']['headers']) == {
+        'Content-Type',
+        'If-None-Match',
+        'Content-Length',
+        'x-amz-checksum-sha256',
+    }
     response = put(created['upload'], data)
     assert response.status_code == 200, response.text
     assert follow(created['token']['url']).content == data

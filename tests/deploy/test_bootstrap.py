@@ -96,8 +96,13 @@ def test_bootstrap_builds_the_table_and_bucket_the_issue_asks_for(moto_server, p
     (cors,) = got['cors']
     assert cors['AllowedOrigins'] == ['https://app.example.org', 'https://files.example.com']
     assert sorted(cors['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
-    assert sorted(cors['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
-    assert cors['ExposeHeaders'] == ['ETag']
+    assert sorted(cors['AllowedHeaders']) == [
+        'content-type',
+        'if-none-match',
+        'x-amz-checksum-mode',
+        'x-amz-checksum-sha256',
+    ]
+    assert cors['ExposeHeaders'] == ['ETag', 'x-amz-checksum-sha256']
     prod_days = int(got['config']['stages']['prod']['environment_variables']['ASSETGATE_ABORT_MULTIPART_DAYS'])
     assert got['lifecycle'][0]['AbortIncompleteMultipartUpload'] == {'DaysAfterInitiation': prod_days}
 

@@ -68,8 +68,13 @@ def test_template_bucket_cors_allows_the_stack_api_origin_and_no_wildcard(packag
     [rule] = template(packaged, stage)['Resources']['AssetBucket']['Properties']['CorsConfiguration']['CorsRules']
     assert rule['AllowedOrigins'] == [{'Fn::Sub': 'https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}'}]
     assert sorted(rule['AllowedMethods']) == ['GET', 'HEAD', 'POST', 'PUT']
-    assert sorted(rule['AllowedHeaders']) == ['content-type', 'x-amz-checksum-sha256']
-    assert rule['ExposedHeaders'] == ['ETag']
+    assert sorted(rule['AllowedHeaders']) == [
+        'content-type',
+        'if-none-match',
+        'x-amz-checksum-mode',
+        'x-amz-checksum-sha256',
+    ]
+    assert rule['ExposedHeaders'] == ['ETag', 'x-amz-checksum-sha256']
 
 
 @pytest.mark.parametrize('stage', STAGES)

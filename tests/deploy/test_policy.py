@@ -38,6 +38,7 @@ OPERATION_ACTIONS = {
     ('s3', 'CreateMultipartUpload'): {'s3:PutObject'},
     ('s3', 'UploadPart'): {'s3:PutObject'},
     ('s3', 'CompleteMultipartUpload'): {'s3:PutObject'},
+    ('s3', 'CopyObject'): {'s3:GetObject', 's3:PutObject'},
     ('s3', 'AbortMultipartUpload'): {'s3:AbortMultipartUpload'},
     ('s3', 'ListParts'): {'s3:ListMultipartUploadParts'},
     ('s3', 'ListMultipartUploads'): {'s3:ListBucketMultipartUploads'},
@@ -52,6 +53,7 @@ TRANSACT_ITEM_ACTIONS = {
 PRESIGN_ACTIONS = {
     'put_object': {'s3:PutObject'},
     'get_object': {'s3:GetObject'},
+    'head_object': {'s3:GetObject'},
     'upload_part': {'s3:PutObject'},
     'post': {'s3:PutObject'},
 }
@@ -164,7 +166,10 @@ def drive_every_route(client, owner_key, other_key, s3, aws, recorder, clock):  
         clock.advance(10**7)
         # the asset was deleted above, so its tokens went with it
         assert get(client, f'/asset-token/{second["token"]["token"]}')[0].status_code == 404
-        assert post_asset(client, owner_key, query='name=form.txt&upload=post')[0].status_code == 201
+        _, form = post_asset(client, owner_key, query='name=form.txt&upload=post&token=true')
+    s3.put_object(Bucket=aws.bucket, Key=keys.staged_key(form['asset']['id'], 1), Body=b'posted')  # the form's POST
+    with recorder:
+        assert get(client, f'/asset-token/{form["token"]["token"]}')[0].status_code == 302  # copied create-only
     drive_multipart(client, owner_key, s3, aws, recorder)
     drive_upload_requests(client, owner_key, s3, aws, recorder)
     return recorder
@@ -340,9 +345,10 @@ def test_the_scenario_reaches_every_kind_of_call_the_app_makes(recorded):
         ('s3', 'CreateMultipartUpload'),
         ('s3', 'ListParts'),
         ('s3', 'CompleteMultipartUpload'),
+        ('s3', 'CopyObject'),
         ('s3', 'AbortMultipartUpload'),
     } <= seen
-    assert {'put_object', 'get_object', 'upload_part', 'post'} <= set(recorded.presigns)
+    assert {'put_object', 'head_object', 'get_object', 'upload_part', 'post'} <= set(recorded.presigns)
 
 
 def test_the_app_touches_only_the_stage_table_and_bucket(recorded):

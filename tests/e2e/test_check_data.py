@@ -3,6 +3,8 @@
 Every test that breaks the stack's data puts it back, because the stack is shared with the other tests.
 """
 
+import base64
+import hashlib
 import json
 import time
 import uuid
@@ -95,6 +97,50 @@ def test_a_ready_version_without_its_object_is_reported(stack, stage_settings):
         ]
     finally:
         s3.put_object(Bucket=stack.bucket, Key=object_key, Body=data)
+    assert check_data.check(stage_settings).problems == []
+
+
+def test_a_same_length_swap_by_a_direct_write_is_reported(stack, stage_settings):
+    data = b'pay to IBAN DE01 0000 0000 0000'
+    created = ready_asset(stack, data)
+    asset_id = created['asset']['id']
+    object_key = keys.object_key(asset_id, 1)
+    s3 = stack.boto('s3')
+    recorded = s3.head_object(Bucket=stack.bucket, Key=object_key)['ETag'].strip('"')
+    swapped = s3.put_object(Bucket=stack.bucket, Key=object_key, Body=b'pay to IBAN DE99 9999 9999 9999')
+    try:
+        report = check_data.check(stage_settings)
+        where = ' / '.join(keys.version(asset_id, 1))
+        assert problems_about(report, asset_id) == [('ready_version_object_changed', where)]
+        [changed] = [p for p in report.problems if p.where == where]
+        assert changed.detail == f'recorded ETag {recorded}, object {swapped["ETag"].strip(chr(34))}'
+    finally:
+        s3.put_object(Bucket=stack.bucket, Key=object_key, Body=data)
+    assert check_data.check(stage_settings).problems == []
+
+
+def test_a_swap_keeping_the_etag_but_not_the_sha256_is_reported(stack, stage_settings):
+    """The recorded SHA-256 is compared too, so a forged ETag (an MD5 collision, a copy's metadata) does not hide a swap."""
+    data = b'checksummed bytes'
+    created = ready_asset(stack, data)
+    asset_id = created['asset']['id']
+    dynamodb = stack.boto('dynamodb')
+    obj_id, sort = keys.version(asset_id, 1)
+    key = {'ObjID': {'S': obj_id}, 'ObjSort': {'S': sort}}
+    fake = base64.b64encode(hashlib.sha256(b'what the owner reviewed').digest()).decode()
+    dynamodb.update_item(
+        TableName=stack.table,
+        Key=key,
+        UpdateExpression='SET checksum = :c',
+        ExpressionAttributeValues={':c': {'S': fake}},
+    )
+    try:
+        report = check_data.check(stage_settings)
+        assert problems_about(report, asset_id) == [('ready_version_object_changed', f'{obj_id} / {sort}')]
+        [changed] = [p for p in report.problems if p.where == f'{obj_id} / {sort}']
+        assert changed.detail.startswith(f'recorded SHA-256 {fake}, object ')
+    finally:
+        dynamodb.update_item(TableName=stack.table, Key=key, UpdateExpression='REMOVE checksum')
     assert check_data.check(stage_settings).problems == []
 
 

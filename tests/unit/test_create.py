@@ -34,7 +34,7 @@ def test_create_with_token_answers_201_with_upload_and_token(client, owner_key, 
         'upload_request': None,
     }
     assert upload['method'] == 'PUT'
-    assert upload['headers'] == {'Content-Type': 'application/pdf'}
+    assert upload['headers'] == {'Content-Type': 'application/pdf', 'If-None-Match': '*'}
     assert f'/{aws.bucket}/' in upload['url'] or f'{aws.bucket}.s3' in upload['url']
     assert keys.object_key(asset['id'], 1) in upload['url'] and 'X-Amz-Signature=' in upload['url']
     assert 'content-type' in upload['url'].lower()
@@ -115,7 +115,7 @@ def test_name_in_path_and_query_that_disagree_answers_400(client, owner_key, aws
 def test_explicit_content_type_is_signed_and_listed(client, owner_key):
     _, body = post_asset(client, owner_key, query='name=x.bin&content_type=image/png')
     assert body['asset']['content_type'] == 'image/png'
-    assert body['upload']['headers'] == {'Content-Type': 'image/png'}
+    assert body['upload']['headers'] == {'Content-Type': 'image/png', 'If-None-Match': '*'}
 
 
 @pytest.mark.parametrize('expiry', ['0', '-1', '1.5', 'abc', '', '43201', '1e3', ' 5', '99999999999999999999'])

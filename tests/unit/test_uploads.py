@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, limits
+from chalicelib import keys, landing, limits, storage
 from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
@@ -82,10 +82,17 @@ def test_declared_size_and_sha256_are_signed_and_listed(client, owner_key, aws):
     b64 = base64.b64encode(bytes.fromhex(digest)).decode()
     assert body['upload']['headers'] == {
         'Content-Type': 'text/plain',
+        'If-None-Match': '*',
         'Content-Length': '5',
         'x-amz-checksum-sha256': b64,
     }
-    assert signed_headers(body['upload']['url']) == {'content-type', 'content-length', 'host', 'x-amz-checksum-sha256'}
+    assert signed_headers(body['upload']['url']) == {
+        'content-type',
+        'content-length',
+        'host',
+        'if-none-match',
+        'x-amz-checksum-sha256',
+    }
     version = items_of_kind(aws, 'version')[0]
     assert version['sha256']['S'] == b64 and version['declared_size']['N'] == '5'
 
@@ -142,11 +149,65 @@ def test_browser_post_policy_pins_key_type_and_length(client, owner_key, aws, mo
     assert response.status_code == 201
     upload = body['upload']
     assert upload['method'] == 'POST' and set(upload) == {'method', 'url', 'fields', 'expires_at'}
-    assert upload['fields']['key'] == keys.object_key(body['asset']['id'], 1)
+    # A staging key beside the version's: landing copies it there create-only.
+    assert upload['fields']['key'] == keys.staged_key(body['asset']['id'], 1)
     policy = json.loads(base64.b64decode(upload['fields']['policy']))
     assert ['content-length-range', 0, 1048576] in policy['conditions']
-    assert {'key': keys.object_key(body['asset']['id'], 1)} in policy['conditions']
+    assert {'key': keys.staged_key(body['asset']['id'], 1)} in policy['conditions']
     assert {'Content-Type': 'image/png'} in policy['conditions']
+
+
+def test_a_browser_post_lands_by_a_copy_to_the_versions_key_on_first_touch(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+    asset_id = body['asset']['id']
+    staged, key = keys.staged_key(asset_id, 1), keys.object_key(asset_id, 1)
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'posted bytes', ContentType='image/png')  # the form's POST
+
+    response = get(client, f'/asset-token/{body["token"]["token"]}')[0]
+
+    assert response.status_code == 302 and f'/{key}?' in response.headers['Location']
+    stored = s3.get_object(Bucket=aws.bucket, Key=key)
+    assert stored['Body'].read() == b'posted bytes' and stored['ContentType'] == 'image/png'
+    assert [o['Key'] for o in s3.list_objects_v2(Bucket=aws.bucket)['Contents']] == [key]  # staging copy gone
+    item = items_of_kind(aws, 'version')[0]
+    assert item['status']['S'] == 'ready' and item['etag']['S'] == stored['ETag'].strip('"')
+
+
+def test_a_browser_post_sent_again_after_landing_changes_nothing(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+    asset_id = body['asset']['id']
+    staged, key = keys.staged_key(asset_id, 1), keys.object_key(asset_id, 1)
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'reviewed bytes', ContentType='image/png')
+    assert landing.on_object_created(aws, staged) is True  # its S3 event
+    recorded = items_of_kind(aws, 'version')[0]
+    s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'swapped bytes!', ContentType='image/png')  # the same form again
+
+    assert landing.on_object_created(aws, staged) is True
+
+    assert s3.get_object(Bucket=aws.bucket, Key=key)['Body'].read() == b'reviewed bytes'
+    assert [o['Key'] for o in s3.list_objects_v2(Bucket=aws.bucket)['Contents']] == [key]
+    assert items_of_kind(aws, 'version')[0] == recorded and recorded['status']['S'] == 'ready'
+
+
+def test_a_browser_post_not_sent_yet_leaves_the_version_pending(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post&token=1')
+
+    response, error = get(client, f'/asset-token/{body["token"]["token"]}')
+
+    assert response.status_code == 409 and error['error']['code'] == 'upload_pending'
+    assert s3.list_objects_v2(Bucket=aws.bucket).get('KeyCount') == 0
+    assert items_of_kind(aws, 'version')[0]['status']['S'] == 'pending'
+
+
+def test_deleting_an_asset_removes_a_staged_post_too(client, owner_key, aws, s3):
+    _, body = post_asset(client, owner_key, query='name=p.png&upload=post')
+    asset_id = body['asset']['id']
+    s3.put_object(Bucket=aws.bucket, Key=keys.staged_key(asset_id, 1), Body=b'posted')
+
+    assert client.http.delete(f'/asset/{asset_id}', headers=bearer(owner_key)).status_code == 204
+
+    assert s3.list_objects_v2(Bucket=aws.bucket).get('KeyCount') == 0
+    assert {i['kind']['S'] for i in scan(aws)} == {'apikey', 'owner_apikey'}  # the owner's key only
 
 
 def test_browser_post_with_declared_size_allows_exactly_that_length(client, owner_key):
@@ -483,3 +544,87 @@ def test_complete_reads_nothing_back_to_answer(client, owner_key, aws, multipart
             ('dynamodb', 'GetItem'),
         ]
     )
+
+
+# --- landed bytes are immutable --------------------------------------------------------------------
+
+
+def version_item(aws) -> dict:
+    [item] = items_of_kind(aws, 'version')
+    return item
+
+
+def test_landing_records_the_objects_etag_and_sha256(client, owner_key, aws, s3):
+    data = b'reviewed invoice'
+    _, body = post_asset(
+        client, owner_key, query=f'name=i.txt&size={len(data)}&sha256={hashlib.sha256(data).hexdigest()}'
+    )
+    asset_id = body['asset']['id']
+    put = s3.put_object(Bucket=aws.bucket, Key=keys.object_key(asset_id, 1), Body=data, ChecksumAlgorithm='SHA256')
+    assert client.http.get(f'/asset/{asset_id}', headers=bearer(owner_key)).status_code == 302  # first touch
+    item = version_item(aws)
+    assert item['status']['S'] == 'ready'
+    assert item['etag']['S'] == put['ETag'].strip('"') == hashlib.md5(data).hexdigest()
+    assert item['checksum']['S'] == b64_sha256(data)
+    meta = get(client, f'/asset/{asset_id}/meta', owner_key)[1]
+    assert meta['versions'][0]['checksum_sha256'] == b64_sha256(data)
+
+
+def test_a_later_write_to_a_landed_key_changes_nothing_recorded(client, owner_key, aws, s3):
+    """Only a direct write to the bucket can reach a landed key; its S3 event must not adopt the new bytes."""
+    _, body = post_asset(client, owner_key, query='name=i.txt&token=1')
+    key = keys.object_key(body['asset']['id'], 1)
+    first = s3.put_object(Bucket=aws.bucket, Key=key, Body=b'IBAN DE01 first', ChecksumAlgorithm='SHA256')
+    assert landing.on_object_created(aws, key) is True
+    recorded = version_item(aws)
+    s3.put_object(Bucket=aws.bucket, Key=key, Body=b'IBAN DE99 other', ChecksumAlgorithm='SHA256')
+
+    assert landing.on_object_created(aws, key) is True  # the version exists: the object is not deleted
+
+    assert version_item(aws) == recorded
+    assert recorded['etag']['S'] == first['ETag'].strip('"')
+    assert recorded['checksum']['S'] == b64_sha256(b'IBAN DE01 first')
+    assert items_of_kind(aws, 'asset')[0]['etag']['S'] == first['ETag'].strip('"')
+    assert s3.head_object(Bucket=aws.bucket, Key=key)['ContentLength'] == len(b'IBAN DE99 other')
+
+
+def test_complete_when_other_bytes_are_at_the_key_answers_409_and_aborts_the_upload(
+    client, owner_key, aws, multipart_env, s3
+):
+    _, body = post_asset(client, owner_key, query=f'size={10 * MiB}&token=1')
+    asset_id, upload = body['asset']['id'], body['upload']
+    for number in (1, 2):
+        put_part(s3, aws, upload, number, b'x' * (5 * MiB))
+    key = keys.object_key(asset_id, 1)
+    there = s3.put_object(Bucket=aws.bucket, Key=key, Body=b'put there first')
+
+    response, error = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
+
+    assert response.status_code == 409 and error['error']['code'] == 'object_exists'
+    assert s3.list_multipart_uploads(Bucket=aws.bucket).get('Uploads', []) == []
+    assert s3.head_object(Bucket=aws.bucket, Key=key)['ETag'] == there['ETag']
+    assert version_item(aws)['status']['S'] == 'pending' and 'etag' not in version_item(aws)
+
+
+def test_complete_refused_because_its_own_upload_landed_meanwhile_records_it(
+    client, owner_key, aws, multipart_env, s3, monkeypatch
+):
+    """A concurrent complete of the same upload won: S3's 412 hides an object whose ETag is these parts'."""
+    _, body = post_asset(client, owner_key, query=f'size={10 * MiB + 1}')
+    asset_id, upload = body['asset']['id'], body['upload']
+    for number, data in ((1, b'x' * (5 * MiB)), (2, b'y' * (5 * MiB)), (3, b'z')):
+        put_part(s3, aws, upload, number, data)
+    real = storage.complete_multipart
+
+    def completed_by_someone_else(*args):
+        real(*args)
+        raise storage.KeyTaken()
+
+    monkeypatch.setattr(storage, 'complete_multipart', completed_by_someone_else)
+
+    response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
+
+    assert response.status_code == 200 and done['version']['status'] == 'ready'
+    stored = s3.head_object(Bucket=aws.bucket, Key=keys.object_key(asset_id, 1))
+    assert version_item(aws)['etag']['S'] == stored['ETag'].strip('"') == done['version']['etag']
+    assert stored['ETag'].strip('"').endswith('-3')

@@ -31,6 +31,10 @@ API_ERRORS = {
     'version_not_found': ('The asset has no such version.', GONE),
     'upload_pending': ('The file behind this link has not finished uploading yet; try again later.', GONE),
     'upload_incomplete': ('The upload is missing parts (or was aborted), so it cannot be completed.', LOCAL),
+    'object_exists': (
+        'Other bytes already landed for this version and were not replaced; upload the file as a new version.',
+        INTEGRITY,
+    ),
     'conflict': ('Someone else changed this asset at the same time; try again.', LOCAL),
     'token_revoked': ('This link was revoked by its owner.', GONE),
     'token_expired': ('This link has expired.', GONE),

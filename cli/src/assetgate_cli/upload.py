@@ -505,8 +505,12 @@ def read_up_to(stream: BinaryIO, n: int) -> bytes:
 # -- single PUT
 
 
-def put_single(upload: dict, source, size: int, progress: FileProgress) -> None:
-    """PUT the bytes (a file or bytes) with exactly the signed headers; retried on failure."""
+def put_single(upload: dict, source, size: int, progress: FileProgress, sha256: Optional[str] = None) -> None:
+    """PUT the bytes (a file or bytes) with exactly the signed headers; retried on failure.
+
+    The PUT is create-only (If-None-Match: *): when an attempt landed but its answer was lost, the
+    retry gets 412, and the bytes storage holds are confirmed to be these (length and SHA-256).
+    """
     if upload.get('method') != 'PUT':
         raise CliError(f'The service offered a {upload.get("method")} upload where a PUT was asked for.', LOCAL)
     problem = ''
@@ -527,6 +531,9 @@ def put_single(upload: dict, source, size: int, progress: FileProgress) -> None:
             continue
         if answer.status_code == 200:
             return
+        if answer.status_code == 412:
+            confirm_landed(http, upload, size, sha256)
+            return
         if isinstance(body, _Body):
             body.rewind()
         code = _s3_error_code(answer)
@@ -541,6 +548,38 @@ def put_single(upload: dict, source, size: int, progress: FileProgress) -> None:
         problem = f'HTTP {answer.status_code} {code}'.strip()
         time.sleep(backoff(attempt))
     raise CliError(f'The upload failed {PART_ATTEMPTS} times (last: {problem}).', NETWORK)
+
+
+def confirm_landed(http: requests.Session, upload: dict, size: int, sha256: Optional[str]) -> None:
+    """After a 412: storage already holds this upload's object. Carry on only if it is these bytes."""
+    check = upload.get('check')
+    if not check:
+        raise CliError(
+            'Storage already holds bytes for this upload (HTTP 412) and the service offers no way to check them.',
+            INTEGRITY,
+        )
+    problem = ''
+    for attempt in range(PART_ATTEMPTS):
+        try:
+            answer = http.head(check['url'], headers=check.get('headers') or {}, timeout=(10, 60))
+        except requests.RequestException as e:
+            problem = e.__class__.__name__
+            time.sleep(backoff(attempt))
+            continue
+        if answer.status_code != 200:
+            problem = f'HTTP {answer.status_code}'
+            time.sleep(backoff(attempt))
+            continue
+        length = answer.headers.get('Content-Length')
+        stored = answer.headers.get('x-amz-checksum-sha256')
+        if length == str(size) and (sha256 is None or stored == sha256):
+            return
+        raise CliError(
+            'Storage already holds other bytes for this upload (a different length or SHA-256); '
+            'they were not replaced. Upload the file again as a new version.',
+            INTEGRITY,
+        )
+    raise CliError(f'The upload was refused as already done, and checking it failed (last: {problem}).', NETWORK)
 
 
 def hash_file(f: BinaryIO) -> str:
@@ -655,7 +694,7 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
             }
             created = api.create(params) if kind == 'share' else api.new_version(asset_id, params)
             try:
-                put_single(created['upload'], f, size, progress)
+                put_single(created['upload'], f, size, progress, digest)
             except BaseException:
                 if kind == 'share':
                     _forget(api, created['asset']['id'])
@@ -738,7 +777,7 @@ def send_stdin(api: Api, plan: Plan, reporter: Reporter, stream: Optional[Binary
         params = {**_params(plan, name, True), 'size': len(head), 'sha256': sha256_b64(head), 'upload': 'put'}
         created = api.create(params)
         try:
-            put_single(created['upload'], head, len(head), progress)
+            put_single(created['upload'], head, len(head), progress, params['sha256'])
         except BaseException:
             _forget(api, created['asset']['id'])
             raise
