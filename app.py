@@ -11,7 +11,6 @@ from chalicelib import (
     forms,
     health,
     keys,
-    landing,
     listing,
     openapi,
     previews,
@@ -19,6 +18,7 @@ from chalicelib import (
     tokens,
     upload_requests,
     uploads,
+    versions,
     views,
     web,
     webapp,
@@ -79,7 +79,7 @@ def create_named_asset(call, ref):
 
 @route('/asset', 'GET', 'List your assets, newest first.', auth=OWNER, form=forms.PageForm)
 def list_assets(call):
-    return web.ok(views.page(listing.listing(call.owner, call.form.parse())))
+    return web.ok(views.page(listing.listing(settings(), call.owner, call.form.parse())))
 
 
 @route(
@@ -110,7 +110,7 @@ def delete_asset(call, ref):
 
 @route('/asset/{ref}/meta', 'GET', 'The asset, its versions and its links.', auth=OWNER, errors=(AssetNotFound,))
 def asset_meta(call, ref):
-    return web.ok(views.details(listing.details(call.owner, forms.asset_id(ref))))
+    return web.ok(views.details(listing.details(settings(), call.owner, forms.asset_id(ref))))
 
 
 @route(
@@ -411,7 +411,7 @@ if os.environ.get('ASSETGATE_S3_EVENTS') == 'template':
 
     @app.lambda_function(name='upload_landed')
     def upload_landed(event, context):
-        landing.on_s3_event(settings(), event)
+        versions.on_s3_event(settings(), event)
 else:
 
     @app.on_s3_event(
@@ -420,7 +420,7 @@ else:
         prefix=keys.OBJECT_PREFIX,
     )
     def upload_landed(event):
-        landing.on_s3_event(settings(), event.to_dict())
+        versions.on_s3_event(settings(), event.to_dict())
 
 
 # The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from chalicelib import keys, landing, links, models, records, storage, tokens, uploads, writes
+from chalicelib import keys, links, models, records, storage, tokens, uploads, versions, writes
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadPending, UploadRequestRefused
 
@@ -114,7 +114,7 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
         if issued:
             tx.save(issued.item, condition=models.Token.ObjID.does_not_exist())
             tx.save(ref)
-    tokens.tell_followers(asset_id, number, now)
+    versions.tell_followers(asset_id, number, now)
     asset.version, asset.status, asset.size, asset.etag = number, models.PENDING, None, None
     asset.content_type = version.content_type
     return Created(asset, upload, issued)
@@ -159,15 +159,17 @@ def download(s: Settings, owner: str, asset_id: str, number: int | None = None) 
     """Presigned GET of the newest landed version, or of version ``number``, for the asset's owner."""
     asset = records.owned(owner, asset_id)
     if number is None:
-        version, _ = landing.newest(s, asset_id)
+        version, _ = versions.newest(s, asset_id)
         if version is None:
             raise UploadPending()
     else:
         version = records.version_of(asset, number)
         if version.status == models.ABORTED:
             raise UploadAborted()
-        if version.status != models.READY and landing.notice_upload(s, asset_id, number, version.upload_method) is None:
-            raise UploadPending()
+        if version.status != models.READY:
+            version = versions.first_touch(s, asset_id, version)
+            if version is None:
+                raise UploadPending()
     return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
 
 

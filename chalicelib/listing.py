@@ -2,9 +2,12 @@
 
 from typing import NamedTuple
 
-from chalicelib import keys, models, records, tokens
-from chalicelib.config import now as clock
+from chalicelib import keys, models, records, tokens, versions
+from chalicelib.config import Settings, now as clock
 from chalicelib.errors import InvalidParameter
+
+# Pending assets a page of the list looks for in S3, at most (one HeadObject each, two for a browser POST).
+MAX_PENDING_CHECKS = 10
 
 
 class PageRequest(NamedTuple):
@@ -24,8 +27,11 @@ class Details(NamedTuple):
     now: int
 
 
-def listing(owner: str, page: PageRequest) -> Page:
-    """An owner's assets, newest first: one Query of the owner's partition and one BatchGetItem."""
+def listing(s: Settings, owner: str, page: PageRequest) -> Page:
+    """An owner's assets, newest first: one Query of the owner's partition and one BatchGetItem.
+
+    An asset whose latest version is still pending gets the first touch every read path makes (at most
+    MAX_PENDING_CHECKS a page), so a file shows as ready with its size as soon as its bytes are in S3."""
     start = None
     if page.cursor:
         start = keys.decode_cursor(owner, page.cursor)
@@ -45,12 +51,21 @@ def listing(owner: str, page: PageRequest) -> Page:
     ids = [row.asset_id for row in rows]
     found = {a.asset_id: a for a in models.Asset.batch_get([keys.asset(i) for i in ids])} if ids else {}
     following = keys.encode_cursor(keys.key_dict((rows[-1].ObjID, rows[-1].ObjSort))) if more else None
-    return Page([found[i] for i in ids if i in found and not found[i].deleting], following)
+    shown = [found[i] for i in ids if i in found and not found[i].deleting]
+    for asset in [a for a in shown if a.status == models.PENDING][:MAX_PENDING_CHECKS]:
+        landed = versions.notice_upload(s, asset.asset_id, int(asset.version))
+        if landed is not None:
+            asset.status, asset.size, asset.etag = models.READY, landed.size, landed.etag
+    return Page(shown, following)
 
 
-def details(owner: str, asset_id: str) -> Details:
-    asset, versions, refs = records.partition(owner, asset_id)
-    return Details(asset, versions, tokens.summaries(refs, clock()), clock())
+def details(s: Settings, owner: str, asset_id: str) -> Details:
+    """The asset, its versions and its links (one Query); pending versions get the first touch first."""
+    asset, found, refs = records.partition(owner, asset_id)
+    if any(version.status == models.PENDING for version in found):
+        versions.newest(s, asset_id)
+        asset, found, refs = records.partition(owner, asset_id)
+    return Details(asset, found, tokens.summaries(refs, clock()), clock())
 
 
 class TokenPage(NamedTuple):

@@ -114,6 +114,7 @@ class Version(Base, discriminator='version'):
     part_count = NumberAttribute(null=True)
     part_checksums = BooleanAttribute(default=False)  # each part's SHA-256 is signed into its URL
     checksum = UnicodeAttribute(null=True)  # multipart: S3's composite SHA-256 ("<base64>-<parts>")
+    touching = NumberAttribute(null=True)  # until when a first touch is looking for its bytes (versions.py)
 
 
 class Token(Base, discriminator='token'):

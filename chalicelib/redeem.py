@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from chalicelib import keys, landing, models, storage, tokens
+from chalicelib import keys, models, storage, tokens, versions
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import TokenUsedUp, UploadAborted, UploadPending
 
@@ -20,12 +20,12 @@ def redeem(s: Settings, token: str) -> Grant:
     if item is None:
         current = tokens.explain_refusal(digest, clock())
         # What is left: the served version is pending, or a newer version may have landed.
-        bring_up_to_date(s, current)
+        versions.bring_up_to_date(s, current)
         item = tokens.count_use(digest, clock(), strict=False)
         if item is None:
             current = tokens.explain_refusal(digest, clock())
             if current.status != models.READY:
-                if current.pinned and landing.is_aborted(current.asset_id, int(current.version)):
+                if current.pinned and versions.is_aborted(current.asset_id, int(current.version)):
                     raise UploadAborted()
                 raise UploadPending()
             raise TokenUsedUp()  # a concurrent redeem took the last use
@@ -44,28 +44,13 @@ class Preview(NamedTuple):
 def preview(s: Settings, token: str) -> Preview:
     """The shared file's name, size and type, from one consistent GetItem; no use is counted.
 
-    A version the table still records as pending is looked for in S3 first, as a redeem does (the
-    S3 event may not have arrived yet, and the local stack has none), so a client such as
-    `assetgate get` learns the name of a just-uploaded file before the request that counts a use."""
+    A token whose version the table still records as pending, or whose asset has a newer version, takes
+    the redeem's slow path first (versions.bring_up_to_date: the S3 event may not have arrived yet), so a
+    HEAD, a preview and the redeem that follows describe the same bytes."""
     digest = keys.secret_hash(token)
-    try:
-        item = tokens.peek(digest, clock())
-    except UploadPending:
-        bring_up_to_date(s, tokens.explain_refusal(digest, clock()))
-        item = tokens.peek(digest, clock())
+    item = tokens.explain_refusal(digest, clock())
+    if versions.is_behind(item):  # pending, or a newer version may have landed: what a redeem would serve
+        versions.bring_up_to_date(s, item)
+        item = tokens.explain_refusal(digest, clock())
+    item = tokens.peek(item)
     return Preview(item.name, None if item.size is None else int(item.size), item.content_type)
-
-
-def bring_up_to_date(s: Settings, token: models.Token) -> None:
-    """The slow path: notice landed uploads and point a following token at the newest one.
-
-    The token's ``newer`` becomes the newest version still pending (or goes), so its next
-    redeems take the one-request path again unless there is something left to notice.
-    """
-    if token.pinned:
-        if token.status != models.READY:
-            landing.notice_upload(s, token.asset_id, int(token.version))
-        return
-    version, pending = landing.newest(s, token.asset_id)
-    if version is not None and tokens.needs_following(token, version, pending):
-        tokens.follow(token, version, pending)

@@ -1,15 +1,13 @@
-"""Share tokens: minted as UUID4s and stored only hashed; counting a use; following new versions.
+"""Share tokens: minted as UUID4s and stored only hashed; revoking; counting a use; what a refusal means.
 
-A token serves one version. A *pinned* token keeps its version. A *following* token moves to
-each newer version whose bytes land: ``follow_landed`` moves it when a landing is recorded,
-and ``newer`` (the latest version created while it served an older one) sends its next redeem
-down the slow path once, to notice a landing nobody recorded yet (docs/data-design.md draws it).
+A token serves one version. A *pinned* token keeps its version; a *following* one moves to each
+newer version that lands (versions.py tells that part).
 """
 
 import uuid
 from typing import NamedTuple
 
-from chalicelib import keys, links, models, records, writes
+from chalicelib import keys, links, models, records, versions, writes
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import (
     Conflict,
@@ -25,8 +23,6 @@ Token, Asset = models.Token, models.Asset
 # A transaction on the asset item refused by a concurrent change (another link, a version, the
 # tombstone) is tried again from a fresh read: a burst of mints ends in links, 404 or 409 too_many_links.
 ATTEMPTS = 5
-# A DynamoDB condition, not a Python test: the token follows new versions.
-FOLLOWING = Token.pinned == False  # noqa: E712
 
 
 class TokenRequest(NamedTuple):
@@ -77,7 +73,7 @@ def build(
         content_type=version.content_type,
         status=version.status,
         sha256=version.sha256,
-        size=_size_of(version),
+        size=versions.size_of(version),
         download_ttl=wanted.download_ttl,
         ttl=ttl,
     )
@@ -191,13 +187,8 @@ def explain_refusal(digest: str, now: int) -> models.Token:
     return current
 
 
-def peek(digest: str, now: int) -> models.Token:
-    """What a preview or HEAD may say of a token: one consistent GetItem, counting nothing.
-
-    Refusals raise the redeem's errors. A version the table still records as pending is 409
-    (redeem.preview then looks for the landing in S3, as a redeem does, and asks again).
-    """
-    current = explain_refusal(digest, now)
+def peek(current: models.Token) -> models.Token:
+    """What a preview or HEAD may say of a token read by explain_refusal: a pending version is 409."""
     if current.status != models.READY:
         raise UploadPending()
     return current
@@ -212,88 +203,3 @@ def behind(refs) -> list[models.Token]:
 def summaries(refs, now: int) -> list[models.Token]:
     """The tokens behind TokenRef items, newest first."""
     return sorted(behind(refs), key=lambda t: (int(t.created), t.token_id), reverse=True)
-
-
-# --- following ------------------------------------------------------------------------------------
-
-
-def _size_of(version: models.Version) -> int | None:
-    """Its landed size, else the declared one (signed into the upload, so S3 enforces it)."""
-    size = version.size if version.size is not None else version.declared_size
-    return None if size is None else int(size)
-
-
-def _sized(version: models.Version) -> list:
-    size = _size_of(version)
-    return [Token.size.set(size) if size is not None else Token.size.remove()]
-
-
-def _serve(version: models.Version) -> list:
-    """The actions that make a token serve ``version``."""
-    return _sized(version) + [
-        Token.version.set(int(version.number)),
-        Token.s3_key.set(version.s3_key),
-        Token.content_type.set(version.content_type),
-        Token.status.set(models.READY),
-        Token.sha256.set(version.sha256) if version.sha256 else Token.sha256.remove(),
-    ]
-
-
-def tell_followers(asset_id: str, number: int, now: int) -> None:
-    """Version ``number`` was created: mark the following tokens, so their next redeem looks for it once.
-
-    Read after the version's transaction: a link minted before it is in the map, one minted after
-    it read the new version. At most max_links UpdateItems, several at once.
-    """
-
-    def mark(link: links.Link) -> None:
-        writes.update_if(Token(*keys.token(link.digest)), [Token.newer.set(number)], Token.ObjID.exists() & FOLLOWING)
-
-    links.fan_out(mark, [link for link in links.current(asset_id, now) if not link.pinned])
-
-
-def follow(token: models.Token, version: models.Version, pending: int | None) -> None:
-    """Point a following token at ``version``; ``newer`` becomes the newest version still pending (or goes)."""
-    seen = None if token.newer is None else int(token.newer)
-    # Unchanged ``newer`` only: a version created meanwhile must not be forgotten.
-    unchanged = Token.newer.does_not_exist() if seen is None else (Token.newer == seen)
-    writes.update_if(
-        Token(token.ObjID, keys.TOKEN_SORT),
-        _serve(version) + [Token.newer.set(pending) if pending else Token.newer.remove()],
-        Token.ObjID.exists()
-        & FOLLOWING
-        & unchanged
-        & ((Token.version <= int(version.number)) | (Token.status != models.READY)),
-    )
-
-
-def needs_following(token: models.Token, version: models.Version, pending: int | None) -> bool:
-    newer = None if token.newer is None else int(token.newer)
-    return int(version.number) != int(token.version) or token.status != models.READY or newer != pending
-
-
-def follow_landed(asset_id: str, version: models.Version) -> None:
-    """Version ``version`` landed: pinned tokens on it become ready, following tokens move to it.
-
-    The asset's links list them (at most max_links UpdateItems, several at once)."""
-    number = int(version.number)
-
-    def move(link: links.Link) -> None:
-        token = Token(*keys.token(link.digest))
-        if link.pinned:
-            writes.update_if(
-                token,
-                [Token.status.set(models.READY)] + _sized(version),
-                Token.ObjID.exists() & (Token.version == number),
-            )
-        else:
-            writes.update_if(
-                token,
-                _serve(version),
-                Token.ObjID.exists()
-                & FOLLOWING
-                & ((Token.version < number) | ((Token.version == number) & (Token.status != models.READY))),
-            )
-
-    moving = [link for link in links.current(asset_id, clock()) if not link.pinned or link.version in (None, number)]
-    links.fan_out(move, moving)

@@ -6,7 +6,7 @@ them absolute with the API's public base URL.
 
 from typing import NamedTuple
 
-from chalicelib import keys, landing, limits, models, records, storage, writes
+from chalicelib import keys, limits, models, records, storage, versions, writes
 from chalicelib.config import Settings
 from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, UploadIncomplete
 
@@ -228,7 +228,7 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
                 Version.ObjID.exists() & Version.declared_size.does_not_exist(),
             )
         landed = _complete_create_only(s, version, sorted(parts, key=lambda p: int(p['PartNumber'])), size)
-    recorded = landing.record_landed(asset_id, int(version.number), landed, asset=asset)
+    recorded = versions.record_landed(asset_id, int(version.number), landed, asset=asset)
     return asset, recorded or version
 
 

@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from chalicelib import keys, landing, storage
+from chalicelib import keys, storage, versions
 from chalicelib.config import settings
 from tests.conformance.test_presigned_urls import _s3_error_code
 
@@ -168,7 +168,7 @@ def test_a_post_sent_again_after_landing_never_reaches_the_versions_key(create, 
     assert _keys(s3, aws, asset_id) == [keys.object_key(asset_id, 1), keys.staged_key(asset_id, 1)]
     assert _object(s3, aws, asset_id) == ORIGINAL
     # ...and its S3 event copies nothing over the landed bytes: it drops the staged copy.
-    assert landing.on_object_created(settings(), keys.staged_key(asset_id, 1)) is True
+    assert versions.on_object_created(settings(), keys.staged_key(asset_id, 1)) is True
 
     assert _keys(s3, aws, asset_id) == [keys.object_key(asset_id, 1)]
     assert _object(s3, aws, asset_id) == ORIGINAL

@@ -116,7 +116,18 @@ def test_head_of_a_pending_upload_answers_409_after_looking_in_s3(client, owner_
     api_calls.reset()
     response = client.http.head(f'/asset-token/{body["token"]["token"]}')
     assert (response.status_code, response.headers['X-Error-Code']) == (409, 'upload_pending')
-    assert ('s3', 'HeadObject') in api_calls.calls and ('dynamodb', 'UpdateItem') not in api_calls.calls
+    # The first touch: the token, its versions, a claim on the pending one, S3, the claim released.
+    assert api_calls.calls == [
+        ('dynamodb', 'GetItem'),
+        ('dynamodb', 'Query'),
+        ('dynamodb', 'UpdateItem'),
+        ('s3', 'HeadObject'),
+        ('dynamodb', 'UpdateItem'),
+        ('dynamodb', 'GetItem'),
+    ]
+    version = items_of_kind(aws, 'version')[0]
+    assert version['status']['S'] == 'pending' and 'touching' not in version
+    assert items_of_kind(aws, 'token')[0]['uses']['N'] == '0'
     assert [v['status']['S'] for v in items_of_kind(aws, 'version')] == ['pending'] and uses(aws) == 0
 
 

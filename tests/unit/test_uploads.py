@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, landing, limits, storage
+from chalicelib import keys, limits, storage, versions
 from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
@@ -178,11 +178,11 @@ def test_a_browser_post_sent_again_after_landing_changes_nothing(client, owner_k
     asset_id = body['asset']['id']
     staged, key = keys.staged_key(asset_id, 1), keys.object_key(asset_id, 1)
     s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'reviewed bytes', ContentType='image/png')
-    assert landing.on_object_created(aws, staged) is True  # its S3 event
+    assert versions.on_object_created(aws, staged) is True  # its S3 event
     recorded = items_of_kind(aws, 'version')[0]
     s3.put_object(Bucket=aws.bucket, Key=staged, Body=b'swapped bytes!', ContentType='image/png')  # the same form again
 
-    assert landing.on_object_created(aws, staged) is True
+    assert versions.on_object_created(aws, staged) is True
 
     assert s3.get_object(Bucket=aws.bucket, Key=key)['Body'].read() == b'reviewed bytes'
     assert [o['Key'] for o in s3.list_objects_v2(Bucket=aws.bucket)['Contents']] == [key]
@@ -575,11 +575,11 @@ def test_a_later_write_to_a_landed_key_changes_nothing_recorded(client, owner_ke
     _, body = post_asset(client, owner_key, query='name=i.txt&token=1')
     key = keys.object_key(body['asset']['id'], 1)
     first = s3.put_object(Bucket=aws.bucket, Key=key, Body=b'IBAN DE01 first', ChecksumAlgorithm='SHA256')
-    assert landing.on_object_created(aws, key) is True
+    assert versions.on_object_created(aws, key) is True
     recorded = version_item(aws)
     s3.put_object(Bucket=aws.bucket, Key=key, Body=b'IBAN DE99 other', ChecksumAlgorithm='SHA256')
 
-    assert landing.on_object_created(aws, key) is True  # the version exists: the object is not deleted
+    assert versions.on_object_created(aws, key) is True  # the version exists: the object is not deleted
 
     assert version_item(aws) == recorded
     assert recorded['etag']['S'] == first['ETag'].strip('"')
