@@ -279,6 +279,7 @@ class LocalStack:
         self.s3_endpoint = self.stage_env.get('AWS_ENDPOINT_URL_S3')
         self.s3_host, self.s3_port = _host_port(self.s3_endpoint) if self.s3_endpoint else (None, None)
         self.s3_port = s3_port or self.s3_port
+        self.localstack_home = os.path.join(self.project_dir, '.local', 'localstack')
         self.external_aws = external_aws  # the stage's endpoints are served already: start no moto or LocalStack
         self.procs: list[subprocess.Popen] = []
 
@@ -310,10 +311,11 @@ class LocalStack:
             if self.s3_endpoint:
                 if localstack_s3.missing():
                     raise SystemExit(localstack_s3.missing())
-                home = os.path.join(self.project_dir, '.local', 'localstack')
-                shutil.rmtree(home, ignore_errors=True)  # no state survives a restart, as with moto
+                shutil.rmtree(self.localstack_home, ignore_errors=True)  # no state survives a restart, as with moto
+                localstack_s3.seed_cache(self.localstack_home)
                 localstack = self._spawn(
-                    localstack_s3.ARGV, localstack_s3.environment(self.s3_host, self.s3_port, home, base=env)
+                    localstack_s3.ARGV,
+                    localstack_s3.environment(self.s3_host, self.s3_port, self.localstack_home, base=env),
                 )
             _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
             if self.s3_endpoint:
@@ -336,6 +338,8 @@ class LocalStack:
                 extra=(f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}'),
             ),
         )
+        if self.s3_endpoint and not self.external_aws:
+            localstack_s3.keep_cache(self.localstack_home)  # ensure_bucket was its first request
         key, _ = auth.mint('local')
 
         url = f'http://127.0.0.1:{self.port}'

@@ -26,6 +26,7 @@ def localstack(tmp_path_factory):
     home = tmp_path_factory.mktemp('localstack')
     port = free_port()
     endpoint = f'http://127.0.0.1:{port}'
+    localstack_s3.seed_cache(str(home))
     server = Server(
         'LocalStack',
         localstack_s3.ARGV,
@@ -39,6 +40,7 @@ def localstack(tmp_path_factory):
         yield endpoint
     finally:
         server.stop()
+        localstack_s3.keep_cache(str(home))
 
 
 @pytest.fixture(scope='session')

@@ -17,6 +17,7 @@ import requests
 from chalice import Chalice
 from chalice.config import Config
 
+from scripts import localstack_s3
 from scripts.chalice_local import local
 from scripts.local_stack import copy_project, free_endpoints, write_private
 from tests.conftest import ROOT
@@ -186,3 +187,22 @@ def test_chalice_local_turns_nagle_off_on_every_connection_it_accepts():
         server.server.server_close()
     assert answer.status_code == 200 and answer.json() == {'ok': True}
     assert nodelay == [1]
+
+
+def test_localstack_s_service_index_is_kept_once_and_given_to_the_next_localstack(tmp_path, monkeypatch):
+    shared = tmp_path / 'shared'
+    monkeypatch.setattr(localstack_s3, 'SHARED_CACHE', str(shared))
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    built = first / 'filesystem' / 'var' / 'lib' / 'localstack' / 'cache'
+    built.mkdir(parents=True)
+    (built / 'service-catalog-1_0-2_0.dill').write_bytes(b'index')
+    (built / 'server.test.pem').write_text('a key of that LocalStack alone')
+
+    localstack_s3.seed_cache(str(first))  # nothing kept yet: nothing to give
+    localstack_s3.keep_cache(str(first))
+    localstack_s3.seed_cache(str(second))
+
+    assert sorted(os.listdir(shared)) == ['service-catalog-1_0-2_0.dill']  # the index only, no partial file
+    seeded = second / 'filesystem' / 'var' / 'lib' / 'localstack' / 'cache'
+    assert sorted(os.listdir(seeded)) == ['service-catalog-1_0-2_0.dill']
+    assert (seeded / 'service-catalog-1_0-2_0.dill').read_bytes() == b'index'
