@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STAGE ?= local
 PORT ?= 8000
-# LocalStack (S3 with signature checks, for tests/conformance) runs on Python 3.13 in its own venv.
+# LocalStack (S3 with signature checks: make run, tests/e2e, tests/conformance) runs on Python 3.13 in its own venv.
 # pyenv keeps a 3.13 that is installed but not active out of PATH's python3.13, so look there too.
 LOCALSTACK_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
 	$(if $(shell $(p) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo ok),$(p))))
@@ -25,7 +25,7 @@ LS_DDB_STAMP := $(LS_DDB)/.installed-$(DDB_LOCAL_NPM)
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap-venv run test test-tiers test-unit test-e2e check test-faults bench bench-cli apikey apikey-list apikey-revoke clean \
 	bootstrap deploy destroy package lint-cfn test-deploy \
-	localstack-venv test-conformance webapp preview-agents test-browser check-data soak stack-memory test-cloud test-cloud-cfn
+	localstack-venv test-conformance webapp preview-agents test-browser check-data soak stack-memory stack-start test-cloud test-cloud-cfn
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 bootstrap-venv: $(STAMP) ## create .venv with the runtime and test dependencies
 
-run: $(STAMP) ## start moto, the table, the bucket, an API key and chalice local on :8000 (PORT=...; Ctrl-C stops)
+run: $(STAMP) $(LS_STAMP) ## start LocalStack (S3), moto (DynamoDB), the table, bucket, an API key and chalice local on :8000 (PORT=...)
 	$(PY) scripts/local_stack.py --port $(PORT)
+
+stack-start: $(STAMP) $(LS_STAMP) ## how long make run's stack takes to answer, and its RSS: make stack-start [ROUNDS=5]
+	$(PY) scripts/stack_start.py --rounds $(or $(ROUNDS),5)
 
 # make test: the lint, then two lanes at once (CI has 2 cores): the end-to-end tier in one, the other tiers
 # one after another in the other. Each lane's output is printed whole when the lane ends; -k lets the

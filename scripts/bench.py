@@ -44,7 +44,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scripts import lambda_package  # noqa: E402 (after the project is on sys.path)
+from scripts import lambda_package, localstack_s3  # noqa: E402 (after the project is on sys.path)
 from scripts.stack_memory import Stack  # noqa: E402
 
 INVOKE = os.path.join(ROOT, 'scripts', 'lambda_invoke.py')
@@ -176,8 +176,9 @@ def main(argv=None) -> int:
             env.update(
                 {
                     'AWS_ENDPOINT_URL': values['AWS_ENDPOINT_URL'],
+                    'AWS_ENDPOINT_URL_S3': values['AWS_ENDPOINT_URL_S3'],
                     'AWS_ACCESS_KEY_ID': 'assetgate-local',
-                    'AWS_SECRET_ACCESS_KEY': 'assetgate-local',
+                    'AWS_SECRET_ACCESS_KEY': localstack_s3.SECRET_ACCESS_KEY,
                     'AWS_DEFAULT_REGION': 'us-east-1',
                     'ASSETGATE_REGION': 'us-east-1',
                     'ASSETGATE_TABLE': values['ASSETGATE_TABLE'],

@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 
 import boto3  # noqa: E402
 
+from scripts import localstack_s3  # noqa: E402
 from scripts.local_stack import StackCopy  # noqa: E402
 
 MiB = 1024**2
@@ -33,7 +34,7 @@ import sys, boto3
 from boto3.s3.transfer import TransferConfig
 endpoint, bucket, path, key, concurrency, part, checksum = sys.argv[1:8]
 s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='assetgate-local',
-                  aws_secret_access_key='assetgate-local')
+                  aws_secret_access_key='test')
 config = TransferConfig(multipart_threshold=int(part), multipart_chunksize=int(part), max_concurrency=int(concurrency),
                         use_threads=True)
 # 'SHA256': each part's SHA-256 computed by the client and checked by S3, as assetgate's parts are.
@@ -80,10 +81,10 @@ def main(argv=None) -> int:
         stack = StackCopy(home, {'ASSETGATE_MULTIPART_THRESHOLD': str(part), 'ASSETGATE_PART_SIZE': str(part)})
         s3 = boto3.client(
             's3',
-            endpoint_url=stack.endpoint,
+            endpoint_url=stack.s3_endpoint,
             region_name='us-east-1',
             aws_access_key_id='assetgate-local',
-            aws_secret_access_key='assetgate-local',
+            aws_secret_access_key=localstack_s3.SECRET_ACCESS_KEY,
         )
         bucket = stack.values['ASSETGATE_BUCKET']
         env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'ASSETGATE_'))}
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
             else:
                 key = f'bench/{who}-{label}'
                 wall, rss, _ = run(
-                    [sys.executable, '-c', BOTO, stack.endpoint, bucket, path, key]
+                    [sys.executable, '-c', BOTO, stack.s3_endpoint, bucket, path, key]
                     + [str(args.concurrency), str(part), PEERS[who]],
                     env,
                 )

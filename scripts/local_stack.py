@@ -1,9 +1,13 @@
-"""The embedded local stack: a moto server, the table and bucket, an API key and `chalice local`.
+"""The embedded local stack: LocalStack's S3, a moto server for DynamoDB, the table and bucket, an API
+key and `chalice local`.
 
     python scripts/local_stack.py [--project-dir DIR] [--port 8000] [--env-file .local/env]
+        [--log-file .local/stack.log]
 
 Ports, table and bucket come from the local stage in .chalice/config.json (chalice local
-lets the stage's environment override the process's, so the stage is the one source).
+lets the stage's environment override the process's, so the stage is the one source):
+AWS_ENDPOINT_URL is moto's (DynamoDB), AWS_ENDPOINT_URL_S3 LocalStack's. S3 is LocalStack's because
+moto's S3 enforces no presigned signature, signed header, length, checksum or conditional write.
 Runs in the foreground; SIGINT or SIGTERM stops everything it started.
 """
 
@@ -27,6 +31,7 @@ sys.path.insert(0, ROOT)
 
 from chalicelib import auth  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
+from scripts import localstack_s3  # noqa: E402
 from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment  # noqa: E402
 
 # Both servers log every request line: a share token or an upload link's token in a path, an API
@@ -59,23 +64,61 @@ def redact(line: str) -> str:
     return _API_KEY.sub('agk_' + REDACTED, line)
 
 
-def _pipe(source, sink) -> None:
+def write_private(path: str, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only (mode 0600) from the first byte on."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f'{path}.{os.getpid()}.partial'
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.chmod(partial, 0o600)  # whatever the umask
+    os.replace(partial, path)  # readers see the whole file or none
+
+
+class Log:
+    """The stack's log: every line, redacted, to the terminal and to a file (``--log-file``)."""
+
+    def __init__(self, terminal, path: str | None):
+        self.terminal = terminal
+        self.file = None
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.file = open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w')
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        text = redact(text)
+        with self._lock:
+            for sink in (self.terminal, self.file):
+                if sink is not None:
+                    sink.write(text)
+                    sink.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.file is not None:
+                self.file.close()
+                self.file = None  # a child's last lines may still be on their way
+
+
+def _pipe(source, log: Log) -> None:
     for raw in iter(source.readline, b''):
-        sink.write(redact(raw.decode('utf-8', 'replace')))
-        sink.flush()
+        log.write(raw.decode('utf-8', 'replace'))
 
 
-def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float = 60.0) -> None:
+def _wait_for(url: str, proc: subprocess.Popen, what: str, ready=None, timeout: float = 60.0) -> None:
+    """Poll ``url`` until it answers below 500 (and ``ready(answer's JSON)`` holds, if given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f'{what} exited with code {proc.returncode} before it was ready')
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status < 500:
+                if answer.status < 500 and (ready is None or ready(json.load(answer))):
                     return
         except Exception:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.1)
     raise SystemExit(f'{what} did not answer at {url} within {timeout:.0f}s')
 
 
@@ -143,20 +186,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def copy_project(destination: str, ignore=COPY_IGNORE) -> None:
+    """A copy of the project that runs its own stack: LocalStack's virtualenv is linked, not copied."""
+    shutil.copytree(ROOT, destination, ignore=ignore)
+    os.symlink(os.path.dirname(os.path.dirname(localstack_s3.PYTHON)), os.path.join(destination, '.venv-localstack'))
+
+
+def free_endpoints(stage_vars: dict) -> dict:
+    """Point a local stage's moto (DynamoDB) and LocalStack (S3) endpoints at free ports; returns stage_vars."""
+    stage_vars['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{_free_port()}'
+    stage_vars['AWS_ENDPOINT_URL_S3'] = f'http://127.0.0.1:{_free_port()}'
+    return stage_vars
+
+
 class StackCopy:
     """This script, run from a copy of the project whose local stage names free ports (and ``stage_env``),
     in its own process group: for tools that need a stack of their own (bench, soak, stack-memory)."""
 
     def __init__(self, home: str, stage_env: dict | None = None, timeout: float = 120):
         self.home, self.project = home, os.path.join(home, 'project')
-        shutil.copytree(ROOT, self.project, ignore=COPY_IGNORE)
+        copy_project(self.project)
         config_path = os.path.join(self.project, '.chalice', 'config.json')
         with open(config_path) as f:
             config = json.load(f)
-        self.endpoint = f'http://127.0.0.1:{_free_port()}'
-        config['stages']['local']['environment_variables'].update(
-            {'AWS_ENDPOINT_URL': self.endpoint, **(stage_env or {})}
-        )
+        stage_vars = free_endpoints(config['stages']['local']['environment_variables'])
+        stage_vars.update(stage_env or {})
+        self.endpoint, self.s3_endpoint = stage_vars['AWS_ENDPOINT_URL'], stage_vars['AWS_ENDPOINT_URL_S3']
         with open(config_path, 'w') as f:
             json.dump(config, f, indent=2)
         env_file, self.log_path = os.path.join(home, 'env'), os.path.join(home, 'stack.log')
@@ -171,6 +226,8 @@ class StackCopy:
                 str(_free_port()),
                 '--env-file',
                 env_file,
+                '--log-file',
+                '',
             ]
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -182,7 +239,6 @@ class StackCopy:
                 with open(self.log_path) as f:
                     raise SystemExit(f'the local stack did not start:\n{f.read()[-4000:]}')
             time.sleep(0.2)
-        time.sleep(0.2)  # written in one go; let it be closed
         self.values = read_env(env_file)
 
     def stop(self) -> None:
@@ -195,30 +251,52 @@ class StackCopy:
                 self.proc.wait()
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname, parsed.port
+
+
 class LocalStack:
-    def __init__(self, project_dir: str, port: int, env_file: str, log=sys.stderr, external_aws: bool = False):
+    """The stack's processes. ``s3_port``: where LocalStack listens, when the stage's S3 endpoint is a proxy
+    in front of it (default: the port of the stage's AWS_ENDPOINT_URL_S3). A stage that names no S3 endpoint
+    (or an empty one) keeps S3 on moto, for tests whose S3 checks do not matter (the fault test's proxy)."""
+
+    def __init__(
+        self,
+        project_dir: str,
+        port: int,
+        env_file: str,
+        log: Log | None = None,
+        external_aws: bool = False,
+        s3_port: int | None = None,
+    ):
         self.project_dir = os.path.abspath(project_dir)
         self.port = port
         self.env_file = env_file
-        self.log = log
+        self.log = log or Log(sys.stderr, None)
         self.stage_env = stage_environment('local', self.project_dir)
-        endpoint = urlparse(self.stage_env['AWS_ENDPOINT_URL'])
-        self.moto_host, self.moto_port = endpoint.hostname, endpoint.port
-        self.external_aws = external_aws  # the stage's endpoint is served already: start no moto server
+        self.moto_host, self.moto_port = _host_port(self.stage_env['AWS_ENDPOINT_URL'])
+        self.s3_endpoint = self.stage_env.get('AWS_ENDPOINT_URL_S3')
+        self.s3_host, self.s3_port = _host_port(self.s3_endpoint) if self.s3_endpoint else (None, None)
+        self.s3_port = s3_port or self.s3_port
+        self.localstack_home = os.path.join(self.project_dir, '.local', 'localstack')
+        self.external_aws = external_aws  # the stage's endpoints are served already: start no moto or LocalStack
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> dict:
         wanted = [('127.0.0.1', self.port, 'chalice local')]
         if not self.external_aws:
             wanted.insert(0, (self.moto_host, self.moto_port, 'moto'))
+            if self.s3_endpoint:
+                wanted.insert(1, (self.s3_host, self.s3_port, 'LocalStack'))
         for host, port, what in wanted:
             if not _port_free(host, port):
                 raise SystemExit(f'port {port} on {host} is taken; is another local stack ({what}) running?')
-        env = {**os.environ, **self.stage_env}
         for name in ('AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB'):
-            env.pop(name, None)
-            os.environ.pop(name, None)
+            os.environ.pop(name, None)  # the stage names every endpoint the stack uses
+        env = {**os.environ, **self.stage_env}
         if not self.external_aws:
+            # Both start at once: LocalStack takes the longer.
             moto = self._spawn(
                 [
                     sys.executable,
@@ -229,9 +307,24 @@ class LocalStack:
                     str(self.moto_port),
                 ],
                 env,
-                redacted=True,
             )
+            if self.s3_endpoint:
+                if localstack_s3.missing():
+                    raise SystemExit(localstack_s3.missing())
+                shutil.rmtree(self.localstack_home, ignore_errors=True)  # no state survives a restart, as with moto
+                localstack_s3.seed_cache(self.localstack_home)
+                localstack = self._spawn(
+                    localstack_s3.ARGV,
+                    localstack_s3.environment(self.s3_host, self.s3_port, self.localstack_home, base=env),
+                )
             _wait_for(f'http://{self.moto_host}:{self.moto_port}/moto-api/', moto, 'moto server')
+            if self.s3_endpoint:
+                _wait_for(
+                    f'http://{self.s3_host}:{self.s3_port}{localstack_s3.HEALTH_PATH}',
+                    localstack,
+                    'LocalStack',
+                    ready=localstack_s3.s3_ready,
+                )
 
         apply_environment(self.stage_env)
         s = settings()
@@ -245,6 +338,8 @@ class LocalStack:
                 extra=(f'http://127.0.0.1:{self.port}', f'http://localhost:{self.port}'),
             ),
         )
+        if self.s3_endpoint and not self.external_aws:
+            localstack_s3.keep_cache(self.localstack_home)  # ensure_bucket was its first request
         key, _ = auth.mint('local')
 
         url = f'http://127.0.0.1:{self.port}'
@@ -266,35 +361,34 @@ class LocalStack:
             ],
             env,
             cwd=self.project_dir,
-            redacted=True,
         )
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
         values = {
             'ASSETGATE_URL': url,
             'ASSETGATE_API_KEY': key,
             'AWS_ENDPOINT_URL': self.stage_env['AWS_ENDPOINT_URL'],
+            'AWS_ENDPOINT_URL_S3': s.s3_endpoint_url,
             'ASSETGATE_TABLE': s.table,
             'ASSETGATE_BUCKET': s.bucket,
         }
-        os.makedirs(os.path.dirname(os.path.abspath(self.env_file)), exist_ok=True)
-        with open(self.env_file, 'w') as f:
-            f.writelines(f'export {name}={value}\n' for name, value in values.items())
+        # The API key opens every asset of `local`: only its owner may read the file.
+        write_private(self.env_file, ''.join(f'export {name}={value}\n' for name, value in values.items()))
         return values
 
-    def _spawn(self, argv, env, cwd=None, redacted=False) -> subprocess.Popen:
+    def _spawn(self, argv, env, cwd=None) -> subprocess.Popen:
+        """A child in its own process group whose output goes, line by line and redacted, to the log."""
         with _STOPPER.held():
             proc = subprocess.Popen(
                 argv,
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if redacted else self.log,
-                stderr=subprocess.STDOUT if redacted else self.log,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             self.procs.append(proc)
-        if redacted:
-            threading.Thread(target=_pipe, args=(proc.stdout, self.log), daemon=True).start()
+        threading.Thread(target=_pipe, args=(proc.stdout, self.log), daemon=True).start()
         return proc
 
     def stop(self, grace: float = 10.0) -> None:
@@ -325,28 +419,41 @@ def main(argv=None) -> int:
     parser.add_argument('--port', type=int, default=8000)
     parser.add_argument('--env-file', default=os.path.join(ROOT, '.local', 'env'))
     parser.add_argument(
+        '--log-file',
+        default=os.path.join(ROOT, '.local', 'stack.log'),
+        help="a copy of the terminal's log, redacted the same way ('' for none)",
+    )
+    parser.add_argument(
         '--external-aws',
         action='store_true',
-        help="the local stage's AWS_ENDPOINT_URL is served already (e.g. a fault proxy before a "
-        'moto server the caller runs): start no moto server',
+        help="the local stage's endpoints are served already (e.g. a fault proxy before a "
+        'moto server the caller runs): start no moto server or LocalStack',
+    )
+    parser.add_argument(
+        '--s3-port',
+        type=int,
+        help="LocalStack's port when the stage's AWS_ENDPOINT_URL_S3 is a proxy in front of it",
     )
     args = parser.parse_args(argv)
-    stack = LocalStack(args.project_dir, args.port, args.env_file, external_aws=args.external_aws)
+    log = Log(sys.stdout, args.log_file)
+    stack = LocalStack(args.project_dir, args.port, args.env_file, log, args.external_aws, args.s3_port)
 
     _STOPPER.install()
     try:
         values = stack.start()
-        print(f'assetgate is running at {values["ASSETGATE_URL"]}. Settings ({args.env_file}):', flush=True)
+        log.write(f'assetgate is running at {values["ASSETGATE_URL"]}. Settings ({args.env_file}):\n')
         for name, value in values.items():
-            # The API key stays in the env file: what is printed often ends up in a log.
-            print(f'{name}={redact(value)}', flush=True)
-        print(f'Use them with: source {args.env_file}. Press Ctrl-C to stop.', flush=True)
+            # The API key stays in the env file (mode 0600): what is printed often ends up in a log.
+            log.write(f'{name}={value}\n')
+        where = f' Log: {args.log_file}.' if args.log_file else ''
+        log.write(f'Use them with: source {args.env_file}.{where} Press Ctrl-C to stop.\n')
         return stack.wait()
     except KeyboardInterrupt:
         return 0
     finally:
         _STOPPER.requested = True  # also when stopping for another reason (a child died): ignore signals now
         stack.stop()
+        log.close()
 
 
 if __name__ == '__main__':

@@ -434,7 +434,7 @@ def _children() -> dict[int, list[int]]:
 
 
 def stack_processes(root_pid: int) -> dict[str, int]:
-    """The chalice local and moto server PIDs below a local_stack.py process."""
+    """The chalice local, moto server and LocalStack PIDs below a local_stack.py process."""
     children, todo, found = _children(), [root_pid], {}
     while todo:
         for pid in children.get(todo.pop(), []):
@@ -446,6 +446,8 @@ def stack_processes(root_pid: int) -> dict[str, int]:
                 continue
             if any(arg.endswith(b'moto_server.py') for arg in argv):
                 found['moto server'] = pid
+            elif b'localstack.runtime.main' in argv:
+                found['LocalStack'] = pid
             elif any(arg.endswith((b'chalice', b'chalice_local.py')) for arg in argv) and b'local' in argv:
                 found['chalice local'] = pid
     return found

@@ -94,7 +94,7 @@ def test_page_and_static_files_carry_the_security_headers_and_cache_rules(app_st
     csp = page.headers['Content-Security-Policy']
     assert csp == (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        f"connect-src 'self' {app_stack.endpoint}; frame-ancestors 'none'; base-uri 'none'; "
+        f"connect-src 'self' {app_stack.s3_endpoint}; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'none'"
     )
     assert page.headers['X-Content-Type-Options'] == 'nosniff'
@@ -202,7 +202,7 @@ def test_upload_small_and_multipart_share_revoke_new_version_download_and_delete
     start_upload(page, '#version-dashboard')
     page.get_by_text('A new version of “small.bin” is uploaded.').wait_for()
     to_storage = []
-    page.on('request', lambda r: to_storage.append(r.headers) if r.url.startswith(app_stack.endpoint) else None)
+    page.on('request', lambda r: to_storage.append(r.headers) if r.url.startswith(app_stack.s3_endpoint) else None)
     with page.expect_download() as download:
         page.get_by_role('button', name='Download').click()
     assert download.value.suggested_filename == 'small.bin'

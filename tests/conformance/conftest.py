@@ -5,70 +5,42 @@ that S3 would refuse from a good one. LocalStack runs from .venv-localstack (Pyt
 `make localstack-venv`); the app runs in-process here, so its presigning is the code under test.
 """
 
-import os
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from scripts import localstack_s3
 from tests.servers import Server, free_port, moto_server
 
-LOCALSTACK_PYTHON = os.path.join(ROOT, '.venv-localstack', 'bin', 'python')
 TABLE = 'assetgate-conformance'
 BUCKET = 'assetgate-conformance-bucket'
-# LocalStack validates a presigned signature only against the secret `test` (or STS credentials).
-ACCESS_KEY = SECRET_KEY = 'test'
-
-
-def _localstack_env(port: int, home) -> dict:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(('AWS_', 'PYTHON', 'VIRTUAL_ENV', 'LOCALSTACK_'))
-    }
-    env.update(
-        {
-            'SERVICES': 's3',
-            'GATEWAY_LISTEN': f'127.0.0.1:{port}',
-            'DNS_ADDRESS': '0',
-            'DISABLE_EVENTS': '1',
-            'SKIP_SSL_CERT_DOWNLOAD': '1',
-            'S3_SKIP_SIGNATURE_VALIDATION': '0',
-            # Inside a container LocalStack would use the shared /var/lib/localstack; in host mode
-            # everything it writes goes under FILESYSTEM_ROOT. CONFIG_DIR keeps ~/.localstack profiles out.
-            'OVERRIDE_IN_DOCKER': '0',
-            'FILESYSTEM_ROOT': str(home / 'filesystem'),
-            'CONFIG_DIR': str(home / 'config'),
-        }
-    )
-    return env
+ACCESS_KEY, SECRET_KEY = 'test', localstack_s3.SECRET_ACCESS_KEY
 
 
 @pytest.fixture(scope='session')
 def localstack(tmp_path_factory):
     """LocalStack's S3 (signature validation on) on a free 127.0.0.1 port: its endpoint URL."""
-    if not os.access(LOCALSTACK_PYTHON, os.X_OK):
-        pytest.fail(f'{LOCALSTACK_PYTHON} is missing: run `make localstack-venv` (needs Python 3.13)')
+    if localstack_s3.missing():
+        pytest.fail(localstack_s3.missing())
     home = tmp_path_factory.mktemp('localstack')
     port = free_port()
     endpoint = f'http://127.0.0.1:{port}'
+    localstack_s3.seed_cache(str(home))
     server = Server(
         'LocalStack',
-        [LOCALSTACK_PYTHON, '-m', 'localstack.runtime.main'],
-        _localstack_env(port, home),
+        localstack_s3.ARGV,
+        localstack_s3.environment('127.0.0.1', port, str(home)),
         home / 'localstack.log',
     )
     try:
-
-        def s3_up():
-            health = requests.get(f'{endpoint}/_localstack/health', timeout=2).json()
-            return health['services'].get('s3') in ('available', 'running')
-
-        server.wait_until(s3_up)
+        server.wait_until(
+            lambda: localstack_s3.s3_ready(requests.get(endpoint + localstack_s3.HEALTH_PATH, timeout=2).json())
+        )
         yield endpoint
     finally:
         server.stop()
+        localstack_s3.keep_cache(str(home))
 
 
 @pytest.fixture(scope='session')

@@ -1,58 +1,46 @@
-"""End-to-end tier: a real moto server and a real `chalice local`, spoken to over HTTP."""
+"""End-to-end tier: `make run`'s stack (LocalStack's S3, a moto server for DynamoDB, `chalice local`) over HTTP."""
 
 import json
 import os
-import shutil
 import sys
 
 import pytest
 import requests
 
 from chalicelib.config import settings
+from scripts import localstack_s3
 from scripts.bootstrap import stage_environment
-from scripts.local_stack import read_env
-from tests.conftest import ROOT
+from scripts.local_stack import copy_project, free_endpoints, read_env
 from tests.fault_proxy import FaultProxy
 from tests.servers import Server, free_port
 
 
-def run_local_stack(home, stage_env=None, moto_port: int | None = None):
+def run_local_stack(home, stage_env=None, s3_port: int | None = None):
     """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them.
 
-    ``stage_env`` adds settings to the copy's local stage (chalice local lets them win). Yields a Stack.
+    ``stage_env`` adds settings to the copy's local stage (chalice local lets them win); ``s3_port`` is
+    LocalStack's port when the stage's S3 endpoint is a proxy in front of it. Yields a Stack.
     """
     project = home / 'project'
-    shutil.copytree(
-        ROOT,
-        project,
-        ignore=shutil.ignore_patterns(
-            '.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build', 'node_modules', 'cli'
-        ),
-    )
+    copy_project(str(project))
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
-    local = config['stages']['local']['environment_variables']
-    local['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{moto_port or free_port()}'
-    local.update(stage_env or {})
+    free_endpoints(config['stages']['local']['environment_variables']).update(stage_env or {})
     config_path.write_text(json.dumps(config, indent=2))
     env_file, clock_file, log_path = home / 'env', home / 'clock', home / 'stack.log'
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
     env.update({'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'})
-    server = Server(
-        'local stack',
-        [
-            sys.executable,
-            str(project / 'scripts' / 'local_stack.py'),
-            '--project-dir',
-            str(project),
-            '--port',
-            str(free_port()),
-            '--env-file',
-            str(env_file),
-        ],
-        env,
-        log_path,
-    )
+    argv = [
+        sys.executable,
+        str(project / 'scripts' / 'local_stack.py'),
+        '--project-dir',
+        str(project),
+        '--port',
+        str(free_port()),
+        '--env-file',
+        str(env_file),
+    ]
+    server = Server('local stack', argv + (['--s3-port', str(s3_port)] if s3_port else []), env, log_path)
     try:
         server.wait_until(env_file.exists)
         values = read_env(env_file)
@@ -71,7 +59,8 @@ class Stack:
     def __init__(self, values, clock_file, log_path, project, proc):
         self.url = values['ASSETGATE_URL']
         self.key = values['ASSETGATE_API_KEY']
-        self.endpoint = values['AWS_ENDPOINT_URL']
+        self.endpoint = values['AWS_ENDPOINT_URL']  # moto: DynamoDB
+        self.s3_endpoint = values['AWS_ENDPOINT_URL_S3']  # LocalStack (or a proxy in front of it)
         self.table = values['ASSETGATE_TABLE']
         self.bucket = values['ASSETGATE_BUCKET']
         self.clock_file = clock_file
@@ -97,10 +86,10 @@ class Stack:
 
         return boto3.client(
             service,
-            endpoint_url=self.endpoint,
+            endpoint_url=self.s3_endpoint if service == 's3' else self.endpoint,
             region_name='us-east-1',
             aws_access_key_id='assetgate-local',
-            aws_secret_access_key='assetgate-local',
+            aws_secret_access_key=localstack_s3.SECRET_ACCESS_KEY,
         )
 
     def scan(self) -> list[dict]:
@@ -133,8 +122,8 @@ PART = 5 * 1024**2  # the CLI stack's part size and multipart threshold
 @pytest.fixture(scope='session')
 def cli_stack(tmp_path_factory):
     """A local stack with 5 MiB parts and threshold whose S3 endpoint is a fault proxy (cli_stack.proxy)."""
-    moto_port = free_port()
-    with FaultProxy(f'http://127.0.0.1:{moto_port}', seed=9) as proxy:
+    s3_port = free_port()
+    with FaultProxy(f'http://127.0.0.1:{s3_port}', seed=9) as proxy:
         for running in run_local_stack(
             tmp_path_factory.mktemp('cli-stack'),
             {
@@ -142,7 +131,7 @@ def cli_stack(tmp_path_factory):
                 'ASSETGATE_MULTIPART_THRESHOLD': str(PART),
                 'ASSETGATE_PART_SIZE': str(PART),
             },
-            moto_port,
+            s3_port,
         ):
             running.proxy = proxy
             running.part_size = PART

@@ -1,5 +1,6 @@
-"""The local stack itself: it stops completely however it is signalled, its log holds no secret, and
-chalice local answers a kept-alive connection at once."""
+"""The local stack itself: it stops completely however it is signalled, its log (terminal and
+.local/stack.log) holds no secret, .local/env is its owner's only, and chalice local answers a kept-alive
+connection at once."""
 
 import json
 import os
@@ -16,7 +17,9 @@ import requests
 from chalice import Chalice
 from chalice.config import Config
 
+from scripts import localstack_s3
 from scripts.chalice_local import local
+from scripts.local_stack import copy_project, free_endpoints, write_private
 from tests.conftest import ROOT
 from tests.servers import free_port
 
@@ -60,15 +63,16 @@ def wait_for_log(log_path, text: str, timeout: float = 10) -> str:
 
 def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_path):
     project = tmp_path / 'project'
-    shutil.copytree(
-        ROOT,
-        project,
+    copy_project(
+        str(project),
         ignore=shutil.ignore_patterns('.venv*', '.git', '.local', 'tests', '__pycache__', '.pytest_cache', 'build'),
     )
     os.symlink(os.path.join(ROOT, '.venv'), project / '.venv')
+    executor = os.path.join('tests', 'cloud', 'localstack_local_executor')  # .venv-localstack's stamp needs it
+    shutil.copytree(os.path.join(ROOT, executor), project / executor)
     config_path = project / '.chalice' / 'config.json'
     config = json.loads(config_path.read_text())
-    config['stages']['local']['environment_variables']['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    free_endpoints(config['stages']['local']['environment_variables'])
     config_path.write_text(json.dumps(config, indent=2))
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
     for name in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'):  # when make test runs us: a fresh make, not a sub-make
@@ -92,7 +96,11 @@ def test_make_run_stops_every_child_when_its_process_group_gets_term_twice(tmp_p
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
         children = descendants(make.pid)
-        assert len(children) >= 3, children  # local_stack.py, the moto server, chalice local
+        assert len(children) >= 4, children  # local_stack.py, the moto server, LocalStack, chalice local
+        # The env file holds the API key: its owner's only. The log file has the terminal's lines.
+        assert os.stat(project / '.local' / 'env').st_mode & 0o777 == 0o600
+        assert os.stat(project / '.local' / 'stack.log').st_mode & 0o777 == 0o600
+        assert 'assetgate is running at' in wait_for_log(project / '.local' / 'stack.log', 'Press Ctrl-C to stop')
 
         # Twice quickly, then a few more: each later signal lands somewhere else in the cleanup.
         for pause in (0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05):
@@ -127,14 +135,34 @@ def test_secrets_in_a_query_string_never_reach_the_stack_log(stack):
     path_key = 'agk_' + secrets.token_urlsafe(32)
     assert requests.get(f'{stack.url}/asset/{path_key}?probe2={probe}', timeout=30).status_code == 401
 
-    log = wait_for_log(stack.log_path, f'probe2={probe}')
+    terminal = wait_for_log(stack.log_path, f'probe2={probe}')
+    log_file = wait_for_log(stack.project / '.local' / 'stack.log', f'probe2={probe}')
 
-    assert f'probe={probe}' in log  # a harmless parameter stays readable
-    for name, value in secrets_sent.items():
-        assert value not in log and requests.utils.quote(value, safe='') not in log
-        assert f'{name}=<redacted>' in log
-    assert path_key not in log and '/asset/agk_<redacted>' in log
-    assert stack.key not in log and 'ASSETGATE_API_KEY=agk_<redacted>' in log  # the key stays in the env file
+    for log in (terminal, log_file):
+        assert f'probe={probe}' in log  # a harmless parameter stays readable
+        for name, value in secrets_sent.items():
+            assert value not in log and requests.utils.quote(value, safe='') not in log
+            assert f'{name}=<redacted>' in log
+        assert path_key not in log and '/asset/agk_<redacted>' in log
+        assert stack.key not in log and 'ASSETGATE_API_KEY=agk_<redacted>' in log  # the key stays in the env file
+    # The file holds the terminal's lines, redacted the same way (the terminal also has the process's stderr).
+    assert set(log_file.splitlines()) <= set(terminal.splitlines())
+
+
+def test_the_env_file_with_the_api_key_is_readable_by_its_owner_only(stack):
+    env_file = stack.log_path.parent / 'env'
+    assert os.stat(env_file).st_mode & 0o777 == 0o600
+    assert f'export ASSETGATE_API_KEY={stack.key}' in env_file.read_text().splitlines()
+
+
+def test_an_env_file_written_over_a_world_readable_one_becomes_its_owner_s_only(tmp_path):
+    env_file = tmp_path / 'env'
+    env_file.write_text('export ASSETGATE_API_KEY=agk_old\n')
+    os.chmod(env_file, 0o644)
+    write_private(str(env_file), 'export ASSETGATE_API_KEY=agk_new\n')
+    assert os.stat(env_file).st_mode & 0o777 == 0o600
+    assert env_file.read_text() == 'export ASSETGATE_API_KEY=agk_new\n'
+    assert os.listdir(tmp_path) == ['env']  # no partial file left behind
 
 
 def test_chalice_local_turns_nagle_off_on_every_connection_it_accepts():
@@ -159,3 +187,22 @@ def test_chalice_local_turns_nagle_off_on_every_connection_it_accepts():
         server.server.server_close()
     assert answer.status_code == 200 and answer.json() == {'ok': True}
     assert nodelay == [1]
+
+
+def test_localstack_s_service_index_is_kept_once_and_given_to_the_next_localstack(tmp_path, monkeypatch):
+    shared = tmp_path / 'shared'
+    monkeypatch.setattr(localstack_s3, 'SHARED_CACHE', str(shared))
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    built = first / 'filesystem' / 'var' / 'lib' / 'localstack' / 'cache'
+    built.mkdir(parents=True)
+    (built / 'service-catalog-1_0-2_0.dill').write_bytes(b'index')
+    (built / 'server.test.pem').write_text('a key of that LocalStack alone')
+
+    localstack_s3.seed_cache(str(first))  # nothing kept yet: nothing to give
+    localstack_s3.keep_cache(str(first))
+    localstack_s3.seed_cache(str(second))
+
+    assert sorted(os.listdir(shared)) == ['service-catalog-1_0-2_0.dill']  # the index only, no partial file
+    seeded = second / 'filesystem' / 'var' / 'lib' / 'localstack' / 'cache'
+    assert sorted(os.listdir(seeded)) == ['service-catalog-1_0-2_0.dill']
+    assert (seeded / 'service-catalog-1_0-2_0.dill').read_bytes() == b'index'

@@ -16,10 +16,7 @@ def readme_session() -> str:
 
 def test_the_readme_curl_session_runs_as_written_and_downloads_the_bytes(stack, tmp_path):
     (tmp_path / '.local').mkdir()
-    (tmp_path / '.local' / 'env').write_text(
-        f'export ASSETGATE_URL={stack.url}\nexport ASSETGATE_API_KEY={stack.key}\n'
-        f'export AWS_ENDPOINT_URL={stack.endpoint}\n'
-    )
+    (tmp_path / '.local' / 'env').write_text((stack.log_path.parent / 'env').read_text())  # as make run wrote it
     script = 'set -euo pipefail\n' + readme_session()
     result = subprocess.run(['bash', '-c', script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

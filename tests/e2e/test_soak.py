@@ -9,7 +9,7 @@ from scripts import check_data, soak
 
 def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(stack, stage_settings):
     pids = soak.stack_processes(stack.proc.pid)
-    assert set(pids) == {'moto server', 'chalice local'}
+    assert set(pids) == {'moto server', 'LocalStack', 'chalice local'}
 
     workload, results = soak.run(stack.url, stack.key, duration=20, concurrency=16, seed=12)
     checked = workload.verify_bytes()
