@@ -51,7 +51,7 @@ def settings() -> Settings:
         multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024**2),
         part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024**2),
         part_urls_per_answer=_int('ASSETGATE_PART_URLS_PER_ANSWER', 100),
-        max_links=_int('ASSETGATE_MAX_LINKS', 100),
+        max_links=_int('ASSETGATE_MAX_LINKS', 50),
     )
 
 
