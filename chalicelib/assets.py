@@ -17,7 +17,7 @@ class CreateRequest(NamedTuple):
     name: str | None
     content_type: str | None
     token: tokens.TokenRequest | None
-    upload: uploads.UploadRequest = uploads.UploadRequest('put')
+    upload: uploads.UploadPlan = uploads.UploadPlan('put')
 
 
 class Via(NamedTuple):

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
-from chalicelib import assets, keys, models, records, writes
+from chalicelib import assets, keys, models, records, uploads, writes
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import (
     AssetNotFound,
     Conflict,
     ContentTypeRefused,
+    InvalidParameter,
     TooLarge,
     UploadRequestExpired,
     UploadRequestNotFound,
@@ -50,6 +51,10 @@ class Opened(NamedTuple):
 
 def create(s: Settings, owner: str, wanted: RequestSpec) -> Opened:
     """A new upload request and its owner's ref, in one transaction."""
+    if wanted.max_size == 0:
+        raise InvalidParameter('max_size must be at least 1 byte.', parameter='max_size')
+    if wanted.max_size is not None and wanted.max_size > uploads.largest_file(s):
+        raise TooLarge(f'max_size must be at most {uploads.largest_file(s)} bytes.', parameter='max_size')
     now = clock()
     plaintext = str(uuid.uuid4())
     digest = keys.secret_hash(plaintext)
@@ -173,7 +178,10 @@ def _receive_once(s: Settings, token: str, read_wanted: Callable[[], assets.Crea
     item = current(token, now)
     wanted = read_wanted()
     size = wanted.upload.size
-    if item.max_size is not None and (size is None or size > int(item.max_size)):
+    if size is None:
+        # Signed into the upload, the declared size is how S3 holds a sender to the link's max_size.
+        raise InvalidParameter('Declare the size in bytes (size=...).', parameter='size')
+    if item.max_size is not None and size > int(item.max_size):
         raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')
     content_type = wanted.content_type or assets.default_content_type(wanted.name or '')
     if not allows_type(item, content_type):
