@@ -18,11 +18,11 @@ from chalicelib.errors import (
     InvalidBody,
     InvalidParameter,
     TokenNotFound,
-    UploadRequestNotFound,
+    UploadLinkNotFound,
 )
 from chalicelib.listing import PageRequest
 from chalicelib.tokens import TokenRequest
-from chalicelib.upload_requests import RequestSpec
+from chalicelib.upload_links import LinkSpec
 from chalicelib.uploads import PartChecksum, UploadPlan
 
 MAX_NAME = 255
@@ -174,11 +174,11 @@ def token_id(value: str) -> str:
     return value
 
 
-def request_token(value: str) -> str:
-    """An upload request's token from the path: anything but a UUID4 names no request."""
+def link_token(value: str) -> str:
+    """An upload link's token from the path: anything but a UUID4 names no request."""
     value = value.lower()
     if not keys.is_uuid4(value):
-        raise UploadRequestNotFound()
+        raise UploadLinkNotFound()
     return value
 
 
@@ -349,7 +349,7 @@ def label(value) -> str | None:
 
 
 @dataclass(frozen=True)
-class UploadRequestForm:
+class UploadLinkForm:
     """POST /upload-request: an upload link for others to send files to the owner."""
 
     label: str | None = param('A note for yourself and the uploader (shown on the upload page).', {'type': 'string'})
@@ -361,8 +361,8 @@ class UploadRequestForm:
         {'type': 'string'},
     )
 
-    def parse(self, s: Settings) -> RequestSpec:
-        return RequestSpec(
+    def parse(self, s: Settings) -> LinkSpec:
+        return LinkSpec(
             label=label(self.label),
             expiry_minutes=expiry(self.expiry, s),
             max_files=None if self.max_files is None else whole(self.max_files, 'max_files', 1, MAX_FILES),
