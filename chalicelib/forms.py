@@ -175,7 +175,7 @@ def token_id(value: str) -> str:
 
 
 def link_token(value: str) -> str:
-    """An upload link's token from the path: anything but a UUID4 names no request."""
+    """An upload link's token from the path: anything but a UUID4 names no link."""
     value = value.lower()
     if not keys.is_uuid4(value):
         raise UploadLinkNotFound()

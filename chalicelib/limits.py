@@ -18,8 +18,8 @@ MAX_PARTS = 10_000
 MAX_OBJECT = 5 * TiB
 MAX_SINGLE_PUT = 5 * GiB
 METHODS = ('put', 'post', 'multipart')
-# A SHA-256 as hex (64 digits) or base64 (43 characters and one "="): the one rule, which the
-# OpenAPI document publishes as a pattern (ECMA-262 and Python read it alike under fullmatch).
+# A SHA-256 as hex (64 digits) or base64 (43 characters and one "="): the one rule. sha256_base64
+# applies it whole (fullmatch); the OpenAPI document publishes it anchored, ^(?:...)$.
 SHA256 = r'[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}='
 
 
