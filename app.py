@@ -16,7 +16,7 @@ from chalicelib import (
     previews,
     redeem,
     tokens,
-    upload_requests,
+    upload_links,
     uploads,
     versions,
     views,
@@ -37,11 +37,11 @@ from chalicelib.errors import (
     TooManyLinks,
     UploadAborted,
     UploadIncomplete,
+    UploadLinkExpired,
+    UploadLinkNotFound,
+    UploadLinkRevoked,
+    UploadLinkUsedUp,
     UploadPending,
-    UploadRequestExpired,
-    UploadRequestNotFound,
-    UploadRequestRevoked,
-    UploadRequestUsedUp,
     VersionNotFound,
 )
 from chalicelib.routing import OWNER, PUBLIC, SHARE_LINK, UPLOAD_LINK, Router
@@ -58,7 +58,7 @@ OPERATIONS = router.operations
 
 # What a link refuses with, besides not existing.
 SHARE_REFUSALS = (UploadPending, UploadAborted, TokenExpired, TokenRevoked, TokenUsedUp)
-UPLOAD_LINK_REFUSALS = (UploadRequestExpired, UploadRequestUsedUp, UploadRequestRevoked)
+UPLOAD_LINK_REFUSALS = (UploadLinkExpired, UploadLinkUsedUp, UploadLinkRevoked)
 # Both create routes take the same form and give the same answer.
 _CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (Conflict,), 'gives': openapi.CREATED}
 
@@ -276,18 +276,18 @@ def revoke_token(call, token):
     'POST',
     'Create an upload link others can send files to.',
     auth=OWNER,
-    form=forms.UploadRequestForm,
+    form=forms.UploadLinkForm,
     answer=201,
-    gives=openapi.NEW_UPLOAD_REQUEST,
+    gives=openapi.NEW_UPLOAD_LINK,
 )
 def create_upload_request(call):
-    opened = upload_requests.create(settings(), call.owner, call.form.parse(settings()))
+    opened = upload_links.create(settings(), call.owner, call.form.parse(settings()))
     return web.created(views.opened(opened, call.base, clock()))
 
 
 @route('/upload-request', 'GET', 'Your upload links, newest first, with the files each received.', auth=OWNER)
 def list_upload_requests(call):
-    return web.ok(views.upload_requests(upload_requests.owned(call.owner), clock()))
+    return web.ok(views.upload_links(upload_links.owned(call.owner), clock()))
 
 
 # One path variable name under /upload-request/: DELETE takes the link's id or its token there.
@@ -297,10 +297,10 @@ def list_upload_requests(call):
     'Revoke an upload link (by id or token).',
     auth=OWNER,
     answer=204,
-    errors=(UploadRequestNotFound,),
+    errors=(UploadLinkNotFound,),
 )
 def revoke_upload_request(call, token):
-    upload_requests.revoke(call.owner, token)
+    upload_links.revoke(call.owner, token)
     return web.no_content()
 
 
@@ -315,8 +315,8 @@ def revoke_upload_request(call, token):
     on_error=webapp.refused_page,
 )
 def upload_request_page(call):
-    found = upload_requests.current(call.link, clock())
-    return webapp.request_page(call.base, views.upload_request_for_uploader(found))
+    found = upload_links.current(call.link, clock())
+    return webapp.request_page(call.base, views.upload_link_for_uploader(found))
 
 
 @route(
@@ -330,7 +330,7 @@ def upload_request_page(call):
     gives=openapi.RECEIVED,
 )
 def send_to_upload_request(call):
-    received = upload_requests.receive(settings(), call.link, lambda: call.form.parse(settings()))
+    received = upload_links.receive(settings(), call.link, lambda: call.form.parse(settings()))
     return web.created(views.received(received, call.base))
 
 
@@ -345,9 +345,9 @@ def send_to_upload_request(call):
 def request_upload_parts(call, ref):
     number, first, count = call.form.parse()
     asset_id = forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(call.link, asset_id, number)
-    routes = upload_requests.follow_up_routes(call.link, asset_id)
-    page = uploads.more_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, first, count, routes)
+    owner = upload_links.uploader_owner(call.link, asset_id, number)
+    routes = upload_links.follow_up_routes(call.link, asset_id)
+    page = uploads.more_parts(settings(), owner, asset_id, upload_links.SENT_VERSION, first, count, routes)
     return web.ok(views.upload(page, call.base))
 
 
@@ -363,8 +363,8 @@ def request_upload_parts(call, ref):
 )
 def request_sign_parts(call, ref):
     asset_id = forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(call.link, asset_id, call.form.parse())
-    return web.ok(uploads.sign_parts(settings(), owner, asset_id, upload_requests.SENT_VERSION, call.document))
+    owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
+    return web.ok(uploads.sign_parts(settings(), owner, asset_id, upload_links.SENT_VERSION, call.document))
 
 
 @route(
@@ -377,8 +377,8 @@ def request_sign_parts(call, ref):
 )
 def request_complete_upload(call, ref):
     asset_id = forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(call.link, asset_id, call.form.parse())
-    asset, landed = uploads.complete(settings(), owner, asset_id, upload_requests.SENT_VERSION)
+    owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
+    asset, landed = uploads.complete(settings(), owner, asset_id, upload_links.SENT_VERSION)
     return web.ok(views.received_complete(asset, landed))
 
 
@@ -393,8 +393,8 @@ def request_complete_upload(call, ref):
 )
 def request_abort_upload(call, ref):
     asset_id = forms.asset_id(ref)
-    owner = upload_requests.uploader_owner(call.link, asset_id, call.form.parse())
-    uploads.abort(settings(), owner, asset_id, upload_requests.SENT_VERSION)
+    owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
+    uploads.abort(settings(), owner, asset_id, upload_links.SENT_VERSION)
     return web.no_content()
 
 

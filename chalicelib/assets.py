@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from chalicelib import keys, links, models, records, storage, tokens, uploads, versions, writes
 from chalicelib.config import Settings, now as clock
-from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadPending, UploadRequestRefused
+from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadLinkRefused, UploadPending
 
 Asset = models.Asset
 
@@ -17,14 +17,14 @@ class CreateRequest(NamedTuple):
     name: str | None
     content_type: str | None
     token: tokens.TokenRequest | None
-    upload: uploads.UploadRequest = uploads.UploadRequest('put')
+    upload: uploads.UploadPlan = uploads.UploadPlan('put')
 
 
 class Via(NamedTuple):
-    """An asset created through an upload request: the request's counter is updated in the same transaction."""
+    """An asset created through an upload link: the request's counter is updated in the same transaction."""
 
-    request_id: str
-    request_key: tuple[str, str]
+    link_id: str
+    link_key: tuple[str, str]
     actions: list  # the request item's update (files + 1)
     condition: object  # the request still takes a file: its refusal cancels the whole creation
     routes: Callable[[str], str]  # asset id -> where the uploader's multipart follow-ups live
@@ -44,8 +44,8 @@ def default_content_type(name: str) -> str:
 def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = None) -> Created:
     """Create an asset (and a token if asked) in one transaction, with a presigned upload.
 
-    ``via``: through an upload request, whose file count the same transaction raises under its
-    condition; a refused condition raises UploadRequestRefused and nothing is written.
+    ``via``: through an upload link, whose file count the same transaction raises under its
+    condition; a refused condition raises UploadLinkRefused and nothing is written.
     """
     now = clock()
     asset_id = str(uuid.uuid4())
@@ -60,7 +60,7 @@ def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = Non
         created=now,
         version=1,
         status=models.PENDING,
-        upload_request=via.request_id if via else None,
+        upload_request=via.link_id if via else None,
         links={},
     )
     version = _new_version(asset_id, 1, content_type, now)
@@ -68,10 +68,10 @@ def create(s: Settings, owner: str, wanted: CreateRequest, via: Via | None = Non
     # if the write fails, so a failure leaves nothing behind.
     upload = uploads.start(s, asset_id, version, wanted.upload, now, via.routes(asset_id) if via else None)
     issued = None
-    refused = UploadRequestRefused if via else Conflict
+    refused = UploadLinkRefused if via else Conflict
     with _undo_multipart_on_failure(s, version), writes.transaction(refused=refused) as tx:
         if via:
-            tx.update(models.UploadRequest(*via.request_key), actions=via.actions, condition=via.condition)
+            tx.update(models.UploadLink(*via.link_key), actions=via.actions, condition=via.condition)
         if wanted.token:
             issued, ref = tokens.build(asset, version, wanted.token, now, s.expired_retention)
             asset.links = links.first(issued.item)

@@ -140,33 +140,33 @@ class TokenUsedUp(AssetgateError):
     message = 'This token has reached its download limit.'
 
 
-class UploadRequestNotFound(AssetgateError):
+class UploadLinkNotFound(AssetgateError):
     status = 404
     code = 'upload_request_not_found'
-    message = 'No such upload request.'
+    message = 'No such upload link.'
 
 
-class UploadRequestRefused(AssetgateError):
-    """Internal: an upload request's condition refused a file; upload_requests explains which 410 it is."""
+class UploadLinkRefused(AssetgateError):
+    """Internal: an upload link's condition refused a file; upload_links explains which 410 it is."""
 
     status = 410
     code = 'upload_request_used_up'
     message = 'This upload link takes no more files.'
 
 
-class UploadRequestExpired(AssetgateError):
+class UploadLinkExpired(AssetgateError):
     status = 410
     code = 'upload_request_expired'
     message = 'This upload link has expired.'
 
 
-class UploadRequestUsedUp(AssetgateError):
+class UploadLinkUsedUp(AssetgateError):
     status = 410
     code = 'upload_request_used_up'
     message = 'This upload link has received all the files it allows.'
 
 
-class UploadRequestRevoked(AssetgateError):
+class UploadLinkRevoked(AssetgateError):
     status = 410
     code = 'upload_request_revoked'
     message = 'This upload link has been revoked by its owner.'

@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib import body, keys, limits
+from chalicelib import body, keys, limits, uploads
 from chalicelib.assets import CreateRequest
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -18,13 +18,12 @@ from chalicelib.errors import (
     InvalidBody,
     InvalidParameter,
     TokenNotFound,
-    TooLarge,
-    UploadRequestNotFound,
+    UploadLinkNotFound,
 )
 from chalicelib.listing import PageRequest
 from chalicelib.tokens import TokenRequest
-from chalicelib.upload_requests import RequestSpec
-from chalicelib.uploads import PartChecksum, UploadRequest
+from chalicelib.upload_links import LinkSpec
+from chalicelib.uploads import PartChecksum, UploadPlan
 
 MAX_NAME = 255
 MAX_USES = 1_000_000_000
@@ -34,6 +33,7 @@ MIN_DOWNLOAD_TTL = 10
 MAX_FILES = 10_000
 MAX_LABEL = 200
 MAX_CONTENT_TYPES = 50
+MAX_DIGITS = 30  # a byte count longer than this is no number of bytes
 _MEDIA_RANGE = r'(\*/\*|[a-z0-9!#$&^_.+-]{1,100}/(\*|[a-z0-9!#$&^_.+-]{1,100}))'
 _CONTENT_TYPE = (
     r'[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+'
@@ -174,11 +174,11 @@ def token_id(value: str) -> str:
     return value
 
 
-def request_token(value: str) -> str:
-    """An upload request's token from the path: anything but a UUID4 names no request."""
+def link_token(value: str) -> str:
+    """An upload link's token from the path: anything but a UUID4 names no link."""
     value = value.lower()
     if not keys.is_uuid4(value):
-        raise UploadRequestNotFound()
+        raise UploadLinkNotFound()
     return value
 
 
@@ -214,59 +214,43 @@ _DOWNLOAD_TTL = param(
 )
 
 
-def _upload_request(form, s: Settings) -> UploadRequest:
-    """How the bytes will go up, checked against S3's limits and the configured maximum size."""
-    size = form.size
-    if size is not None:
-        if isinstance(size, str) and len(size) > 16:
-            raise TooLarge(f'size must be at most {s.max_asset_size} bytes.', parameter='size')
-        size = whole(size, 'size', 0, 10**16)
-        if size > min(s.max_asset_size, limits.MAX_OBJECT):
-            raise TooLarge(f'size must be at most {min(s.max_asset_size, limits.MAX_OBJECT)} bytes.', parameter='size')
-    digest = None if form.sha256 is None else sha256(form.sha256)
-    requested = form.upload
-    if requested is not None and (not isinstance(requested, str) or requested.lower() not in limits.METHODS):
+def upload_method(value) -> str | None:
+    """put, post or multipart (any case); absent is None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in limits.METHODS:
         raise InvalidParameter('upload must be put, post or multipart.', parameter='upload')
-    checksums = form.part_checksums
-    checksums = (
-        False
-        if checksums is None
-        else (
-            True if isinstance(checksums, str) and checksums.lower() == 'sha256' else flag(checksums, 'part_checksums')
-        )
+    return value.lower()
+
+
+def part_checksums(value) -> bool:
+    """part_checksums=sha256 (or a flag)."""
+    if isinstance(value, str) and value.lower() == 'sha256':
+        return True
+    return flag(value, 'part_checksums')
+
+
+def byte_count(value, name: str) -> int | None:
+    """A whole number of bytes (absent: None); whether it is too many is the domain's to say."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not (
+        (isinstance(value, int) and value >= 0)
+        or (isinstance(value, str) and len(value) <= MAX_DIGITS and re.fullmatch(_WHOLE, value))
+    ):
+        raise InvalidParameter(f'{name} must be a whole number of bytes.', parameter=name)
+    return int(value)
+
+
+def _upload_plan(form, s: Settings) -> UploadPlan:
+    """The declared upload's values, converted; ``uploads.plan`` decides how the bytes go up."""
+    return uploads.plan(
+        s,
+        requested=upload_method(form.upload),
+        size=byte_count(form.size, 'size'),
+        sha256=None if form.sha256 is None else sha256(form.sha256),
+        part_checksums=part_checksums(form.part_checksums),
     )
-    # Asking for part checksums asks for a multipart upload, whatever the size.
-    method = limits.choose_method(
-        (requested and requested.lower()) or ('multipart' if checksums else None), size, s.multipart_threshold
-    )
-    if checksums and method != 'multipart':
-        raise InvalidParameter(
-            'part_checksums applies to multipart uploads; a single PUT takes sha256.', parameter='part_checksums'
-        )
-    if method == 'multipart':
-        if size == 0 or (size is None and not checksums):
-            raise InvalidParameter(
-                'A multipart upload needs its size in bytes (size=...), or, for a length not '
-                "known yet, part_checksums=sha256 and each part's size when it is signed.",
-                parameter='size',
-            )
-        if digest is not None:
-            raise InvalidParameter(
-                'sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
-                "part_checksums=sha256 and sign each part's SHA-256.",
-                parameter='sha256',
-            )
-    else:
-        if size is not None and size > limits.MAX_SINGLE_PUT:
-            raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
-        if size is None and method == 'put' and s.max_asset_size < limits.MAX_SINGLE_PUT:
-            # Without a signed length S3 would take up to 5 GiB: the limit needs the size declared.
-            raise InvalidParameter(
-                f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.', parameter='size'
-            )
-        if method == 'post' and digest is not None:
-            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.', parameter='sha256')
-    return UploadRequest(method=method, size=size, sha256=digest, part_checksums=checksums)
 
 
 def _optional_token(form, s: Settings) -> TokenRequest | None:
@@ -295,7 +279,7 @@ class VersionForm:
             name=None,
             content_type=validate_content_type(self.content_type),
             token=_optional_token(self, s),
-            upload=_upload_request(self, s),
+            upload=_upload_plan(self, s),
         )
 
 
@@ -365,7 +349,7 @@ def label(value) -> str | None:
 
 
 @dataclass(frozen=True)
-class UploadRequestForm:
+class UploadLinkForm:
     """POST /upload-request: an upload link for others to send files to the owner."""
 
     label: str | None = param('A note for yourself and the uploader (shown on the upload page).', {'type': 'string'})
@@ -377,20 +361,12 @@ class UploadRequestForm:
         {'type': 'string'},
     )
 
-    def parse(self, s: Settings) -> RequestSpec:
-        largest = min(s.max_asset_size, limits.MAX_OBJECT)
-        size = None
-        if self.max_size is not None:
-            if isinstance(self.max_size, str) and len(self.max_size) > 16:
-                raise TooLarge(f'max_size must be at most {largest} bytes.', parameter='max_size')
-            size = whole(self.max_size, 'max_size', 1, 10**16)
-            if size > largest:
-                raise TooLarge(f'max_size must be at most {largest} bytes.', parameter='max_size')
-        return RequestSpec(
+    def parse(self, s: Settings) -> LinkSpec:
+        return LinkSpec(
             label=label(self.label),
             expiry_minutes=expiry(self.expiry, s),
             max_files=None if self.max_files is None else whole(self.max_files, 'max_files', 1, MAX_FILES),
-            max_size=size,
+            max_size=byte_count(self.max_size, 'max_size'),
             content_types=content_types(self.content_types),
         )
 
@@ -409,14 +385,12 @@ class SendForm:
     part_checksums: str | None = _PART_CHECKSUMS
 
     def parse(self, s: Settings) -> CreateRequest:
-        if self.size is None:
-            raise InvalidParameter('Declare the size in bytes (size=...).', parameter='size')
         name = None if self.name is None else validate_name(self.name)
         return CreateRequest(
             name=name,
             content_type=validate_content_type(self.content_type),
             token=None,
-            upload=_upload_request(self, s),
+            upload=_upload_plan(self, s),
         )
 
 
@@ -482,6 +456,23 @@ class LinkQuery:
     ignored, so a link keeps working wherever it was pasted. The link takes no parameter of its own."""
 
 
+# The one description of a part to sign: the published schema is generated from it, and
+# ``PartsDocument.read`` checks each part against the same names, bounds and SHA-256 rule.
+PART_FIELDS = {
+    'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
+    'sha256': {
+        'type': 'string',
+        'pattern': f'^(?:{limits.SHA256})$',
+        'description': "The part's SHA-256, hex or base64.",
+    },
+    'size': {
+        'type': 'integer',
+        'minimum': 1,
+        'maximum': limits.MAX_PART,
+        'description': "Bytes in the part; required when the upload's size is unknown.",
+    },
+}
+PART_REQUIRED = ('part_number', 'sha256')
 PARTS_EXAMPLE = 'Send {"parts": [{"part_number": 1, "sha256": "..."}]} as JSON.'
 PARTS_SCHEMA = {
     'type': 'object',
@@ -493,42 +484,48 @@ PARTS_SCHEMA = {
             'minItems': 1,
             'items': {
                 'type': 'object',
-                'required': ['part_number', 'sha256'],
+                'required': list(PART_REQUIRED),
                 'additionalProperties': False,
-                'properties': {
-                    'part_number': {'type': 'integer', 'minimum': 1, 'maximum': limits.MAX_PARTS},
-                    'sha256': {'type': 'string', 'description': "The part's SHA-256, hex or base64."},
-                    'size': {
-                        'type': 'integer',
-                        'minimum': 1,
-                        'description': "Bytes in the part; required when the upload's size is unknown.",
-                    },
-                },
+                'properties': PART_FIELDS,
             },
         }
     },
 }
 
 
+def _part_integer(part: dict, name: str, number: int | None) -> int | None:
+    """A part's integer field as PART_FIELDS bounds it (a JSON integer, not a string of digits); absent: None."""
+    if name not in part:
+        return None
+    value, bounds = part[name], PART_FIELDS[name]
+    low, high = bounds['minimum'], bounds['maximum']
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer is any number without a fraction (1.0)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        where = f'Part {number}: ' if number is not None else ''
+        raise InvalidParameter(f'{where}{name} must be a whole number from {low} to {high}.', parameter='parts')
+    return value
+
+
 class PartsDocument:
-    """The JSON document of POST .../upload/parts."""
+    """The JSON document of POST .../upload/parts: {"parts": [{"part_number": n, "sha256": hex or base64,
+    "size": n}]}, as PARTS_SCHEMA describes it (a part number may appear once)."""
 
     SCHEMA = PARTS_SCHEMA
     EXAMPLE = {'parts': [{'part_number': 1, 'sha256': 'ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs='}]}
 
     @staticmethod
     def read(request) -> dict[int, PartChecksum]:
-        return part_checksums(request)
+        if not body.is_json(body.media_type(request)):
+            raise InvalidBody(PARTS_EXAMPLE)
+        raw = body.raw_body(request)
+        if len(raw) > MAX_PARTS_BODY:
+            raise InvalidBody('The parts body is too large; sign at most 100 parts per request.')
+        return read_parts(body.json_document(raw))
 
 
-def part_checksums(request) -> dict[int, PartChecksum]:
-    """The JSON body of POST .../upload/parts: {"parts": [{"part_number": n, "sha256": hex or base64, "size": n}]}."""
-    if not body.is_json(body.media_type(request)):
-        raise InvalidBody(PARTS_EXAMPLE)
-    raw = body.raw_body(request)
-    if len(raw) > MAX_PARTS_BODY:
-        raise InvalidBody('The parts body is too large; sign at most 100 parts per request.')
-    document = body.json_document(raw)
+def read_parts(document) -> dict[int, PartChecksum]:
+    """The parts of a decoded PartsDocument, by part number, each SHA-256 as base64."""
     if (
         not isinstance(document, dict)
         or set(document) != {'parts'}
@@ -538,19 +535,15 @@ def part_checksums(request) -> dict[int, PartChecksum]:
         raise InvalidBody(PARTS_EXAMPLE)
     found: dict[int, PartChecksum] = {}
     for part in document['parts']:
-        if (
-            not isinstance(part, dict)
-            or not {'part_number', 'sha256'} <= set(part)
-            or not set(part) <= {'part_number', 'sha256', 'size'}
-        ):
+        if not isinstance(part, dict) or not set(PART_REQUIRED) <= set(part) or not set(part) <= set(PART_FIELDS):
             raise InvalidParameter(
                 'Each part is {"part_number": n, "sha256": "...", "size": n (optional)}.', parameter='parts'
             )
-        number = whole(part['part_number'], 'part_number', 1, limits.MAX_PARTS)
+        number = _part_integer(part, 'part_number', None)
         digest = limits.sha256_base64(part['sha256']) if isinstance(part['sha256'], str) else None
         if digest is None:
             raise InvalidParameter(f'Part {number}: sha256 must be hex (64 digits) or base64.', parameter='parts')
-        size = None if part.get('size') is None else whole(part['size'], 'size', 1, limits.MAX_PART)
+        size = _part_integer(part, 'size', number)
         if number in found:
             raise InvalidParameter(f'Part {number} is given twice.', parameter='parts')
         found[number] = PartChecksum(digest, size)

@@ -16,8 +16,8 @@ VERSION_PREFIX = 'VERSION#'
 TOKEN_REF_PREFIX = 'TOKEN#'
 OWNER_ASSET_PREFIX = 'ASSET#'
 OWNER_APIKEY_PREFIX = 'APIKEY#'
-UPLOAD_REQUEST_SORT = 'UPLOADREQ'
-OWNER_UPLOAD_REQUEST_PREFIX = 'UPLOADREQ#'
+UPLOAD_LINK_SORT = 'UPLOADREQ'
+OWNER_UPLOAD_LINK_PREFIX = 'UPLOADREQ#'
 OBJECT_PREFIX = 'assets/'  # every version's bytes live under it; the S3 event filter and lifecycle use it
 _SHORT_ID = r'^[0-9a-f]{16}\Z'
 _OWNER_ASSET_SORT = r'^ASSET#[0-9]{12}#[0-9a-f-]{36}$'
@@ -92,17 +92,17 @@ def owner_apikey(owner: str, key_id: str) -> tuple[str, str]:
     return owner_partition(owner), f'{OWNER_APIKEY_PREFIX}{key_id}'
 
 
-def upload_request(digest: str) -> tuple[str, str]:
-    return f'UPLOADREQ#{digest}', UPLOAD_REQUEST_SORT
+def upload_link(digest: str) -> tuple[str, str]:
+    return f'UPLOADREQ#{digest}', UPLOAD_LINK_SORT
 
 
-def upload_request_digest_of(obj_id: str) -> str:
+def upload_link_digest_of(obj_id: str) -> str:
     """The SHA-256 in an UPLOADREQ#<digest> partition."""
-    return obj_id[len(upload_request('')[0]) :]
+    return obj_id[len(upload_link('')[0]) :]
 
 
-def owner_upload_request(owner: str, request_id: str) -> tuple[str, str]:
-    return owner_partition(owner), f'{OWNER_UPLOAD_REQUEST_PREFIX}{request_id}'
+def owner_upload_link(owner: str, request_id: str) -> tuple[str, str]:
+    return owner_partition(owner), f'{OWNER_UPLOAD_LINK_PREFIX}{request_id}'
 
 
 def is_short_id(value: str) -> bool:

@@ -81,7 +81,7 @@ class Asset(Base, discriminator='asset'):
     status = UnicodeAttribute(default=PENDING)
     size = NumberAttribute(null=True)
     etag = UnicodeAttribute(null=True)
-    upload_request = UnicodeAttribute(null=True)  # id of the upload request it came through
+    upload_request = UnicodeAttribute(null=True)  # id of the upload link it came through
     # The tombstone: set by DELETE before it reads what to remove; every writer's condition refuses it.
     deleting = BooleanAttribute(null=True)
     # Its live links, token hash -> {'e': expiry, 'p': pinned version}: the cap and the fan-out's list (links.py).
@@ -162,8 +162,10 @@ class OwnerAsset(Base, discriminator='owner_asset'):
     created = NumberAttribute()
 
 
-class UploadRequest(Base, discriminator='upload_request'):
-    """ObjID=UPLOADREQ#<sha256 of the request token>, ObjSort=UPLOADREQ: an upload link.
+class UploadLink(Base, discriminator='upload_request'):
+    """ObjID=UPLOADREQ#<sha256 of the link's token>, ObjSort=UPLOADREQ: an upload link (a request for files).
+
+    Stored names keep the API's spelling (kind ``upload_request``, ``request_id``): data already written reads.
 
     ``files`` counts the assets created through it; the transaction that creates one adds 1
     under the condition ``files < max_files``, so a burst cannot exceed the limit.
@@ -181,8 +183,8 @@ class UploadRequest(Base, discriminator='upload_request'):
     revoked = BooleanAttribute(default=False)
 
 
-class OwnerUploadRequest(Base, discriminator='owner_upload_request'):
-    """ObjID=OWNER#<owner>, ObjSort=UPLOADREQ#<request id>: an owner's upload requests, found by hash."""
+class OwnerUploadLink(Base, discriminator='owner_upload_request'):
+    """ObjID=OWNER#<owner>, ObjSort=UPLOADREQ#<request id>: an owner's upload links, found by hash."""
 
     request_hash = UnicodeAttribute()
     request_id = UnicodeAttribute()
@@ -190,7 +192,7 @@ class OwnerUploadRequest(Base, discriminator='owner_upload_request'):
     expires = NumberAttribute()
 
 
-ENTITIES = (ApiKey, OwnerApiKey, Asset, Version, Token, TokenRef, OwnerAsset, UploadRequest, OwnerUploadRequest)
+ENTITIES = (ApiKey, OwnerApiKey, Asset, Version, Token, TokenRef, OwnerAsset, UploadLink, OwnerUploadLink)
 
 _bound: tuple | None = None
 _lock = threading.Lock()

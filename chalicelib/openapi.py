@@ -41,7 +41,7 @@ _SUCCESS = {
 NEW_ASSET = (('/asset/{ref}', '$response.body#/asset/id'),)
 NEW_TOKEN = (('/asset-token/{token}', '$response.body#/token/token'),)
 CREATED = NEW_ASSET + NEW_TOKEN  # an asset and, if asked, its token
-NEW_UPLOAD_REQUEST = (('/upload-request/{token}', '$response.body#/token'),)
+NEW_UPLOAD_LINK = (('/upload-request/{token}', '$response.body#/token'),)
 LISTED_TOKENS = (
     ('/asset/{ref}', '$request.path.ref'),
     ('/asset/{ref}/tokens/{token_id}', '$response.body#/tokens/0/id'),

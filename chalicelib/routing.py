@@ -27,7 +27,7 @@ from chalicelib.errors import (
     Unauthorized,
     UnknownParameter,
     UnsupportedMediaType,
-    UploadRequestNotFound,
+    UploadLinkNotFound,
 )
 
 
@@ -46,11 +46,11 @@ OWNER, SHARE_LINK, UPLOAD_LINK, PUBLIC = Auth.OWNER, Auth.SHARE_LINK, Auth.UPLOA
 _AUTH_ERRORS = {
     OWNER: (Unauthorized, AmbiguousAuthorization),
     SHARE_LINK: (TokenNotFound,),
-    UPLOAD_LINK: (UploadRequestNotFound,),
+    UPLOAD_LINK: (UploadLinkNotFound,),
     PUBLIC: (),
 }
 # How a link's token is read from the path (a malformed one is the link's 404).
-_LINK_TOKEN = {SHARE_LINK: forms.token, UPLOAD_LINK: forms.request_token}
+_LINK_TOKEN = {SHARE_LINK: forms.token, UPLOAD_LINK: forms.link_token}
 # Reading any form or body can refuse these; every route can fail with the last two.
 FORM_ERRORS = (
     InvalidParameter,

@@ -8,16 +8,75 @@ from typing import NamedTuple
 
 from chalicelib import keys, limits, models, records, storage, versions, writes
 from chalicelib.config import Settings
-from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, UploadIncomplete
+from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, TooLarge, UploadIncomplete
 
 Version = models.Version
 
 
-class UploadRequest(NamedTuple):
+class UploadPlan(NamedTuple):
+    """How a file's bytes go up, as ``plan`` decided it."""
+
     method: str  # put, post or multipart
     size: int | None = None  # declared bytes; signed into the upload so S3 enforces it
     sha256: str | None = None  # base64; signed into a PUT so S3 rejects other bytes
     part_checksums: bool = False  # multipart: every part URL signs that part's SHA-256
+
+
+def largest_file(s: Settings) -> int:
+    """The most bytes a file may have: the configured maximum, within S3's."""
+    return min(s.max_asset_size, limits.MAX_OBJECT)
+
+
+def choose_method(requested: str | None, size: int | None, threshold: int) -> str:
+    """put, post or multipart: what the client asked for, else by declared size."""
+    if requested:
+        return requested
+    if size is not None and size > min(threshold, limits.MAX_SINGLE_PUT):
+        return 'multipart'
+    return 'put'
+
+
+def plan(
+    s: Settings,
+    requested: str | None = None,
+    size: int | None = None,
+    sha256: str | None = None,
+    part_checksums: bool = False,
+) -> UploadPlan:
+    """How the bytes of a file will go up, from what the client declared (``requested`` is one of
+    limits.METHODS or None, ``sha256`` base64), checked against S3's limits and the configured maximum."""
+    if size is not None and size > largest_file(s):
+        raise TooLarge(f'size must be at most {largest_file(s)} bytes.', parameter='size')
+    # Asking for part checksums asks for a multipart upload, whatever the size.
+    method = choose_method(requested or ('multipart' if part_checksums else None), size, s.multipart_threshold)
+    if part_checksums and method != 'multipart':
+        raise InvalidParameter(
+            'part_checksums applies to multipart uploads; a single PUT takes sha256.', parameter='part_checksums'
+        )
+    if method == 'multipart':
+        if size == 0 or (size is None and not part_checksums):
+            raise InvalidParameter(
+                'A multipart upload needs its size in bytes (size=...), or, for a length not '
+                "known yet, part_checksums=sha256 and each part's size when it is signed.",
+                parameter='size',
+            )
+        if sha256 is not None:
+            raise InvalidParameter(
+                'sha256 is checked by S3 on single PUT uploads; for a multipart upload send '
+                "part_checksums=sha256 and sign each part's SHA-256.",
+                parameter='sha256',
+            )
+    else:
+        if size is not None and size > limits.MAX_SINGLE_PUT:
+            raise InvalidParameter('A single upload takes at most 5 GiB; use upload=multipart.', parameter='size')
+        if size is None and method == 'put' and s.max_asset_size < limits.MAX_SINGLE_PUT:
+            # Without a signed length S3 would take up to 5 GiB: the limit needs the size declared.
+            raise InvalidParameter(
+                f'Declare size (at most {s.max_asset_size} bytes) so S3 can enforce it.', parameter='size'
+            )
+        if method == 'post' and sha256 is not None:
+            raise InvalidParameter('sha256 is not supported for browser POST uploads; use a PUT.', parameter='sha256')
+    return UploadPlan(method=method, size=size, sha256=sha256, part_checksums=part_checksums)
 
 
 class PartChecksum(NamedTuple):
@@ -31,7 +90,7 @@ def owner_routes(asset_id: str) -> str:
 
 
 def start(
-    s: Settings, asset_id: str, version: models.Version, wanted: UploadRequest, now: int, routes: str | None = None
+    s: Settings, asset_id: str, version: models.Version, wanted: UploadPlan, now: int, routes: str | None = None
 ) -> dict:
     """Prepare the upload of a new version and describe it for the client; ``routes`` is the path of
     its multipart follow-ups (default: the owner's, ``owner_routes``).
@@ -47,12 +106,12 @@ def start(
         staged = keys.staged_key(asset_id, int(version.number))
         return storage.presign_post(s, staged, version.content_type, now, low, high)
     if wanted.method == 'multipart':
-        plan = (
+        layout = (
             limits.plan_parts(wanted.size, s.part_size)
             if wanted.size is not None
             else limits.plan_unknown(s.part_size, s.max_asset_size)
         )
-        version.part_size, version.part_count = plan.part_size, plan.part_count
+        version.part_size, version.part_count = layout.part_size, layout.part_count
         version.part_checksums = wanted.part_checksums
         version.upload_id = storage.create_multipart(
             s, version.s3_key, version.content_type, checksums=wanted.part_checksums
@@ -61,27 +120,28 @@ def start(
     return storage.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
 
 
-def plan_of(version: models.Version) -> limits.PartPlan:
+def layout_of(version: models.Version) -> limits.PartPlan:
     if version.declared_size is None:
         return limits.PartPlan(int(version.part_size), None, None)
     return limits.PartPlan(int(version.part_size), int(version.part_count), int(version.declared_size))
 
 
-def _max_size(plan: limits.PartPlan, s: Settings) -> int:
-    return min(plan.max_size, s.max_asset_size, limits.MAX_OBJECT)
+def _max_size(layout: limits.PartPlan, s: Settings) -> int:
+    return min(layout.max_size, s.max_asset_size, limits.MAX_OBJECT)
 
 
 def part_page(
     s: Settings, asset_id: str, version: models.Version, first: int, count: int, routes: str | None = None
 ) -> dict:
     """Presigned URLs for parts first..first+count-1, and where to fetch the next ones."""
-    plan = plan_of(version)
-    last = min(plan.part_count, first + count - 1)
+    layout = layout_of(version)
+    last = min(layout.part_count, first + count - 1)
     parts = [
-        storage.presign_part(s, version.s3_key, version.upload_id, n, plan.length_of(n)) for n in range(first, last + 1)
+        storage.presign_part(s, version.s3_key, version.upload_id, n, layout.length_of(n))
+        for n in range(first, last + 1)
     ]
     more = None
-    if last < plan.part_count:
+    if last < layout.part_count:
         more = {
             'method': 'GET',
             'path': f'{routes or owner_routes(asset_id)}?version={int(version.number)}&first={last + 1}&count={count}',
@@ -92,12 +152,12 @@ def part_page(
 def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: int, routes: str | None = None) -> dict:
     base = routes or owner_routes(asset_id)
     number = int(version.number)
-    plan = plan_of(version)
+    layout = layout_of(version)
     if version.part_checksums:
         # Each part's URL signs that part's SHA-256, which only the client knows: it posts them first.
         example = {'part_number': 1, 'sha256': '<hex or base64>'}
-        if plan.size is None:
-            example['size'] = plan.part_size
+        if layout.size is None:
+            example['size'] = layout.part_size
         page = {
             'parts': [],
             'more_parts': None,
@@ -113,17 +173,17 @@ def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: i
     answer = {
         'method': 'multipart',
         'upload_id': version.upload_id,
-        'size': plan.size,
-        'part_size': plan.part_size,
-        'part_count': plan.part_count,
+        'size': layout.size,
+        'part_size': layout.part_size,
+        'part_count': layout.part_count,
         'checksum_algorithm': 'SHA256' if version.part_checksums else None,
         **page,
         'complete': {'method': 'POST', 'path': f'{base}/complete?version={number}'},
         'abort': {'method': 'DELETE', 'path': f'{base}?version={number}'},
         'expires_at': now + s.upload_ttl,
     }
-    if plan.size is None:
-        answer['max_size'] = _max_size(plan, s)
+    if layout.size is None:
+        answer['max_size'] = _max_size(layout, s)
         answer['max_parts'] = limits.MAX_PARTS
     return answer
 
@@ -156,13 +216,13 @@ def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None, check
         raise InvalidParameter(
             'This upload was created without part_checksums; GET its part URLs.', parameter='version'
         )
-    plan = plan_of(version)
+    layout = layout_of(version)
     if len(checksums) > s.part_urls_per_answer:
         raise InvalidParameter(f'At most {s.part_urls_per_answer} parts per request.', parameter='parts')
     count = (
-        plan.part_count
-        if plan.part_count is not None
-        else min(limits.MAX_PARTS, -(-_max_size(plan, s) // plan.part_size))
+        layout.part_count
+        if layout.part_count is not None
+        else min(limits.MAX_PARTS, -(-_max_size(layout, s) // layout.part_size))
     )
     beyond = [n for n in checksums if n > count]
     if beyond:
@@ -171,41 +231,41 @@ def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None, check
         )
     signed = []
     for n, part in sorted(checksums.items()):
-        if plan.size is None:
-            if part.size is None or part.size < 1 or part.size > plan.part_size:
+        if layout.size is None:
+            if part.size is None or part.size < 1 or part.size > layout.part_size:
                 raise InvalidParameter(
                     f"Part {n}: this upload's length is unknown, so each part needs its size "
-                    f'(1 to {plan.part_size} bytes).',
+                    f'(1 to {layout.part_size} bytes).',
                     parameter='parts',
                 )
             length = part.size
         else:
-            length = plan.length_of(n)
+            length = layout.length_of(n)
             if part.size is not None and part.size != length:
                 raise InvalidParameter(f"Part {n} is {length} bytes in this upload's plan.", parameter='parts')
         signed.append(storage.presign_part(s, version.s3_key, version.upload_id, n, length, part.sha256))
     return {'parts': signed}
 
 
-def _check_parts(plan: limits.PartPlan, sizes: dict[int, int]) -> int:
+def _check_parts(layout: limits.PartPlan, sizes: dict[int, int]) -> int:
     """The object's size if the listed parts complete the plan; UploadIncomplete otherwise."""
-    if plan.size is not None:
-        missing = [n for n in range(1, plan.part_count + 1) if n not in sizes]
-        wrong = [n for n, size in sizes.items() if n > plan.part_count or size != plan.length_of(n)]
+    if layout.size is not None:
+        missing = [n for n in range(1, layout.part_count + 1) if n not in sizes]
+        wrong = [n for n, size in sizes.items() if n > layout.part_count or size != layout.length_of(n)]
         if missing or wrong:
             raise UploadIncomplete(missing_parts=missing[:50], wrong_size_parts=wrong[:50])
-        return plan.size
+        return layout.size
     # Unknown length: parts 1..N with no gap, each exactly part_size but the last.
     last = max(sizes, default=0)
     missing = [n for n in range(1, last + 1) if n not in sizes] if last else [1]
-    wrong = [n for n, size in sizes.items() if (n < last and size != plan.part_size) or size > plan.part_size]
+    wrong = [n for n, size in sizes.items() if (n < last and size != layout.part_size) or size > layout.part_size]
     if missing or wrong:
         raise UploadIncomplete(missing_parts=missing[:50], wrong_size_parts=wrong[:50])
     return sum(sizes.values())
 
 
 def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tuple:
-    """Check every part against the plan, complete the upload in S3, and mark the version ready.
+    """Check every part against the layout, complete the upload in S3, and mark the version ready.
 
     (the asset, the version) as they now are, without reading them again.
     """
@@ -218,9 +278,9 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
         if landed is None:
             raise UploadIncomplete('The multipart upload no longer exists; it was aborted.')
     else:
-        plan = plan_of(version)
-        size = _check_parts(plan, {int(p['PartNumber']): int(p['Size']) for p in parts})
-        if plan.size is None:
+        layout = layout_of(version)
+        size = _check_parts(layout, {int(p['PartNumber']): int(p['Size']) for p in parts})
+        if layout.size is None:
             # Learn the length before S3 makes the object: a failure here leaves the upload open to retry.
             writes.update_if(
                 version,

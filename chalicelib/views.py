@@ -4,7 +4,7 @@ from chalicelib import models
 from chalicelib.assets import Created
 from chalicelib.listing import Details, Page, TokenPage
 from chalicelib.tokens import Issued
-from chalicelib.upload_requests import Opened
+from chalicelib.upload_links import Opened
 
 _LINKS = ('more_parts', 'complete', 'abort', 'sign_parts')
 
@@ -21,7 +21,7 @@ def asset(item: models.Asset) -> dict:
         'version': int(item.version),
         'status': item.status,
         'content_type': item.content_type,
-        'upload_request': item.upload_request,  # id of the upload request it came through, or None
+        'upload_request': item.upload_request,  # id of the upload link it came through, or None
     }
 
 
@@ -106,8 +106,8 @@ def tokens(result: TokenPage) -> dict:
     return {'tokens': [token_summary(t, result.now) for t in result.tokens], 'next': result.next}
 
 
-def upload_request(item: models.UploadRequest, now: int) -> dict:
-    """What the owner sees of an upload request after creation: never its token."""
+def upload_link(item: models.UploadLink, now: int) -> dict:
+    """What the owner sees of an upload link after creation: never its token."""
     if item.revoked:
         state = 'revoked'
     elif int(item.expires) <= now:
@@ -131,19 +131,19 @@ def upload_request(item: models.UploadRequest, now: int) -> dict:
 
 
 def opened(result: Opened, base: str, now: int) -> dict:
-    """A new upload request: the only answer that ever holds its token."""
+    """A new upload link: the only answer that ever holds its token."""
     return {
-        'upload_request': upload_request(result.item, now),
+        'upload_request': upload_link(result.item, now),
         'token': result.plaintext,
         'url': f'{base}/upload-request/{result.plaintext}',
     }
 
 
-def upload_requests(items: list, now: int) -> dict:
-    return {'upload_requests': [upload_request(r, now) for r in items]}
+def upload_links(items: list, now: int) -> dict:
+    return {'upload_requests': [upload_link(r, now) for r in items]}
 
 
-def upload_request_for_uploader(item: models.UploadRequest) -> dict:
+def upload_link_for_uploader(item: models.UploadLink) -> dict:
     """What the upload page shows its visitor: the owner's note and the limits, nothing else."""
     left = None if item.max_files is None else max(0, int(item.max_files) - int(item.files))
     return {

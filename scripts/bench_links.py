@@ -39,9 +39,7 @@ def measure(url: str, auth: dict, links: int) -> dict:
     assert requests.get(f'{url}/asset/{asset_id}', headers=auth, allow_redirects=False, timeout=60).status_code == 302
     for _ in range(links - 1):
         assert requests.post(f'{url}/asset/{asset_id}/token', headers=auth, timeout=60).status_code == 201
-    version_s, answer = timed(
-        lambda: requests.post(f'{url}/asset/{asset_id}/version?size=2', headers=auth, timeout=60)
-    )
+    version_s, answer = timed(lambda: requests.post(f'{url}/asset/{asset_id}/version?size=2', headers=auth, timeout=60))
     upload = answer.json()['upload']
     assert requests.put(upload['url'], data=b'v2', headers=upload['headers'], timeout=60).status_code == 200
     landing_s, answer = timed(

@@ -242,16 +242,16 @@ def check(s: Settings, now: float | None = None) -> Report:
         if keys.apikey(entry.key_hash) not in items:
             problem('owner_apikey_without_apikey', f'{entry.ObjID} / {entry.ObjSort}')
 
-    for request in of(models.UploadRequest):
+    for request in of(models.UploadLink):
         where = f'{request.ObjID[: len("UPLOADREQ#") + 16]}… / {request.ObjSort}'
         if _expired(request, now):
             continue
-        if keys.owner_upload_request(request.owner, request.request_id) not in items:
+        if keys.owner_upload_link(request.owner, request.request_id) not in items:
             problem('upload_request_without_owner_ref', where, f'owner {request.owner}')
         if request.max_files is not None and int(request.files) > int(request.max_files):
             problem('upload_request_over_limit', where, f'{int(request.files)} files of {int(request.max_files)}')
-    for entry in of(models.OwnerUploadRequest):
-        if not _expired(entry, now) and keys.upload_request(entry.request_hash) not in items:
+    for entry in of(models.OwnerUploadLink):
+        if not _expired(entry, now) and keys.upload_link(entry.request_hash) not in items:
             problem('owner_upload_request_without_request', f'{entry.ObjID} / {entry.ObjSort}')
 
     client = _s3(s)

@@ -87,6 +87,21 @@ def test_create_with_bad_limits_answers_400_and_writes_nothing(client, owner_key
     assert items_of_kind(aws, 'upload_request') == []
 
 
+def test_a_max_size_above_the_configured_maximum_answers_400_too_large_and_writes_nothing(
+    client, owner_key, aws, monkeypatch
+):
+    monkeypatch.setenv('ASSETGATE_MAX_ASSET_SIZE', '1000')
+    response, body = post_asset(client, owner_key, '/upload-request', body={'max_size': 1001})
+    assert response.status_code == 400 and body['error'] | {'message': None} == {
+        'code': 'too_large',
+        'message': None,
+        'status': 400,
+        'parameter': 'max_size',
+    }
+    assert items_of_kind(aws, 'upload_request') == []
+    assert post_asset(client, owner_key, '/upload-request', body={'max_size': 1000})[0].status_code == 201
+
+
 def test_create_without_a_key_answers_401(client, aws):
     response, _ = post_asset(client, None, '/upload-request', body={})
     assert response.status_code == 401

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, limits, storage, versions
+from chalicelib import config, keys, limits, storage, uploads, versions
+from chalicelib.errors import InvalidParameter, TooLarge
 from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
@@ -41,6 +42,10 @@ def test_part_plan_refuses_sizes_s3_cannot_hold(size):
         plan_parts(size, preferred=64 * MiB)
 
 
+def _settings(**changed):
+    return config.settings()._replace(**{'multipart_threshold': 100 * MiB, **changed})
+
+
 @pytest.mark.parametrize(
     'requested, size, expected',
     [
@@ -52,11 +57,46 @@ def test_part_plan_refuses_sizes_s3_cannot_hold(size):
     ],
 )
 def test_upload_method_follows_the_declared_size(requested, size, expected):
-    assert limits.choose_method(requested, size, threshold=100 * MiB) == expected
+    assert uploads.plan(_settings(), requested, size).method == expected
 
 
 def test_threshold_never_lets_a_single_put_exceed_5_gib():
-    assert limits.choose_method(None, 5 * GiB + 1, threshold=10 * TiB) == 'multipart'
+    assert uploads.plan(_settings(multipart_threshold=10 * TiB), size=5 * GiB + 1).method == 'multipart'
+
+
+def test_asking_for_part_checksums_plans_a_multipart_upload_of_unknown_length():
+    assert uploads.plan(_settings(), part_checksums=True) == uploads.UploadPlan('multipart', None, None, True)
+
+
+def test_a_plan_carries_the_declared_size_and_sha256_of_a_single_put():
+    digest = base64.b64encode(hashlib.sha256(b'hello').digest()).decode()
+    assert uploads.plan(_settings(), size=5, sha256=digest) == uploads.UploadPlan('put', 5, digest, False)
+
+
+@pytest.mark.parametrize(
+    'declared, parameter, error',
+    [
+        ({'size': 1001}, 'size', TooLarge),
+        ({'requested': 'put', 'part_checksums': True}, 'part_checksums', InvalidParameter),
+        ({'requested': 'post', 'part_checksums': True}, 'part_checksums', InvalidParameter),
+        ({'requested': 'multipart'}, 'size', InvalidParameter),
+        ({'requested': 'multipart', 'size': 0}, 'size', InvalidParameter),
+        ({'requested': 'multipart', 'size': 10, 'sha256': 'x'}, 'sha256', InvalidParameter),
+        ({'requested': 'post', 'size': 10, 'sha256': 'x'}, 'sha256', InvalidParameter),
+        ({'requested': 'put'}, 'size', InvalidParameter),
+    ],
+)
+def test_a_plan_that_breaks_an_upload_rule_is_refused_naming_the_parameter(declared, parameter, error):
+    with pytest.raises(error) as refused:
+        uploads.plan(_settings(max_asset_size=1000), **declared)
+    assert type(refused.value) is error and refused.value.details == {'parameter': parameter}
+
+
+def test_a_single_put_above_5_gib_is_refused_and_a_multipart_one_is_planned():
+    with pytest.raises(InvalidParameter) as refused:
+        uploads.plan(_settings(), 'put', 5 * GiB + 1)
+    assert refused.value.details == {'parameter': 'size'}
+    assert uploads.plan(_settings(), 'multipart', 5 * GiB + 1).method == 'multipart'
 
 
 def test_sha256_is_accepted_as_hex_or_base64():

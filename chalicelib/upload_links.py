@@ -1,8 +1,8 @@
-"""Upload requests ("send me a file"): an owner hands out an upload link; whoever holds it can upload
+"""Upload links ("send me a file"): an owner hands out an upload link; whoever holds it can upload
 files that become the owner's assets, and nothing else: no listing, no download, no deletion.
 
 The link's token is a UUID4 stored only as its SHA-256, like a share token. ``files`` on the
-request item is raised in the same transaction that creates each asset, under the condition
+link's item is raised in the same transaction that creates each asset, under the condition
 ``files < max_files``, so a burst of uploads cannot exceed the limit.
 """
 
@@ -12,28 +12,29 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
-from chalicelib import assets, keys, models, records, writes
+from chalicelib import assets, keys, models, records, uploads, writes
 from chalicelib.config import Settings, now as clock
 from chalicelib.errors import (
     AssetNotFound,
     Conflict,
     ContentTypeRefused,
+    InvalidParameter,
     TooLarge,
-    UploadRequestExpired,
-    UploadRequestNotFound,
-    UploadRequestRefused,
-    UploadRequestRevoked,
-    UploadRequestUsedUp,
+    UploadLinkExpired,
+    UploadLinkNotFound,
+    UploadLinkRefused,
+    UploadLinkRevoked,
+    UploadLinkUsedUp,
     VersionNotFound,
 )
 
-Request, OwnerRequest = models.UploadRequest, models.OwnerUploadRequest
-# A transaction on the request item can be cancelled by a concurrent one (TransactionConflict):
+Link, OwnerLink = models.UploadLink, models.OwnerUploadLink
+# A transaction on the link's item can be cancelled by a concurrent one (TransactionConflict):
 # such an attempt is tried again, so a burst ends in created files or a 410, not in 409s.
 ATTEMPTS = 5
 
 
-class RequestSpec(NamedTuple):
+class LinkSpec(NamedTuple):
     label: str | None
     expiry_minutes: int
     max_files: int | None
@@ -42,22 +43,26 @@ class RequestSpec(NamedTuple):
 
 
 class Opened(NamedTuple):
-    """A request just created: the plaintext token, shown once, and its stored item."""
+    """A link just created: the plaintext token, shown once, and its stored item."""
 
     plaintext: str
-    item: models.UploadRequest
+    item: models.UploadLink
 
 
-def create(s: Settings, owner: str, wanted: RequestSpec) -> Opened:
-    """A new upload request and its owner's ref, in one transaction."""
+def create(s: Settings, owner: str, wanted: LinkSpec) -> Opened:
+    """A new upload link and its owner's ref, in one transaction."""
+    if wanted.max_size == 0:
+        raise InvalidParameter('max_size must be at least 1 byte.', parameter='max_size')
+    if wanted.max_size is not None and wanted.max_size > uploads.largest_file(s):
+        raise TooLarge(f'max_size must be at most {uploads.largest_file(s)} bytes.', parameter='max_size')
     now = clock()
     plaintext = str(uuid.uuid4())
     digest = keys.secret_hash(plaintext)
     request_id = keys.short_id(digest)
     expires = now + wanted.expiry_minutes * 60
     ttl = models.epoch(expires + s.expired_retention)
-    item = Request(
-        *keys.upload_request(digest),
+    item = Link(
+        *keys.upload_link(digest),
         request_id=request_id,
         owner=owner,
         label=wanted.label,
@@ -70,8 +75,8 @@ def create(s: Settings, owner: str, wanted: RequestSpec) -> Opened:
         revoked=False,
         ttl=ttl,
     )
-    ref = OwnerRequest(
-        *keys.owner_upload_request(owner, request_id),
+    ref = OwnerLink(
+        *keys.owner_upload_link(owner, request_id),
         request_hash=digest,
         request_id=request_id,
         created=now,
@@ -79,70 +84,70 @@ def create(s: Settings, owner: str, wanted: RequestSpec) -> Opened:
         ttl=ttl,
     )
     with writes.transaction(refused=Conflict) as tx:
-        tx.save(item, condition=Request.ObjID.does_not_exist())
-        tx.save(ref, condition=OwnerRequest.ObjID.does_not_exist())
+        tx.save(item, condition=Link.ObjID.does_not_exist())
+        tx.save(ref, condition=OwnerLink.ObjID.does_not_exist())
     return Opened(plaintext, item)
 
 
-def owned(owner: str) -> list[models.UploadRequest]:
-    """An owner's upload requests, newest first: one Query of the owner's refs and a BatchGetItem."""
+def owned(owner: str) -> list[models.UploadLink]:
+    """An owner's upload links, newest first: one Query of the owner's refs and a BatchGetItem."""
     refs = list(
-        OwnerRequest.query(
+        OwnerLink.query(
             keys.owner_partition(owner),
-            OwnerRequest.ObjSort.startswith(keys.OWNER_UPLOAD_REQUEST_PREFIX),
+            OwnerLink.ObjSort.startswith(keys.OWNER_UPLOAD_LINK_PREFIX),
             consistent_read=True,
         )
     )
-    found = list(Request.batch_get([keys.upload_request(r.request_hash) for r in refs])) if refs else []
+    found = list(Link.batch_get([keys.upload_link(r.request_hash) for r in refs])) if refs else []
     found.sort(key=lambda r: (int(r.created), r.request_id), reverse=True)
     return found
 
 
 def _digest_of(owner: str, ref: str) -> str:
-    """The hash behind a request token or a request id (the owner's only); 404 otherwise."""
+    """The hash behind a link token or a link id (the owner's only); 404 otherwise."""
     ref = ref.lower()
     if keys.is_uuid4(ref):
         return keys.secret_hash(ref)
     if not keys.is_short_id(ref):
-        raise UploadRequestNotFound()
+        raise UploadLinkNotFound()
     try:
-        return OwnerRequest.get(*keys.owner_upload_request(owner, ref), consistent_read=True).request_hash
-    except OwnerRequest.DoesNotExist:
-        raise UploadRequestNotFound() from None
+        return OwnerLink.get(*keys.owner_upload_link(owner, ref), consistent_read=True).request_hash
+    except OwnerLink.DoesNotExist:
+        raise UploadLinkNotFound() from None
 
 
 def revoke(owner: str, ref: str) -> None:
-    """Revoke one's own request by id or token; another owner's and an unknown one are both 404."""
+    """Revoke one's own link by id or token; another owner's and an unknown one are both 404."""
     writes.update_if(
-        Request(*keys.upload_request(_digest_of(owner, ref))),
-        [Request.revoked.set(True)],
-        Request.ObjID.exists() & (Request.owner == owner),
-        refused=UploadRequestNotFound,
+        Link(*keys.upload_link(_digest_of(owner, ref))),
+        [Link.revoked.set(True)],
+        Link.ObjID.exists() & (Link.owner == owner),
+        refused=UploadLinkNotFound,
     )
 
 
-def _unrevoked(token: str) -> models.UploadRequest:
-    """The request behind a link (one consistent GetItem): 404 unknown, 410 revoked."""
+def _unrevoked(token: str) -> models.UploadLink:
+    """The link behind a token (one consistent GetItem): 404 unknown, 410 revoked."""
     try:
-        item = Request.get(*keys.upload_request(keys.secret_hash(token)), consistent_read=True)
-    except Request.DoesNotExist:
-        raise UploadRequestNotFound() from None
+        item = Link.get(*keys.upload_link(keys.secret_hash(token)), consistent_read=True)
+    except Link.DoesNotExist:
+        raise UploadLinkNotFound() from None
     if item.revoked:
-        raise UploadRequestRevoked()
+        raise UploadLinkRevoked()
     return item
 
 
-def current(token: str, now: int) -> models.UploadRequest:
-    """The request behind a link, if it still takes files: 404 unknown, 410 revoked, expired or used up."""
+def current(token: str, now: int) -> models.UploadLink:
+    """The link behind a token, if it still takes files: 404 unknown, 410 revoked, expired or used up."""
     item = _unrevoked(token)
     if int(item.expires) <= now:
-        raise UploadRequestExpired()
+        raise UploadLinkExpired()
     if item.max_files is not None and int(item.files) >= int(item.max_files):
-        raise UploadRequestUsedUp()
+        raise UploadLinkUsedUp()
     return item
 
 
-def allows_type(item: models.UploadRequest, content_type: str) -> bool:
+def allows_type(item: models.UploadLink, content_type: str) -> bool:
     if not item.content_types:
         return True
     media = content_type.split(';', 1)[0].strip().lower()
@@ -150,12 +155,12 @@ def allows_type(item: models.UploadRequest, content_type: str) -> bool:
 
 
 def follow_up_routes(token: str, asset_id: str) -> str:
-    """Where an uploader's multipart follow-ups live: authorised by the request token, not an API key."""
+    """Where an uploader's multipart follow-ups live: authorised by the link token, not an API key."""
     return f'/upload-request/{token}/upload/{asset_id}'
 
 
 def receive(s: Settings, token: str, wanted: Callable[[], assets.CreateRequest]) -> assets.Created:
-    """A new asset of the request's owner, with its presigned upload, counted against ``max_files``.
+    """A new asset of the link's owner, with its presigned upload, counted against ``max_files``.
 
     ``wanted`` reads the sender's file from the request once the link is known: an unknown link is a
     404 whatever the sender sent."""
@@ -164,7 +169,7 @@ def receive(s: Settings, token: str, wanted: Callable[[], assets.CreateRequest])
         try:
             return _receive_once(s, token, wanted)
         except Conflict:
-            continue  # a concurrent transaction on the request item: read it again and retry
+            continue  # a concurrent transaction on the link item: read it again and retry
     return _receive_once(s, token, wanted)
 
 
@@ -173,7 +178,10 @@ def _receive_once(s: Settings, token: str, read_wanted: Callable[[], assets.Crea
     item = current(token, now)
     wanted = read_wanted()
     size = wanted.upload.size
-    if item.max_size is not None and (size is None or size > int(item.max_size)):
+    if size is None:
+        # Signed into the upload, the declared size is how S3 holds a sender to the link's max_size.
+        raise InvalidParameter('Declare the size in bytes (size=...).', parameter='size')
+    if item.max_size is not None and size > int(item.max_size):
         raise TooLarge(f'This upload link takes files of at most {int(item.max_size)} bytes.', parameter='size')
     content_type = wanted.content_type or assets.default_content_type(wanted.name or '')
     if not allows_type(item, content_type):
@@ -181,31 +189,31 @@ def _receive_once(s: Settings, token: str, read_wanted: Callable[[], assets.Crea
             f'This upload link takes {", ".join(sorted(item.content_types))}.', parameter='content_type'
         )
     via = assets.Via(
-        request_id=item.request_id,
-        request_key=keys.upload_request(keys.secret_hash(token)),
-        actions=[Request.files.add(1)],
+        link_id=item.request_id,
+        link_key=keys.upload_link(keys.secret_hash(token)),
+        actions=[Link.files.add(1)],
         condition=(
-            Request.ObjID.exists()
-            & (Request.revoked == False)  # noqa: E712 (a DynamoDB condition)
-            & (Request.expires > now)
-            & (Request.max_files.does_not_exist() | (Request.files < Request.max_files))
+            Link.ObjID.exists()
+            & (Link.revoked == False)  # noqa: E712 (a DynamoDB condition)
+            & (Link.expires > now)
+            & (Link.max_files.does_not_exist() | (Link.files < Link.max_files))
         ),
         routes=lambda asset_id: follow_up_routes(token, asset_id),
     )
     try:
         return assets.create(s, item.owner, assets.CreateRequest(wanted.name, content_type, None, wanted.upload), via)
-    except UploadRequestRefused:
+    except UploadLinkRefused:
         current(token, clock())  # raises the reason: revoked, expired or used up
-        raise UploadRequestUsedUp() from None  # taken by a concurrent sender between the read and the write
+        raise UploadLinkUsedUp() from None  # taken by a concurrent sender between the read and the write
 
 
 SENT_VERSION = 1  # a sender creates assets, never versions: the follow-ups reach version 1 only
 
 
 def uploader_owner(token: str, asset_id: str, number: int | None) -> str:
-    """The owner of an asset created through this request, for the uploader's multipart follow-ups.
+    """The owner of an asset created through this link, for the uploader's multipart follow-ups.
 
-    The request must exist and not be revoked (an expired or full request still lets an upload it
+    The link must exist and not be revoked (an expired or full link still lets an upload it
     started finish); the asset must have come through it, and only its first version (the one the
     sender made) is reachable. Anything else is 404 or 410.
     """
