@@ -125,16 +125,26 @@ def first_touch(s: Settings, asset_id: str, version: models.Version) -> models.V
     """Look in S3 for a pending version's bytes and record them: the version once ready, else None.
 
     One request claims the version (a conditional UpdateItem) and looks; a request that meets its
-    claim waits for what it finds instead of repeating its S3 and table work.
+    claim waits for what it finds instead of repeating its S3 and table work, and looks itself only
+    if the claim outlives the wait (its holder died or is slow): never a 409 for bytes that are there.
     """
     number = int(version.number)
-    if not _claim(asset_id, number):
-        return _await(asset_id, number)
-    landed = storage.head(s, version.s3_key)
-    if landed is None and version.upload_method == 'post':
-        landed = _land_staged(s, asset_id, number)
+    claimed = _claim(asset_id, number)
+    if not claimed:
+        found = _await(asset_id, number)
+        if found is not None or found is _STILL_PENDING:
+            return None if found is _STILL_PENDING else found
+    try:
+        landed = storage.head(s, version.s3_key)
+        if landed is None and version.upload_method == 'post':
+            landed = _land_staged(s, asset_id, number)
+    except BaseException:
+        if claimed:
+            _release_quietly(asset_id, number)  # a failed look must not hold the version for the whole lease
+        raise
     if landed is None:
-        _release(asset_id, number)  # not there yet: the next read may look again at once
+        if claimed:
+            _release(asset_id, number)  # not there yet: the next read may look again at once
         return None
     return record_landed(asset_id, number, landed)
 
@@ -148,24 +158,37 @@ def _claim(asset_id: str, number: int) -> bool:
     )
 
 
+def _release_quietly(asset_id: str, number: int) -> None:
+    try:
+        _release(asset_id, number)
+    except Exception:  # noqa: BLE001 (the lease ends the claim anyway; the original failure is what to report)
+        pass
+
+
 def _release(asset_id: str, number: int) -> None:
     writes.update_if(
         Version(*keys.version(asset_id, number)), [Version.touching.remove()], Version.status == models.PENDING
     )
 
 
-def _await(asset_id: str, number: int) -> models.Version | None:
-    """The version once another request's first touch found it ready; None if it is still pending."""
+# What _await says when the version is known to be still pending (the claim was released without a landing).
+_STILL_PENDING = object()
+
+
+def _await(asset_id: str, number: int):
+    """What another request's first touch found: the version once ready, _STILL_PENDING once it gave up, or
+    None when its claim outlived the wait."""
     deadline = time.monotonic() + WAIT
     while True:
         try:
             version = records.version(asset_id, number)
         except VersionNotFound:
-            return None
+            return _STILL_PENDING
         if version.status == models.READY:
             return version
-        claimed = version.touching is not None and int(version.touching) > clock()
-        if version.status != models.PENDING or not claimed or time.monotonic() >= deadline:
+        if version.status != models.PENDING or version.touching is None or int(version.touching) <= clock():
+            return _STILL_PENDING
+        if time.monotonic() >= deadline:
             return None
         time.sleep(POLL)
 
