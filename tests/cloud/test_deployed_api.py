@@ -357,3 +357,28 @@ def test_head_and_previews_answer_through_api_gateway_for_every_type_class(api, 
         preview = api.request('GET', share, headers={'User-Agent': 'Mozilla/5.0 (compatible; Bluesky Cardyb/1.1)'})
         assert preview.status_code == 200 and preview.headers['Content-Type'] == 'text/html; charset=utf-8'
         assert table(token_key)['uses']['N'] == '0'
+
+
+def test_read_paths_agree_right_after_a_put_before_any_s3_event(api, deployed, localstack, table):
+    """The bucket's notification is lifted for this test, so no S3 event can record the landing first."""
+    s3 = localstack.client('s3')
+    notification = s3.get_bucket_notification_configuration(Bucket=deployed.bucket)
+    notification.pop('ResponseMetadata', None)
+    s3.put_bucket_notification_configuration(Bucket=deployed.bucket, NotificationConfiguration={})
+    try:
+        body = api.owner('POST', '/asset?name=agree.bin&token=1&size=7').json()
+        asset_id, upload, share = body['asset']['id'], body['upload'], body['token']['url']
+        assert api.request('PUT', upload['url'], data=b'landed!', headers=upload['headers']).status_code == 200
+        assert table(keys.version(asset_id, 1))['status']['S'] == 'pending'
+
+        head = api.request('HEAD', share)
+        assert head.status_code == 200 and head.headers['X-Asset-Size'] == '7'
+        preview = api.request('GET', share, headers={'User-Agent': 'Slackbot-LinkExpanding 1.0'})
+        assert preview.status_code == 200 and 'og:title" content="agree.bin"' in preview.text
+        listed = api.owner('GET', '/asset?limit=5').json()
+        (mine,) = [a for a in listed['assets'] if a['id'] == asset_id]
+        assert (mine['status'], mine['size']) == ('ready', 7)
+        assert table(keys.version(asset_id, 1))['status']['S'] == 'ready'
+        assert table(keys.token(keys.secret_hash(body['token']['token'])))['uses']['N'] == '0'
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=deployed.bucket, NotificationConfiguration=notification)

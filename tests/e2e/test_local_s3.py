@@ -4,11 +4,10 @@ the signed checksum, without a signed header, or over an object that a condition
 import base64
 import hashlib
 import re
-import uuid
 
 import requests
 
-from chalicelib import aws, keys
+from chalicelib import keys
 
 
 def _s3_error_code(response: requests.Response) -> str | None:
@@ -39,7 +38,7 @@ def test_local_s3_stores_a_put_of_the_signed_length_and_checksum(stack):
     data = b'exactly what was declared'
     created = _created(stack, data)
     upload = created['upload']
-    assert set(upload['headers']) == {'Content-Type', 'Content-Length', 'x-amz-checksum-sha256'}
+    assert set(upload['headers']) == {'Content-Type', 'Content-Length', 'x-amz-checksum-sha256', 'If-None-Match'}
     assert requests.put(upload['url'], data=data, headers=upload['headers'], timeout=30).status_code == 200
     assert _stored(stack, created) == [keys.object_key(created['asset']['id'], 1)]
     assert requests.get(created['token']['url'], timeout=30).content == data
@@ -82,29 +81,26 @@ def test_local_s3_refuses_a_put_that_leaves_out_the_signed_content_type(stack):
     _assert_nothing_landed(stack, created)
 
 
-def test_local_s3_refuses_a_conditional_re_put_over_an_object_that_landed(stack, stage_settings):
-    """A PUT signed with If-None-Match: * lands once; the same PUT again is refused and the first bytes stay."""
-    key = keys.object_key(str(uuid.uuid4()), 1)
-    url = aws.s3(stage_settings).generate_presigned_url(
-        'put_object', Params={'Bucket': stack.bucket, 'Key': key, 'IfNoneMatch': '*'}, ExpiresIn=300
-    )
-    first = requests.put(url, data=b'first', headers={'If-None-Match': '*'}, timeout=30)
+def test_local_s3_refuses_a_re_put_through_the_apps_upload_url_after_the_bytes_landed(stack):
+    """The app's upload URL signs If-None-Match: *: the same PUT again, with other bytes of the same length, is
+    refused by the local S3, and the link keeps serving the first bytes."""
+    created = stack.create('name=invoice.txt&token=1&size=5').json()
+    upload = created['upload']
+    first = requests.put(upload['url'], data=b'first', headers=upload['headers'], timeout=30)
     assert first.status_code == 200, first.text
-    again = requests.put(url, data=b'second', headers={'If-None-Match': '*'}, timeout=30)
+    again = requests.put(upload['url'], data=b'other', headers=upload['headers'], timeout=30)
     assert again.status_code == 412 and _s3_error_code(again) == 'PreconditionFailed'
-    stored = stack.boto('s3').get_object(Bucket=stack.bucket, Key=key)
-    assert stored['Body'].read() == b'first'
-    stack.boto('s3').delete_object(Bucket=stack.bucket, Key=key)  # no object without a version for check-data
+    key = keys.object_key(created['asset']['id'], 1)
+    assert stack.boto('s3').get_object(Bucket=stack.bucket, Key=key)['Body'].read() == b'first'
+    assert requests.get(created['token']['url'], timeout=30).content == b'first'
 
 
-def test_local_s3_refuses_a_conditional_put_that_leaves_out_its_signed_if_none_match(stack, stage_settings):
-    key = keys.object_key(str(uuid.uuid4()), 1)
-    url = aws.s3(stage_settings).generate_presigned_url(
-        'put_object', Params={'Bucket': stack.bucket, 'Key': key, 'IfNoneMatch': '*'}, ExpiresIn=300
-    )
-    response = requests.put(url, data=b'unconditional', timeout=30)
+def test_local_s3_refuses_a_put_that_leaves_out_the_signed_if_none_match(stack):
+    created = stack.create('name=invoice.txt&token=1&size=5').json()
+    headers = {k: v for k, v in created['upload']['headers'].items() if k != 'If-None-Match'}
+    response = requests.put(created['upload']['url'], data=b'first', headers=headers, timeout=30)
     assert response.status_code == 403 and _s3_error_code(response) == 'SignatureDoesNotMatch'
-    assert key not in stack.objects()
+    _assert_nothing_landed(stack, created)
 
 
 def test_local_s3_serves_the_digest_of_the_bytes_it_stored(stack):
