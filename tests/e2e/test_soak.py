@@ -4,7 +4,8 @@ import json
 from collections import Counter
 
 from chalicelib import keys
-from scripts import check_data, soak
+from tools.deploy import check_data
+from tools.measure import soak
 
 
 def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(stack, stage_settings):

@@ -1,6 +1,6 @@
 """Create or update what a stage needs besides Chalice's own resources: its configuration, the table, the bucket.
 
-    python scripts/bootstrap.py --stage dev [--region eu-west-1] [--bucket NAME]
+    python -m tools.deploy.bootstrap --stage dev [--region eu-west-1] [--bucket NAME]
 
 Idempotent: each setting is read first and written only when it differs, so a second run
 changes nothing and says so. Credentials and endpoints come from the usual boto3 places
@@ -14,8 +14,7 @@ import re
 import sys
 from urllib.parse import urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools import ROOT
 
 # Browser uploads and downloads from the owner app: its origins only, never '*'. Browsers set
 # Content-Length themselves, so it is no allowed header; the app sends the signed type, checksum and

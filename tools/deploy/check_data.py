@@ -1,6 +1,6 @@
 """Check a stage's table and bucket against assetgate's invariants; exits 1 on any problem.
 
-    python scripts/check_data.py [--stage local] [--json] [--project-dir DIR]
+    python -m tools.deploy.check_data [--stage local] [--json] [--project-dir DIR]
 
 An ops tool: it Scans the table (the app never does) and lists the bucket and its open
 multipart uploads, then reports counts per kind and every item or object that breaks a
@@ -13,7 +13,7 @@ rule the app keeps (README, "Data design"):
   (ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day).
 An item whose DynamoDB TTL has passed is on its way out (TTL deletes a pair's items at
 different moments), so a missing partner of an expired Token or TokenRef is not a problem.
-For a deployed stage it uses your AWS credentials, like scripts/apikey.py.
+For a deployed stage it uses your AWS credentials, like tools/deploy/apikey.py.
 """
 
 import argparse
@@ -30,12 +30,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib import keys, models  # noqa: E402
-from chalicelib.config import DAY, Settings, settings  # noqa: E402
-from scripts.bootstrap import ABORT_RULE_ID, apply_environment, stage_environment  # noqa: E402
+from chalicelib import keys, models
+from chalicelib.config import DAY, Settings, settings
+from tools import ROOT
+from tools.deploy.bootstrap import ABORT_RULE_ID, apply_environment, stage_environment
 
 DEFAULT_ABORT_DAYS = 1
 ASSETS_PREFIX = 'assets/'

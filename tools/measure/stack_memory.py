@@ -1,13 +1,13 @@
 """Does the local stack stay bounded? Creates N assets through `make run`'s stack and watches moto.
 
-    python scripts/stack_memory.py [--creates 5000] [--max-growth-mib 1024]
+    python -m tools.measure.stack_memory [--creates 5000] [--max-growth-mib 1024]
 
-Starts scripts/local_stack.py (moto server + chalice local) from a copy of the project on free
+Starts tools/stack/local_stack.py (moto server + chalice local) from a copy of the project on free
 ports, then POSTs /asset?name=x&token=1 N times with an API key, one at a time. Reports the moto
 server's resident memory (VmRSS from /proc) before, during and after, and the median create
 latency of the first and last 100 creates. Stops early if moto grew by more than --max-growth-mib,
 so an unbounded moto cannot take the machine's memory. Before the creates it pairs GET /health on
-one kept-alive connection with GET /health on a new connection each time (scripts/chalice_local.py
+one kept-alive connection with GET /health on a new connection each time (tools/stack/chalice_local.py
 turns Nagle's algorithm off; with it on, every kept-alive answer waited for a 40 ms delayed ACK).
 Exit code 0 if within the goals (growth < 200 MiB, last/first latency <= 1.5, kept-alive/new
 connection <= 1.5), 1 otherwise.
@@ -22,10 +22,7 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from scripts.local_stack import StackCopy  # noqa: E402
+from tools.stack.local_stack import StackCopy
 
 GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO, GOAL_KEEP_ALIVE_RATIO = 200, 1.5, 1.5
 
@@ -46,7 +43,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def moto_pid(stack_pid: int) -> int:
-    """The moto server: the child of local_stack.py that runs scripts/moto_server.py."""
+    """The moto server: the child of local_stack.py that runs tools/stack/moto_server.py."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue

@@ -1,9 +1,9 @@
 """How long `make run`'s stack takes to start, and how much memory it holds once it answers.
 
-    python scripts/stack_start.py [--rounds 5] [--source DIR]
+    python -m tools.measure.stack_start [--rounds 5] [--source DIR]
 
 Each round copies the project (``--source``, default this checkout) with its local stage on free
-ports, starts scripts/local_stack.py from the copy, and times from the start to the moment its env
+ports, starts tools/stack/local_stack.py from the copy, and times from the start to the moment its env
 file exists (written after chalice local's first healthy GET /health). Then it reads the RSS of
 every process below local_stack.py, grouped by what it runs, and stops the stack. The first round
 pays for cold caches; the median of the others is the warm figure.
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from tools import ROOT
 
 VENV_NAMES = ('.venv', '.venv-localstack')
 
@@ -93,11 +95,13 @@ def one_round(source: str, home: str) -> dict:
         json.dump(config, f)
     env_file = os.path.join(home, 'env')
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
-    argv = [os.path.join(project, '.venv', 'bin', 'python'), os.path.join(project, 'scripts', 'local_stack.py')]
+    argv = [os.path.join(project, '.venv', 'bin', 'python'), '-m', 'tools.stack.local_stack']
     argv += ['--project-dir', project, '--port', str(_free_port()), '--env-file', env_file]
     with open(os.path.join(home, 'stack.log'), 'w') as log:
         started = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         while not os.path.exists(env_file):
             if proc.poll() is not None or time.monotonic() - started > 120:
@@ -119,7 +123,7 @@ def one_round(source: str, home: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--source', default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument('--source', default=ROOT)
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
     rounds = []

@@ -1,7 +1,7 @@
 """The embedded local stack: LocalStack's S3, a moto server for DynamoDB, the table and bucket, an API
 key and `chalice local`.
 
-    python scripts/local_stack.py [--project-dir DIR] [--port 8000] [--env-file .local/env]
+    python -m tools.stack.local_stack [--project-dir DIR] [--port 8000] [--env-file .local/env]
         [--log-file .local/stack.log]
 
 Ports, table and bucket come from the local stage in .chalice/config.json (chalice local
@@ -26,13 +26,11 @@ import urllib.request
 from contextlib import contextmanager
 from urllib.parse import unquote_plus, urlparse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib import auth  # noqa: E402
-from chalicelib.config import settings  # noqa: E402
-from scripts import localstack_s3  # noqa: E402
-from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment  # noqa: E402
+from chalicelib import auth
+from chalicelib.config import settings
+from tools import ROOT
+from tools.deploy.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment
+from tools.stack import localstack_s3  # noqa: E402
 
 # Both servers log every request line: a share token or an upload link's token in a path, an API
 # key or a presigned URL's signature in a query string must never reach a log. A query parameter is redacted when its
@@ -219,7 +217,8 @@ class StackCopy:
         with open(self.log_path, 'w') as log:
             argv = [
                 sys.executable,
-                os.path.join(self.project, 'scripts', 'local_stack.py'),
+                '-m',
+                'tools.stack.local_stack',
                 '--project-dir',
                 self.project,
                 '--port',
@@ -230,7 +229,13 @@ class StackCopy:
                 '',
             ]
             self.proc = subprocess.Popen(
-                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                argv,
+                env=env,
+                cwd=self.project,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while not os.path.exists(env_file):
@@ -300,13 +305,15 @@ class LocalStack:
             moto = self._spawn(
                 [
                     sys.executable,
-                    os.path.join(ROOT, 'scripts', 'moto_server.py'),
+                    '-m',
+                    'tools.stack.moto_server',
                     '-H',
                     self.moto_host,
                     '-p',
                     str(self.moto_port),
                 ],
                 env,
+                cwd=ROOT,
             )
             if self.s3_endpoint:
                 if localstack_s3.missing():
@@ -349,7 +356,10 @@ class LocalStack:
         self._spawn(
             [
                 sys.executable,
-                os.path.join(ROOT, 'scripts', 'chalice_local.py'),
+                '-m',
+                'tools.stack.chalice_local',
+                '--project-dir',
+                self.project_dir,
                 'local',
                 '--stage',
                 'local',
@@ -360,7 +370,7 @@ class LocalStack:
                 '--no-autoreload',
             ],
             env,
-            cwd=self.project_dir,
+            cwd=ROOT,
         )
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
         values = {
