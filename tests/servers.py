@@ -7,15 +7,9 @@ import time
 
 import requests
 
+from tools.stack.local_stack import free_port
+
 START_TIMEOUT = 90
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import run_local_stack
-from tools.measure.stack_memory import cpu_seconds, moto_pid, rss_mib
+from tools.measure.procs import cpu_seconds, rss_mib
+from tools.measure.stack_memory import moto_pid
 
 CREATES = 400
 CHECK_EVERY = 50

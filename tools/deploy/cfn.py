@@ -60,8 +60,7 @@ def table_resource(env: dict) -> dict:
 def bucket_resources(stage: str, env: dict) -> dict:
 
     name = bucket_name(stage, env)
-    days = int(env.get('ASSETGATE_ABORT_MULTIPART_DAYS') or bootstrap.DEFAULT_ABORT_DAYS)
-    rule = bootstrap.lifecycle_rules(days)[0]
+    rule = bootstrap.lifecycle_rules(bootstrap.abort_multipart_days(env))[0]
     # The app is served by this stack's own API, so its origin is in the template; configured ones join it.
     api_origin = {'Fn::Sub': f'https://${{{API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}'}
     cors = [

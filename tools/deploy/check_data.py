@@ -18,7 +18,6 @@ For a deployed stage it uses your AWS credentials, like tools/deploy/apikey.py.
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -33,9 +32,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import keys, models
 from chalicelib.config import DAY, Settings, settings
 from tools import ROOT
-from tools.deploy.bootstrap import ABORT_RULE_ID, apply_environment, stage_environment
+from tools.deploy.bootstrap import (
+    ABORT_RULE_ID,
+    DEFAULT_ABORT_DAYS,
+    apply_environment,
+    configured_abort_days,
+    stage_environment,
+)
 
-DEFAULT_ABORT_DAYS = 1
 ASSETS_PREFIX = 'assets/'
 _RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 5}, s3={'addressing_style': 'path'})
 
@@ -138,10 +142,11 @@ def _lifecycle_days(client, bucket: str) -> int | None:
 
 
 def abort_days(client, bucket: str) -> int:
-    """The multipart age limit: ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day."""
-    configured = os.environ.get('ASSETGATE_ABORT_MULTIPART_DAYS')
-    if configured:
-        return int(configured)
+    """The multipart age limit: ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else the days bootstrap
+    writes into that rule (a bucket without one has not been bootstrapped since the rule was added)."""
+    configured = configured_abort_days()
+    if configured is not None:
+        return configured
     return _lifecycle_days(client, bucket) or DEFAULT_ABORT_DAYS
 
 

@@ -45,13 +45,11 @@ from tools import ROOT
 from tools.deploy import lambda_package
 from tools.measure.stack_memory import Stack
 from tools.stack import localstack_s3
+from tools.stack.local_stack import COPY_IGNORE
 
 # Run by path, not with -m: it must import nothing but the standard library and the folder it is given.
 INVOKE = os.path.join(ROOT, 'tools', 'measure', 'lambda_invoke.py')
 MiB = 1024 * 1024
-COPY_IGNORE = shutil.ignore_patterns(
-    '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments', 'tests'
-)
 GOALS = {'checkout / floor': 1.10, 'package / package floor': 1.10, 'package / compiled copy': 1.05}
 MEASURES = ('to the answer', 'whole process')
 RATIOS = (

@@ -35,8 +35,9 @@ import requests
 
 from chalicelib.config import settings
 from tools import ROOT
-from tools.deploy import check_data  # noqa: E402
+from tools.deploy import check_data
 from tools.deploy.bootstrap import apply_environment, stage_environment
+from tools.measure.procs import rss_mib, stack_processes
 from tools.stack.local_stack import StackCopy
 
 TIMEOUT = 30
@@ -419,49 +420,6 @@ def run(
 # --- the stack's processes --------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    found[int(f.read().rsplit(')', 1)[1].split()[1])].append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
-def stack_processes(root_pid: int) -> dict[str, int]:
-    """The chalice local, moto server and LocalStack PIDs below a local_stack.py process."""
-    children, todo, found = _children(), [root_pid], {}
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            todo.append(pid)
-            try:
-                with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                    argv = f.read().split(b'\0')
-            except OSError:
-                continue
-            if any(arg.endswith(b'moto_server.py') for arg in argv):
-                found['moto server'] = pid
-            elif b'localstack.runtime.main' in argv:
-                found['LocalStack'] = pid
-            elif any(arg.endswith((b'chalice', b'chalice_local.py')) for arg in argv) and b'local' in argv:
-                found['chalice local'] = pid
-    return found
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
 class MemoryGuard(threading.Thread):
     """Samples the stack's RSS every second; past ``limit_mib`` in any process it stops the load."""
 
@@ -571,6 +529,7 @@ def main(argv=None) -> int:
         for name, pid in pids.items():
             end = rss_mib(pid)
             rss[name].update(end=end, peak=max(guard.peak[name], rss[name]['start'] or 0.0, end or 0.0))
+        rss = {name: {k: v if v is None else round(v, 1) for k, v in row.items()} for name, row in rss.items()}
         if guard.exceeded:
             results.fail(guard.exceeded)
         checked = workload.verify_bytes()

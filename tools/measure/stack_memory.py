@@ -14,7 +14,6 @@ connection <= 1.5), 1 otherwise.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,41 +21,10 @@ import time
 
 import requests
 
+from tools.measure.procs import rss_mib, stack_processes
 from tools.stack.local_stack import StackCopy
 
 GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO, GOAL_KEEP_ALIVE_RATIO = 200, 1.5, 1.5
-
-
-def rss_mib(pid: int) -> float:
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f'no VmRSS for {pid}')
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far (/proc/<pid>/stat)."""
-    with open(f'/proc/{pid}/stat') as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def moto_pid(stack_pid: int) -> int:
-    """The moto server: the child of local_stack.py that runs tools/stack/moto_server.py."""
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            with open(f'/proc/{entry}/cmdline', 'rb') as f:
-                argv = f.read().split(b'\0')
-        except OSError:
-            continue
-        if ppid == stack_pid and any(arg.endswith(b'moto_server.py') for arg in argv):
-            return int(entry)
-    raise RuntimeError(f'no moto_server.py child of {stack_pid}')
 
 
 class Stack(StackCopy):
@@ -65,6 +33,14 @@ class Stack(StackCopy):
     def __init__(self, home: str):
         super().__init__(home)
         self.moto_pid = moto_pid(self.proc.pid)
+
+
+def moto_pid(stack_pid: int) -> int:
+    """The moto server below a `python -m tools.stack.local_stack` process."""
+    pid = stack_processes(stack_pid).get('moto server')
+    if pid is None:
+        raise RuntimeError(f'no moto server below {stack_pid}')
+    return pid
 
 
 def keep_alive_pair(session: requests.Session, url: str, rounds: int = 50) -> tuple[float, float]:

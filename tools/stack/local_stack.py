@@ -40,6 +40,10 @@ _QUERY_PARAM = re.compile(r'([?&;])([^=&;\s"\'#?]+)=([^&;\s"\'#]*)')
 _SECRET_NAME = re.compile(r'key|token|auth|sig|credential|secret|passw|session|^x-amz-|uploadid', re.IGNORECASE)
 _API_KEY = re.compile(r'agk_[A-Za-z0-9_-]{8,}')
 REDACTED = '<redacted>'
+# The stack's servers, each run as `python -m <module>` (tools.measure.procs tells them apart by these).
+LOCAL_STACK_MODULE = 'tools.stack.local_stack'
+MOTO_SERVER_MODULE = 'tools.stack.moto_server'
+CHALICE_LOCAL_MODULE = 'tools.stack.chalice_local'
 
 
 def _query_param(match: re.Match) -> str:
@@ -172,13 +176,23 @@ class _Stopper:
 _STOPPER = _Stopper()
 
 
-# What a copy of the project for a stack of its own leaves out.
+# What a copy of the project for a stack of its own (or for make bench's package) leaves out.
 COPY_IGNORE = shutil.ignore_patterns(
-    '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build', 'node_modules'
+    '.venv*',
+    '.git',
+    '.local',
+    'tests',
+    'cli',
+    '__pycache__',
+    '.pytest_cache',
+    'build',
+    'node_modules',
+    'deployed',
+    'deployments',
 )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
@@ -192,8 +206,8 @@ def copy_project(destination: str, ignore=COPY_IGNORE) -> None:
 
 def free_endpoints(stage_vars: dict) -> dict:
     """Point a local stage's moto (DynamoDB) and LocalStack (S3) endpoints at free ports; returns stage_vars."""
-    stage_vars['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{_free_port()}'
-    stage_vars['AWS_ENDPOINT_URL_S3'] = f'http://127.0.0.1:{_free_port()}'
+    stage_vars['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    stage_vars['AWS_ENDPOINT_URL_S3'] = f'http://127.0.0.1:{free_port()}'
     return stage_vars
 
 
@@ -218,11 +232,11 @@ class StackCopy:
             argv = [
                 sys.executable,
                 '-m',
-                'tools.stack.local_stack',
+                LOCAL_STACK_MODULE,
                 '--project-dir',
                 self.project,
                 '--port',
-                str(_free_port()),
+                str(free_port()),
                 '--env-file',
                 env_file,
                 '--log-file',
@@ -306,7 +320,7 @@ class LocalStack:
                 [
                     sys.executable,
                     '-m',
-                    'tools.stack.moto_server',
+                    MOTO_SERVER_MODULE,
                     '-H',
                     self.moto_host,
                     '-p',
@@ -357,7 +371,7 @@ class LocalStack:
             [
                 sys.executable,
                 '-m',
-                'tools.stack.chalice_local',
+                CHALICE_LOCAL_MODULE,
                 '--project-dir',
                 self.project_dir,
                 'local',
