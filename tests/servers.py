@@ -53,7 +53,7 @@ def moto_server(log_path, env: dict | None = None) -> tuple[Server, str]:
     """tools/stack/moto_server.py (moto, DynamoDB requests serialized) on a free port: (server, endpoint URL)."""
     import sys
 
-    from tests.conftest import ROOT
+    from tools import ROOT
 
     port = free_port()
     env = {name: value for name, value in (env or os.environ).items() if not name.startswith('AWS_')}

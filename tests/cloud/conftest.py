@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.cloud.recording_proxy import RecordingProxy
-from tests.conftest import ROOT
 from tests.servers import Server, free_port, moto_server
+from tools import ROOT
 from tools.deploy.bootstrap import stage_environment
 
 LOCALSTACK_PYTHON = os.path.join(ROOT, '.venv-localstack', 'bin', 'python')

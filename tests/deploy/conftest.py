@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests import servers
-from tests.conftest import ROOT
+from tools import ROOT
 
 ACCOUNT = '123456789012'  # moto's account
 STAGES = ('dev', 'prod')

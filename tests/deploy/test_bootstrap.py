@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from chalicelib import models
-from tests.conftest import ROOT
 from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
+from tools import ROOT
 
 BOOTSTRAP = [sys.executable, '-m', 'tools.deploy.bootstrap']  # run from ROOT
 

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client, read_json
 from tests.deploy.test_bootstrap import run_bootstrap
+from tools import ROOT
 
 DEPLOY = [sys.executable, '-m', 'tools.deploy.deploy']  # run from ROOT
 

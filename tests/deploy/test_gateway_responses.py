@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client
+from tools import ROOT
 from tools.deploy import gateway_responses
 
 COMMAND = [sys.executable, '-m', 'tools.deploy.gateway_responses']  # run from ROOT

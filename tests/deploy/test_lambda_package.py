@@ -21,8 +21,8 @@ from chalice.deploy.swagger import SwaggerGenerator
 from chalice.utils import UI, OSUtils
 
 from chalicelib import keys
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client
+from tools import ROOT
 from tools.deploy import lambda_package
 
 MiB = 1024 * 1024

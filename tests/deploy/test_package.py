@@ -11,8 +11,8 @@ from importlib import metadata
 import pytest
 
 from chalicelib import models
-from tests.conftest import ROOT
 from tests.deploy.conftest import STAGES
+from tools import ROOT
 
 
 def template(packaged, stage) -> dict:

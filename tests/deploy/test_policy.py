@@ -14,8 +14,9 @@ import os
 import pytest
 
 from chalicelib import keys
-from tests.conftest import BUCKET, ROOT, TABLE
+from tests.conftest import BUCKET, TABLE
 from tests.helpers import bearer, get, post_asset
+from tools import ROOT
 
 # botocore operation -> IAM actions it needs. TransactWriteItems is checked per item instead.
 OPERATION_ACTIONS = {

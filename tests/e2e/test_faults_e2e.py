@@ -15,9 +15,9 @@ from collections import Counter
 import pytest
 
 from chalicelib.config import settings
-from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy, Rule
 from tests.servers import Server, free_port, moto_server
+from tools import ROOT
 from tools.deploy import check_data
 from tools.deploy.bootstrap import stage_environment
 from tools.measure import soak

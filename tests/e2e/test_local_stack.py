@@ -17,8 +17,8 @@ import requests
 from chalice import Chalice
 from chalice.config import Config
 
-from tests.conftest import ROOT
 from tests.servers import free_port
+from tools import ROOT
 from tools.stack import localstack_s3
 from tools.stack.chalice_local import local
 from tools.stack.local_stack import copy_project, free_endpoints, write_private
