@@ -405,7 +405,7 @@ def health_check(call):
 
 # Bucket name is a deploy-time value: chalice deploy imports this file with the stage's environment.
 # `chalice package` cannot attach a handler to a bucket (CloudFormation cannot change an existing
-# bucket's notifications), so there (ASSETGATE_S3_EVENTS=template, set by scripts/cfn.py) the handler
+# bucket's notifications), so there (ASSETGATE_S3_EVENTS=template, set by tools/deploy/cfn.py) the handler
 # is a plain function and the template's own bucket invokes it.
 if os.environ.get('ASSETGATE_S3_EVENTS') == 'template':
 

@@ -17,7 +17,7 @@ PREFETCH_HEADERS = (
     ('x-moz', 'prefetch'),  # Firefox link prefetching
 )
 
-# Fetchers that crawler-user-agents does not list, lowercase; scripts/preview_agents.py adds them to
+# Fetchers that crawler-user-agents does not list, lowercase; tools/deploy/preview_agents.py adds them to
 # chalicelib/preview_agents.py.
 MISSING_AGENTS = (
     'bluesky cardyb',  # Bluesky's card fetcher: "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:...)"

@@ -1,7 +1,5 @@
 """Fixtures shared by every tier: call counting, and the in-process stack (moto's mock_aws)."""
 
-import os
-import sys
 from collections import Counter
 
 import boto3
@@ -10,12 +8,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib import auth, aws as clients, config, models  # noqa: E402 (after the path is set)
-from scripts.bootstrap import ensure_bucket, ensure_table  # noqa: E402
-from scripts.moto_server import bound_moto_memory  # noqa: E402
+from chalicelib import auth, aws as clients, config, models
+from tools.deploy.bootstrap import ensure_bucket, ensure_table
+from tools.stack.moto_server import bound_moto_memory
 
 # moto 5.2.5 copies the whole table for each TransactWriteItems item and keeps every copy.
 bound_moto_memory()

@@ -7,25 +7,21 @@ import time
 
 import requests
 
+from tools.stack.local_stack import free_port
+
 START_TIMEOUT = 90
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 class Server:
     """A child process in its own process group, with its log, stopped by its PID."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, log_path):
+    def __init__(self, name: str, argv: list[str], env: dict, log_path, cwd=None):
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, 'w')
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
 
     def wait_until(self, ready, timeout: float = START_TIMEOUT) -> float:
         """Poll ready() until it is true; the seconds it took. Fails with the log if the process dies."""
@@ -54,18 +50,19 @@ class Server:
 
 
 def moto_server(log_path, env: dict | None = None) -> tuple[Server, str]:
-    """scripts/moto_server.py (moto, DynamoDB requests serialized) on a free port: (server, endpoint URL)."""
+    """tools/stack/moto_server.py (moto, DynamoDB requests serialized) on a free port: (server, endpoint URL)."""
     import sys
 
-    from tests.conftest import ROOT
+    from tools import ROOT
 
     port = free_port()
     env = {name: value for name, value in (env or os.environ).items() if not name.startswith('AWS_')}
     server = Server(
         'moto server',
-        [sys.executable, os.path.join(ROOT, 'scripts', 'moto_server.py'), '-H', '127.0.0.1', '-p', str(port)],
+        [sys.executable, '-m', 'tools.stack.moto_server', '-H', '127.0.0.1', '-p', str(port)],
         env,
         log_path,
+        cwd=ROOT,
     )
     endpoint = f'http://127.0.0.1:{port}'
     try:

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import ROOT
 from tests.e2e.conftest import run_local_stack
+from tools import ROOT
 
 MiB = 1024 * 1024
 # Multipart from 8 MiB on, in 5 MiB parts (S3's smallest), so a 120 MiB file makes 24 parts.

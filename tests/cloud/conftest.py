@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from scripts.bootstrap import stage_environment
 from tests.cloud.recording_proxy import RecordingProxy
-from tests.conftest import ROOT
 from tests.servers import Server, free_port, moto_server
+from tools import ROOT
+from tools.deploy.bootstrap import stage_environment
 
 LOCALSTACK_PYTHON = os.path.join(ROOT, '.venv-localstack', 'bin', 'python')
 VENV_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')

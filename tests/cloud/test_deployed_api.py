@@ -10,8 +10,8 @@ import requests
 
 from app import app as chalice_app
 from chalicelib import keys
-from scripts.bootstrap import stage_environment, tls_only_policy
 from tests.cloud.conftest import STAGE
+from tools.deploy.bootstrap import stage_environment, tls_only_policy
 
 # The settings the README's Configuration and Deployment sections promise each deployed function.
 README_SETTINGS = {

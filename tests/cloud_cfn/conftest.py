@@ -27,7 +27,7 @@ from tests.cloud.conftest import (
     make,
     write_report,
 )
-from tests.conftest import ROOT
+from tools import ROOT
 
 __all__ = ['localstack_names']  # a session fixture of the cloud tier, used here too
 DYNAMODB_LOCAL = Path(ROOT) / '.venv-localstack' / 'dynamodb-local' / '2'

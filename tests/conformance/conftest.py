@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from scripts import localstack_s3
 from tests.servers import Server, free_port, moto_server
+from tools.stack import localstack_s3
 
 TABLE = 'assetgate-conformance'
 BUCKET = 'assetgate-conformance-bucket'

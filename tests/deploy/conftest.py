@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests import servers
-from tests.conftest import ROOT
+from tools import ROOT
 
 ACCOUNT = '123456789012'  # moto's account
 STAGES = ('dev', 'prod')
@@ -41,7 +41,7 @@ def aws_env(endpoint: str) -> dict:
 
 @pytest.fixture
 def project(tmp_path):
-    """A copy of the project's .chalice folder (config and policies) that scripts may rewrite."""
+    """A copy of the project's .chalice folder (config and policies) that the deploy tools may rewrite."""
     shutil.copytree(
         os.path.join(ROOT, '.chalice'), tmp_path / '.chalice', ignore=shutil.ignore_patterns('deployed', 'deployments')
     )
@@ -68,7 +68,7 @@ def client(service: str, endpoint: str):
 
 @pytest.fixture(scope='session')
 def packaged(tmp_path_factory):
-    """{stage: output folder} of scripts/cfn.py run on a copy of the project (tests/ and scripts/ included)."""
+    """{stage: output folder} of tools/deploy/cfn.py run on a copy of the project (tests/ and tools/ included)."""
     project = tmp_path_factory.mktemp('package') / 'project'
     shutil.copytree(
         ROOT,
@@ -90,7 +90,7 @@ def packaged(tmp_path_factory):
         out[stage] = project / 'build' / f'cfn-{stage}'
         env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
         subprocess.run(
-            [sys.executable, str(project / 'scripts' / 'cfn.py'), '--stage', stage, '--out', str(out[stage])],
+            [sys.executable, '-m', 'tools.deploy.cfn', '--stage', stage, '--out', str(out[stage])],
             check=True,
             env=env,
             cwd=project,

@@ -8,16 +8,17 @@ import sys
 import pytest
 
 from chalicelib import models
-from tests.conftest import ROOT
 from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
+from tools import ROOT
 
-BOOTSTRAP = os.path.join(ROOT, 'scripts', 'bootstrap.py')
+BOOTSTRAP = [sys.executable, '-m', 'tools.deploy.bootstrap']  # run from ROOT
 
 
 def run_bootstrap(project, endpoint, stage='dev', *extra) -> str:
     done = subprocess.run(
-        [sys.executable, BOOTSTRAP, '--stage', stage, '--project-dir', str(project), *extra],
+        [*BOOTSTRAP, '--stage', stage, '--project-dir', str(project), *extra],
         env=aws_env(endpoint),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -129,8 +130,9 @@ def test_bootstrap_keeps_a_bucket_name_the_stage_already_has(moto_server, projec
 
 def test_bootstrap_refuses_an_unknown_stage(moto_server, project):
     done = subprocess.run(
-        [sys.executable, BOOTSTRAP, '--stage', 'nope', '--project-dir', str(project)],
+        [*BOOTSTRAP, '--stage', 'nope', '--project-dir', str(project)],
         env=aws_env(moto_server),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
@@ -176,8 +178,9 @@ def test_bucket_cors_allows_only_the_app_origins_and_the_deployed_api(moto_serve
 def test_bootstrap_refuses_a_wildcard_app_origin(moto_server, project):
     set_stage(project, 'dev', ASSETGATE_APP_ORIGINS='*')
     done = subprocess.run(
-        [sys.executable, BOOTSTRAP, '--stage', 'dev', '--project-dir', str(project)],
+        [*BOOTSTRAP, '--stage', 'dev', '--project-dir', str(project)],
         env=aws_env(moto_server),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,

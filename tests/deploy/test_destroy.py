@@ -1,20 +1,20 @@
 """make destroy: removes what chalice deployed, keeps the data unless asked, and says what it left."""
 
-import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client, read_json
 from tests.deploy.test_bootstrap import run_bootstrap
+from tools import ROOT
 
-DEPLOY = os.path.join(ROOT, 'scripts', 'deploy.py')
+DEPLOY = [sys.executable, '-m', 'tools.deploy.deploy']  # run from ROOT
 
 
 def run_deploy_script(project, endpoint, *args):
     return subprocess.run(
-        [sys.executable, DEPLOY, *args, '--project-dir', str(project)],
+        [*DEPLOY, *args, '--project-dir', str(project)],
         env=aws_env(endpoint),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,17 +1,16 @@
 """API Gateway's own answers: assetgate's error shape, never an echo of the request, on the deployed API."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from scripts import gateway_responses
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client
+from tools import ROOT
+from tools.deploy import gateway_responses
 
-SCRIPT = os.path.join(ROOT, 'scripts', 'gateway_responses.py')
+COMMAND = [sys.executable, '-m', 'tools.deploy.gateway_responses']  # run from ROOT
 
 
 @pytest.mark.parametrize('kind', sorted(gateway_responses.RESPONSES))
@@ -66,8 +65,9 @@ def test_the_deploy_step_puts_them_on_the_api_and_deploys_the_stage(moto_server,
     deployed(project, api)
     for _ in range(2):  # chalice deploy drops them each time, so the step must be repeatable
         done = subprocess.run(
-            [sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
+            [*COMMAND, '--stage', 'dev', '--project-dir', str(project)],
             env=aws_env(moto_server),
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=60,
@@ -83,8 +83,9 @@ def test_the_deploy_step_puts_them_on_the_api_and_deploys_the_stage(moto_server,
 
 def test_the_deploy_step_says_when_nothing_is_deployed(moto_server, project):
     done = subprocess.run(
-        [sys.executable, SCRIPT, '--stage', 'dev', '--project-dir', str(project)],
+        [*COMMAND, '--stage', 'dev', '--project-dir', str(project)],
         env=aws_env(moto_server),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,

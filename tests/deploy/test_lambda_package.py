@@ -1,6 +1,6 @@
 """The deployment package both deploy paths ship: byte-compiled for Python 3.11, botocore trimmed (issue 14).
 
-Built by scripts/cfn.py (the `make package` path) in tests/deploy/test_package.py's fixture; the
+Built by tools/deploy/cfn.py (the `make package` path) in tests/deploy/test_package.py's fixture; the
 `make deploy` path is checked through chalice's own build stage, which `chalice deploy` runs.
 """
 
@@ -21,12 +21,12 @@ from chalice.deploy.swagger import SwaggerGenerator
 from chalice.utils import UI, OSUtils
 
 from chalicelib import keys
-from scripts import lambda_package
-from tests.conftest import ROOT
 from tests.deploy.conftest import aws_env, client
+from tools import ROOT
+from tools.deploy import lambda_package
 
 MiB = 1024 * 1024
-INVOKE = os.path.join(ROOT, 'scripts', 'lambda_invoke.py')
+INVOKE = os.path.join(ROOT, 'tools', 'measure', 'lambda_invoke.py')  # by path: see its main()
 
 
 @pytest.fixture(scope='module')
@@ -105,7 +105,7 @@ def seeded(moto_server, tmp_path):
     }
     seed = (
         'from chalicelib import auth, config\n'
-        'from scripts.bootstrap import ensure_bucket, ensure_table\n'
+        'from tools.deploy.bootstrap import ensure_bucket, ensure_table\n'
         's = config.settings(); ensure_table(s); ensure_bucket(s); print(auth.mint("pkg")[0])\n'
     )
     done = subprocess.run([sys.executable, '-c', seed], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)

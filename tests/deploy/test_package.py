@@ -11,8 +11,8 @@ from importlib import metadata
 import pytest
 
 from chalicelib import models
-from tests.conftest import ROOT
 from tests.deploy.conftest import STAGES
+from tools import ROOT
 
 
 def template(packaged, stage) -> dict:
@@ -106,7 +106,7 @@ def test_template_data_policy_is_separate_and_has_the_stage_policy_actions(packa
 
 @pytest.mark.parametrize('stage', STAGES)
 def test_template_gateway_responses_are_the_ones_defined_once(packaged, stage):
-    from scripts import gateway_responses
+    from tools.deploy import gateway_responses
 
     api = template(packaged, stage)['Resources']['RestAPI']['Properties']['DefinitionBody']
     found = api['x-amazon-apigateway-gateway-responses']
@@ -148,7 +148,7 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]
     for unwanted in (
         'tests',
-        'scripts',
+        'tools',
         'build',
         '.chalice',
         'requirements-dev.txt',

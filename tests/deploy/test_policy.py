@@ -14,8 +14,9 @@ import os
 import pytest
 
 from chalicelib import keys
-from tests.conftest import BUCKET, ROOT, TABLE
+from tests.conftest import BUCKET, TABLE
 from tests.helpers import bearer, get, post_asset
+from tools import ROOT
 
 # botocore operation -> IAM actions it needs. TransactWriteItems is checked per item instead.
 OPERATION_ACTIONS = {
@@ -290,7 +291,7 @@ def policy_problems(policy: dict, needed: set, app_name: str, stage: str, env: d
     ``account`` '*' accepts the committed, not yet bootstrapped form, whose bucket may still be a
     pattern (assetgate-<stage>-*) when the stage leaves its name to the bootstrap.
     """
-    from scripts.bootstrap import policy_resources
+    from tools.deploy.bootstrap import policy_resources
 
     problems, allowed = [], set()
     bucket = env.get('ASSETGATE_BUCKET') or f'assetgate-{stage}-*'
@@ -373,7 +374,7 @@ def test_stage_policy_allows_exactly_what_is_needed(recorded, stage):
 def test_stage_policy_after_bootstrap_names_the_exact_table_and_bucket(recorded, stage, tmp_path):
     import shutil
 
-    from scripts.bootstrap import configure_stage
+    from tools.deploy.bootstrap import configure_stage
 
     shutil.copytree(
         os.path.join(ROOT, '.chalice'), tmp_path / '.chalice', ignore=shutil.ignore_patterns('deployed', 'deployments')

@@ -8,15 +8,15 @@ import pytest
 import requests
 
 from chalicelib.config import settings
-from scripts import localstack_s3
-from scripts.bootstrap import stage_environment
-from scripts.local_stack import copy_project, free_endpoints, read_env
 from tests.fault_proxy import FaultProxy
 from tests.servers import Server, free_port
+from tools.deploy.bootstrap import stage_environment
+from tools.stack import localstack_s3
+from tools.stack.local_stack import copy_project, free_endpoints, read_env
 
 
 def run_local_stack(home, stage_env=None, s3_port: int | None = None):
-    """scripts/local_stack.py on free ports, from a copy of the project whose local stage names them.
+    """tools/stack/local_stack.py on free ports, from a copy of the project whose local stage names them.
 
     ``stage_env`` adds settings to the copy's local stage (chalice local lets them win); ``s3_port`` is
     LocalStack's port when the stage's S3 endpoint is a proxy in front of it. Yields a Stack.
@@ -32,7 +32,8 @@ def run_local_stack(home, stage_env=None, s3_port: int | None = None):
     env.update({'ASSETGATE_TEST_CLOCK_FILE': str(clock_file), 'PYTHONUNBUFFERED': '1'})
     argv = [
         sys.executable,
-        str(project / 'scripts' / 'local_stack.py'),
+        '-m',
+        'tools.stack.local_stack',
         '--project-dir',
         str(project),
         '--port',
@@ -40,7 +41,7 @@ def run_local_stack(home, stage_env=None, s3_port: int | None = None):
         '--env-file',
         str(env_file),
     ]
-    server = Server('local stack', argv + (['--s3-port', str(s3_port)] if s3_port else []), env, log_path)
+    server = Server('local stack', argv + (['--s3-port', str(s3_port)] if s3_port else []), env, log_path, cwd=project)
     try:
         server.wait_until(env_file.exists)
         values = read_env(env_file)

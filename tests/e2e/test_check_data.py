@@ -1,4 +1,4 @@
-"""scripts/check_data.py against the local stack: clean after normal use, and each broken state named.
+"""tools/deploy/check_data.py against the local stack: clean after normal use, and each broken state named.
 
 Every test that breaks the stack's data puts it back, because the stack is shared with the other tests.
 """
@@ -12,8 +12,8 @@ import uuid
 import requests
 
 from chalicelib import keys
-from scripts import check_data
-from scripts.bootstrap import DEFAULT_ABORT_DAYS
+from tools.deploy import check_data
+from tools.deploy.bootstrap import DEFAULT_ABORT_DAYS
 
 
 def put_bytes(created: dict, data: bytes) -> None:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.conftest import ROOT
 from tests.fault_proxy import Rule
+from tools import ROOT
 
 # ASSETGATE_CLI runs these tests against another install, e.g. one made with Python 3.9.
 ASSETGATE = os.environ.get('ASSETGATE_CLI') or os.path.join(ROOT, '.venv', 'bin', 'assetgate')

@@ -2,7 +2,7 @@
 
 Each race starts a writer and the owner's DELETE at the same moment (a barrier), several races at
 once. Whatever order the stack applies them in, the DELETE answers 204, nothing of the asset
-answers afterwards, and scripts/check_data.py finds no problem in the whole stack.
+answers afterwards, and tools/deploy/check_data.py finds no problem in the whole stack.
 """
 
 import threading
@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from scripts import check_data
+from tools.deploy import check_data
 
 RACES = 102  # 34 of each kind
 MULTIPART = 6 * 1024**2  # declared size of the multipart uploads: no bytes are sent

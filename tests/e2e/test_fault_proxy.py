@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy, Rule
 from tests.servers import free_port
+from tools import ROOT
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 

@@ -15,12 +15,13 @@ from collections import Counter
 import pytest
 
 from chalicelib.config import settings
-from scripts import check_data, soak
-from scripts.bootstrap import stage_environment
-from scripts.local_stack import read_env
-from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy, Rule
 from tests.servers import Server, free_port, moto_server
+from tools import ROOT
+from tools.deploy import check_data
+from tools.deploy.bootstrap import stage_environment
+from tools.measure import soak
+from tools.stack.local_stack import read_env
 
 
 def dynamodb_only(method, target, headers):
@@ -69,7 +70,8 @@ def faulty_stack(tmp_path_factory):
             'local stack',
             [
                 sys.executable,
-                str(project / 'scripts' / 'local_stack.py'),
+                '-m',
+                'tools.stack.local_stack',
                 '--project-dir',
                 str(project),
                 '--port',
@@ -80,6 +82,7 @@ def faulty_stack(tmp_path_factory):
             ],
             {**env, 'PYTHONUNBUFFERED': '1'},
             tmp_path / 'stack.log',
+            cwd=project,
         )
         stack.wait_until(env_file.exists)
         values = read_env(env_file)

@@ -17,11 +17,11 @@ import requests
 from chalice import Chalice
 from chalice.config import Config
 
-from scripts import localstack_s3
-from scripts.chalice_local import local
-from scripts.local_stack import copy_project, free_endpoints, write_private
-from tests.conftest import ROOT
 from tests.servers import free_port
+from tools import ROOT
+from tools.stack import localstack_s3
+from tools.stack.chalice_local import local
+from tools.stack.local_stack import copy_project, free_endpoints, write_private
 
 
 def descendants(pid: int) -> set[int]:

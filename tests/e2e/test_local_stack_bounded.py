@@ -1,7 +1,7 @@
 """The local stack stays up under load: moto's memory and create latency stay bounded (issue 14).
 
 moto 5.2.5 deep-copies the whole table for every item of a TransactWriteItems and keeps every
-copy; scripts/moto_server.py's bound_moto_memory works around it. `make stack-memory` runs the
+copy; tools/stack/moto_server.py's bound_moto_memory works around it. `make stack-memory` runs the
 long version (5,000 creates).
 """
 
@@ -10,8 +10,9 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from scripts.stack_memory import cpu_seconds, moto_pid, rss_mib
 from tests.e2e.conftest import run_local_stack
+from tools.measure.procs import cpu_seconds, rss_mib
+from tools.measure.stack_memory import moto_pid
 
 CREATES = 400
 CHECK_EVERY = 50

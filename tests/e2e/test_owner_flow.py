@@ -84,7 +84,8 @@ def test_api_key_lifecycle_through_the_script(stack):
 
     def apikey(*args):
         return subprocess.run(
-            [sys.executable, str(stack.project / 'scripts' / 'apikey.py'), *args, '--stage', 'local'],
+            [sys.executable, '-m', 'tools.deploy.apikey', *args, '--stage', 'local'],
+            cwd=stack.project,
             capture_output=True,
             text=True,
             timeout=60,

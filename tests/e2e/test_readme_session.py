@@ -4,7 +4,7 @@ import re
 import subprocess
 
 from chalicelib import keys
-from tests.conftest import ROOT
+from tools import ROOT
 
 
 def readme_session() -> str:

@@ -147,7 +147,6 @@ COLD_REDEEM = textwrap.dedent("""
         calls.append(self.meta.service_model.service_name + ':' + op)
         return original(self, op, params)
     BaseClient._make_api_call = counting
-    sys.path.insert(0, '.')
     from chalice.test import Client
     import app
     with Client(app.app, stage_name='local') as client:

@@ -4,11 +4,13 @@ import json
 from collections import Counter
 
 from chalicelib import keys
-from scripts import check_data, soak
+from tools.deploy import check_data
+from tools.measure import soak
+from tools.measure.procs import rss_mib, stack_processes
 
 
 def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(stack, stage_settings):
-    pids = soak.stack_processes(stack.proc.pid)
+    pids = stack_processes(stack.proc.pid)
     assert set(pids) == {'moto server', 'LocalStack', 'chalice local'}
 
     workload, results = soak.run(stack.url, stack.key, duration=20, concurrency=16, seed=12)
@@ -34,7 +36,7 @@ def test_twenty_seconds_of_mixed_traffic_leave_no_5xx_and_no_broken_invariant(st
     ):
         assert expected in statuses
     assert {code for (status, code) in results.codes if status == 400} == {'invalid_parameter', 'unknown_parameter'}
-    assert all(soak.rss_mib(pid) for pid in pids.values())
+    assert all(rss_mib(pid) for pid in pids.values())
 
 
 def test_the_soak_command_exits_non_zero_when_an_invariant_is_broken(stack, stage_settings, monkeypatch, capsys):

@@ -24,9 +24,10 @@ def send(link: str, name: str, data: bytes) -> requests.Response:
 
 @pytest.fixture(scope='module')
 def other_key(stack):
-    """An API key of another owner, minted with scripts/apikey.py."""
+    """An API key of another owner, minted with tools/deploy/apikey.py."""
     minted = subprocess.run(
-        [sys.executable, str(stack.project / 'scripts' / 'apikey.py'), 'mint', '--owner', 'eve', '--stage', 'local'],
+        [sys.executable, '-m', 'tools.deploy.apikey', 'mint', '--owner', 'eve', '--stage', 'local'],
+        cwd=stack.project,
         capture_output=True,
         text=True,
         timeout=60,

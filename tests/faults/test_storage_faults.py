@@ -11,8 +11,8 @@ from botocore.retries.standard import ExponentialBackoff
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
 from chalicelib import auth, aws as clients, keys
-from scripts import check_data
 from tests.helpers import bearer, post_asset, scan
+from tools.deploy import check_data
 
 MiB = 1024**2
 

@@ -7,8 +7,8 @@ from chalice.deploy.swagger import SwaggerGenerator
 
 import app
 from chalicelib import keys, web
-from scripts import preview_agents
 from tests.helpers import get, items_of_kind, post_asset
+from tools.deploy import preview_agents
 
 PREVIEW_SIGNALS = [
     {'Sec-Purpose': 'prefetch;prerender'},

@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib import assets, keys
 from chalicelib.errors import Conflict
-from scripts import check_data
 from tests.helpers import bearer, get, items_of_kind, post_asset
+from tools.deploy import check_data
 
 UUID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427'
 

@@ -1,7 +1,7 @@
 """The Lambda deployment package: chalice's zip, byte-compiled for Python 3.11 and with botocore trimmed.
 
-    python scripts/lambda_package.py [--stage dev] [--project-dir .]   # prints the zip's path
-    python scripts/lambda_package.py --rewrite some/deployment.zip     # post-process one zip in place
+    python -m tools.deploy.lambda_package [--stage dev] [--project-dir .]   # prints the zip's path
+    python -m tools.deploy.lambda_package --rewrite some/deployment.zip     # post-process one zip in place
 
 Chalice has no hook between building the package and uploading it, but it caches the package
 in .chalice/deployments/<md5 of requirements.txt, app.py, chalicelib/ and chalice's runtime>-python3.11.zip
@@ -34,7 +34,7 @@ from chalice.config import Config
 from chalice.deploy.packager import DependencyBuilder, LambdaDeploymentPackager, PipRunner, SubprocessPip
 from chalice.utils import UI, OSUtils
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
 
 RUNTIME = (3, 11)  # Lambda's python3.11: the .pyc magic number is this version's
 CACHE_TAG = 'cpython-311'

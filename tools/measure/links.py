@@ -1,6 +1,6 @@
 """Does a landing cost the same whatever the links? An asset with 1, 10 and the cap's links on `make run`'s stack.
 
-    python scripts/bench_links.py [--counts 1,10,50] [--rounds 3]
+    python -m tools.measure.links [--counts 1,10,50] [--rounds 3]      (make bench-links)
 
 For each count: an asset with that many live (following) links; then, timed, a new version (POST
 /asset/{id}/version), its bytes PUT to S3, and the owner's download (GET /asset/{id}: the first touch that
@@ -9,7 +9,6 @@ The goal: the landing at the cap (ASSETGATE_MAX_LINKS) in at most 1 s.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -17,11 +16,8 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib.config import settings  # noqa: E402
-from scripts.local_stack import StackCopy  # noqa: E402
+from chalicelib.config import settings
+from tools.stack.local_stack import StackCopy
 
 GOAL_LANDING_S = 1.0
 

@@ -1,12 +1,12 @@
 """Drive the app as Lambda does, through Chalice's entry point app.app(event, None), in a fresh process.
 
-    python scripts/lambda_invoke.py --root DIR share --key API_KEY      # create, upload, redeem, download
-    python scripts/lambda_invoke.py --root DIR redeem --token TOKEN     # one cold redeem
-    python scripts/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
-    python scripts/lambda_invoke.py --root DIR warm-redeem --token TOKEN -n 200
-    python scripts/lambda_invoke.py --root DIR warm-floor -n 200
-    python scripts/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
-    python scripts/lambda_invoke.py --root DIR redeem --token TOKEN --count
+    python tools/measure/lambda_invoke.py --root DIR share --key API_KEY      # create, upload, redeem, download
+    python tools/measure/lambda_invoke.py --root DIR redeem --token TOKEN     # one cold redeem
+    python tools/measure/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
+    python tools/measure/lambda_invoke.py --root DIR warm-redeem --token TOKEN -n 200
+    python tools/measure/lambda_invoke.py --root DIR warm-floor -n 200
+    python tools/measure/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
+    python tools/measure/lambda_invoke.py --root DIR redeem --token TOKEN --count
 
 DIR is what Lambda would have in /var/task: the source checkout, or an unzipped deployment
 package (run it with `python -S -B` so nothing but DIR and the standard library is importable
@@ -228,7 +228,9 @@ def main(argv=None) -> int:
     parser.add_argument('--token')
     parser.add_argument('-n', type=int, default=200)
     args = parser.parse_args(argv)
-    sys.path[0] = os.path.abspath(args.root)  # not scripts/: only what Lambda would have
+    # Run by path, so sys.path[0] is this file's folder: swap it for DIR, so that (with -S) only what Lambda
+    # would have is importable. The one sys.path edit in tools/, and the reason this file is not run with -m.
+    sys.path[0] = os.path.abspath(args.root)
     if args.mode == 'share':
         result = share(args.key, b'assetgate bench object\n')
     elif args.mode == 'redeem':

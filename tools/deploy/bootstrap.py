@@ -1,6 +1,6 @@
 """Create or update what a stage needs besides Chalice's own resources: its configuration, the table, the bucket.
 
-    python scripts/bootstrap.py --stage dev [--region eu-west-1] [--bucket NAME]
+    python -m tools.deploy.bootstrap --stage dev [--region eu-west-1] [--bucket NAME]
 
 Idempotent: each setting is read first and written only when it differs, so a second run
 changes nothing and says so. Credentials and endpoints come from the usual boto3 places
@@ -14,8 +14,7 @@ import re
 import sys
 from urllib.parse import urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools import ROOT
 
 # Browser uploads and downloads from the owner app: its origins only, never '*'. Browsers set
 # Content-Length themselves, so it is no allowed header; the app sends the signed type, checksum and
@@ -34,7 +33,7 @@ PUBLIC_ACCESS_BLOCK = {
 BUCKET_ENCRYPTION = {'SSEAlgorithm': 'AES256'}
 TABLE_SSE = {'Enabled': True, 'SSEType': 'KMS'}  # the AWS managed key aws/dynamodb: no key to look after
 ABORT_RULE_ID = 'abort-incomplete-multipart-uploads'
-DEFAULT_ABORT_DAYS = 7
+DEFAULT_ABORT_DAYS = 7  # the rule's days when the stage does not set ASSETGATE_ABORT_MULTIPART_DAYS
 
 
 def stage_environment(stage: str, project_dir: str = ROOT) -> dict:
@@ -233,8 +232,16 @@ def tls_only_policy(bucket: str) -> dict:
     }
 
 
-def abort_multipart_days() -> int:
-    return int(os.environ.get('ASSETGATE_ABORT_MULTIPART_DAYS') or DEFAULT_ABORT_DAYS)
+def configured_abort_days(env=os.environ) -> int | None:
+    """ASSETGATE_ABORT_MULTIPART_DAYS, if the stage sets it."""
+    value = env.get('ASSETGATE_ABORT_MULTIPART_DAYS')
+    return int(value) if value else None
+
+
+def abort_multipart_days(env=os.environ) -> int:
+    """The days of the lifecycle rule that aborts unfinished multipart uploads."""
+    days = configured_abort_days(env)
+    return DEFAULT_ABORT_DAYS if days is None else days
 
 
 def lifecycle_rules(days: int) -> list:

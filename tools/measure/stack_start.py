@@ -1,9 +1,9 @@
 """How long `make run`'s stack takes to start, and how much memory it holds once it answers.
 
-    python scripts/stack_start.py [--rounds 5] [--source DIR]
+    python -m tools.measure.stack_start [--rounds 5] [--source DIR]
 
 Each round copies the project (``--source``, default this checkout) with its local stage on free
-ports, starts scripts/local_stack.py from the copy, and times from the start to the moment its env
+ports, starts tools/stack/local_stack.py from the copy, and times from the start to the moment its env
 file exists (written after chalice local's first healthy GET /health). Then it reads the RSS of
 every process below local_stack.py, grouped by what it runs, and stops the stack. The first round
 pays for cold caches; the median of the others is the warm figure.
@@ -14,63 +14,27 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from tools import ROOT
+from tools.measure.procs import below, role, rss_mib
+from tools.stack.local_stack import LOCAL_STACK_MODULE, free_port
+
 VENV_NAMES = ('.venv', '.venv-localstack')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except OSError:
-                continue
-            found.setdefault(ppid, []).append(int(entry))
-    return found
-
-
-def _rss_mib(pid: int) -> float:
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _what(pid: int) -> str:
-    with open(f'/proc/{pid}/cmdline', 'rb') as f:
-        argv = f.read().split(b'\0')
-    for marker, name in ((b'moto_server.py', 'moto'), (b'localstack', 'LocalStack'), (b'chalice_local.py', 'chalice')):
-        if any(marker in arg for arg in argv):
-            return name
-    return 'local_stack.py' if any(arg.endswith(b'local_stack.py') for arg in argv) else 'other'
 
 
 def stack_rss(root_pid: int) -> dict[str, float]:
     """MiB of RSS below (and of) ``root_pid``, by what each process runs."""
-    children, todo, totals = _children(), [root_pid], {}
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            name = _what(pid)
-            totals[name] = totals.get(name, 0.0) + _rss_mib(pid)
-        except OSError:
-            pass
+    totals = {}
+    for pid in below(root_pid):
+        mib = rss_mib(pid)
+        if mib is not None:
+            name = role(pid) or 'other'
+            totals[name] = totals.get(name, 0.0) + mib
     return totals
 
 
@@ -88,16 +52,18 @@ def one_round(source: str, home: str) -> dict:
     stage = config['stages']['local']['environment_variables']
     for name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3'):
         if name in stage:
-            stage[name] = f'http://127.0.0.1:{_free_port()}'
+            stage[name] = f'http://127.0.0.1:{free_port()}'
     with open(config_path, 'w') as f:
         json.dump(config, f)
     env_file = os.path.join(home, 'env')
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_ENDPOINT_URL')}
-    argv = [os.path.join(project, '.venv', 'bin', 'python'), os.path.join(project, 'scripts', 'local_stack.py')]
-    argv += ['--project-dir', project, '--port', str(_free_port()), '--env-file', env_file]
+    argv = [os.path.join(project, '.venv', 'bin', 'python'), '-m', LOCAL_STACK_MODULE]
+    argv += ['--project-dir', project, '--port', str(free_port()), '--env-file', env_file]
     with open(os.path.join(home, 'stack.log'), 'w') as log:
         started = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         while not os.path.exists(env_file):
             if proc.poll() is not None or time.monotonic() - started > 120:
@@ -119,7 +85,7 @@ def one_round(source: str, home: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--source', default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument('--source', default=ROOT)
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
     rounds = []

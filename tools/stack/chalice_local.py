@@ -1,22 +1,18 @@
 """`chalice local`, with API Gateway's own answers in assetgate's shape, as a deployed stage has them.
 
-    python scripts/chalice_local.py --project-dir DIR local --stage local --port 8000
+    python -m tools.stack.chalice_local --project-dir DIR local --stage local --port 8000
 
 API Gateway answers an unknown path or method itself (MISSING_AUTHENTICATION_TOKEN); a deployed
-stage reshapes that answer with scripts/gateway_responses.py. chalice local mimics API Gateway's
+stage reshapes that answer with tools/deploy/gateway_responses.py. chalice local mimics API Gateway's
 default instead: a 403 whose body echoes the Authorization header. This gives it the deployed answer.
 """
 
 import json
-import os
 import sys
 
 from chalice import cli, local
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from scripts.gateway_responses import RESPONSES, body as gateway_body  # noqa: E402
+from tools.deploy.gateway_responses import RESPONSES, body as gateway_body
 
 _handle_request = local.LocalGateway.handle_request
 

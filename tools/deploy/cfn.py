@@ -1,10 +1,10 @@
 """The CloudFormation path: `chalice package --merge-template` with the table, bucket and permissions.
 
-    python scripts/cfn.py --stage dev [--out build/cfn-dev]   # writes <out>/sam.json and deployment.zip
+    python -m tools.deploy.cfn --stage dev [--out build/cfn-dev]   # writes <out>/sam.json and deployment.zip
 
 The merge template is built, not hand-copied, from the same sources the bootstrap path uses:
-the key schema and TTL from chalicelib/models.py, bucket settings from scripts/bootstrap.py,
-the actions from .chalice/policy-<stage>.json and the error answers from scripts/gateway_responses.py.
+the key schema and TTL from chalicelib/models.py, bucket settings from tools/deploy/bootstrap.py,
+the actions from .chalice/policy-<stage>.json and the error answers from tools/deploy/gateway_responses.py.
 Deploy the result with `aws cloudformation package` + `deploy` (or `sam deploy`).
 """
 
@@ -14,10 +14,10 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib import keys  # noqa: E402 (after the path is set)
+from chalicelib import keys
+from tools import ROOT
+from tools.deploy import bootstrap, gateway_responses, lambda_package
+from tools.deploy.bootstrap import TABLE_SSE, stage_environment
 
 # chalice's logical ids for what it generates from app.py. With autogen_policy false chalice
 # gives each function its own role, both carrying .chalice/policy-<stage>.json.
@@ -38,7 +38,6 @@ def _arn(bucket, suffix=''):
 
 def table_resource(env: dict) -> dict:
     from chalicelib import models
-    from scripts.bootstrap import TABLE_SSE
 
     schema = models.key_schema()
     return {
@@ -59,11 +58,9 @@ def table_resource(env: dict) -> dict:
 
 
 def bucket_resources(stage: str, env: dict) -> dict:
-    from scripts import bootstrap
 
     name = bucket_name(stage, env)
-    days = int(env.get('ASSETGATE_ABORT_MULTIPART_DAYS') or bootstrap.DEFAULT_ABORT_DAYS)
-    rule = bootstrap.lifecycle_rules(days)[0]
+    rule = bootstrap.lifecycle_rules(bootstrap.abort_multipart_days(env))[0]
     # The app is served by this stack's own API, so its origin is in the template; configured ones join it.
     api_origin = {'Fn::Sub': f'https://${{{API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}'}
     cors = [
@@ -162,8 +159,6 @@ def data_policy(stage: str, env: dict, policy: dict) -> dict:
 
 
 def merge_template(stage: str, project_dir: str = ROOT) -> dict:
-    from scripts import gateway_responses
-    from scripts.bootstrap import stage_environment
 
     env = stage_environment(stage, project_dir)
     with open(os.path.join(project_dir, '.chalice', 'config.json')) as f:
@@ -198,8 +193,6 @@ def package(stage: str, out: str, project_dir: str = ROOT) -> str:
     with open(merge_path, 'w') as f:
         json.dump(merge_template(stage, project_dir), f, indent=2)
     chalice = os.path.join(os.path.dirname(sys.executable), 'chalice')
-    from scripts import lambda_package
-    from scripts.bootstrap import stage_environment
 
     # The byte-compiled, trimmed zip, where chalice looks for a package to reuse (docs/packaging.md).
     lambda_package.build(stage, project_dir)

@@ -1,6 +1,6 @@
 """`assetgate share` against boto3's upload_file (s3transfer, `aws s3 cp`'s engine), paired, in one run.
 
-    python scripts/bench_cli.py [--size-mib 1024] [--rounds 6] [--concurrency 8] [--part-mib 64]
+    python -m tools.measure.bench_cli [--size-mib 1024] [--rounds 6] [--concurrency 8] [--part-mib 64]
 
 Starts a local stack (moto server + chalice local, free ports) whose threshold and part size match
 boto3's TransferConfig, uploads the same file once through each client untimed (the first uploads
@@ -20,13 +20,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import boto3
 
-import boto3  # noqa: E402
-
-from scripts import localstack_s3  # noqa: E402
-from scripts.local_stack import StackCopy  # noqa: E402
+from tools.stack import localstack_s3  # noqa: E402
+from tools.stack.local_stack import StackCopy
 
 MiB = 1024**2
 BOTO = """

@@ -1,8 +1,8 @@
 """API Gateway's own error answers, reshaped into assetgate's error shape: the one definition of them.
 
-    python scripts/gateway_responses.py --stage dev    # after chalice deploy (make deploy runs it)
+    python -m tools.deploy.gateway_responses --stage dev    # after chalice deploy (make deploy runs it)
 
-Used twice: this command puts them on the API `chalice deploy` made, and scripts/cfn.py puts
+Used twice: this command puts them on the API `chalice deploy` made, and tools/deploy/cfn.py puts
 them into the API definition (x-amazon-apigateway-gateway-responses) for the CloudFormation path.
 """
 
@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools import ROOT
+from tools.deploy.bootstrap import stage_environment
 
 # API Gateway answers these itself, before any Lambda runs. assetgate authenticates in code and
 # uses no gateway authorizer, so MISSING_AUTHENTICATION_TOKEN is what an unknown path or method
@@ -89,7 +89,6 @@ def deployed_api(stage: str, project_dir: str = ROOT) -> dict:
 
 
 def main(argv=None) -> int:
-    from scripts.bootstrap import stage_environment
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--stage', required=True)

@@ -8,7 +8,8 @@ LocalStack runs in-process from .venv-localstack (Python 3.13, `make localstack-
 import os
 import shutil
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
+
 PYTHON = os.path.join(ROOT, '.venv-localstack', 'bin', 'python')
 ARGV = [PYTHON, '-m', 'localstack.runtime.main']
 HEALTH_PATH = '/_localstack/health'

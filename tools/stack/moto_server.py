@@ -1,6 +1,6 @@
 """moto's server for the local stack and the tests, with DynamoDB requests applied one at a time.
 
-    python scripts/moto_server.py -H 127.0.0.1 -p 4570
+    python -m tools.stack.moto_server -H 127.0.0.1 -p 4570
 
 DynamoDB applies each conditional write atomically. moto checks a ConditionExpression and
 then applies the update in separate steps with no lock, so two concurrent conditional

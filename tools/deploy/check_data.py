@@ -1,6 +1,6 @@
 """Check a stage's table and bucket against assetgate's invariants; exits 1 on any problem.
 
-    python scripts/check_data.py [--stage local] [--json] [--project-dir DIR]
+    python -m tools.deploy.check_data [--stage local] [--json] [--project-dir DIR]
 
 An ops tool: it Scans the table (the app never does) and lists the bucket and its open
 multipart uploads, then reports counts per kind and every item or object that breaks a
@@ -13,12 +13,11 @@ rule the app keeps (README, "Data design"):
   (ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day).
 An item whose DynamoDB TTL has passed is on its way out (TTL deletes a pair's items at
 different moments), so a missing partner of an expired Token or TokenRef is not a problem.
-For a deployed stage it uses your AWS credentials, like scripts/apikey.py.
+For a deployed stage it uses your AWS credentials, like tools/deploy/apikey.py.
 """
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -30,14 +29,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from chalicelib import keys, models
+from chalicelib.config import DAY, Settings, settings
+from tools import ROOT
+from tools.deploy.bootstrap import (
+    ABORT_RULE_ID,
+    DEFAULT_ABORT_DAYS,
+    apply_environment,
+    configured_abort_days,
+    stage_environment,
+)
 
-from chalicelib import keys, models  # noqa: E402
-from chalicelib.config import DAY, Settings, settings  # noqa: E402
-from scripts.bootstrap import ABORT_RULE_ID, apply_environment, stage_environment  # noqa: E402
-
-DEFAULT_ABORT_DAYS = 1
 ASSETS_PREFIX = 'assets/'
 _RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 5}, s3={'addressing_style': 'path'})
 
@@ -140,10 +142,11 @@ def _lifecycle_days(client, bucket: str) -> int | None:
 
 
 def abort_days(client, bucket: str) -> int:
-    """The multipart age limit: ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else 1 day."""
-    configured = os.environ.get('ASSETGATE_ABORT_MULTIPART_DAYS')
-    if configured:
-        return int(configured)
+    """The multipart age limit: ASSETGATE_ABORT_MULTIPART_DAYS, else the bucket's rule, else the days bootstrap
+    writes into that rule (a bucket without one has not been bootstrapped since the rule was added)."""
+    configured = configured_abort_days()
+    if configured is not None:
+        return configured
     return _lifecycle_days(client, bucket) or DEFAULT_ABORT_DAYS
 
 

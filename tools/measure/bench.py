@@ -1,10 +1,10 @@
 """Measure what the issues promise: AWS requests per request, cold and warm redeems against a floor, the zip.
 
-    python scripts/bench.py [--pairs 21] [--warm 200] [--project-dir .] [--raw-package]
+    python -m tools.measure.bench [--pairs 21] [--warm 200] [--project-dir .] [--raw-package]
 
-Everything runs against `make run`'s stack (scripts/local_stack.py: moto server, table, bucket, API
+Everything runs against `make run`'s stack (tools/stack/local_stack.py: moto server, table, bucket, API
 key) started from a copy of this project on free ports, and drives the app only as Lambda does,
-through Chalice's entry point app.app(event, None) in fresh processes (scripts/lambda_invoke.py).
+through Chalice's entry point app.app(event, None) in fresh processes (tools/measure/lambda_invoke.py).
 The seed asset and token are made through the app (POST /asset?token=1, then a PUT to its
 presigned URL).
 
@@ -22,7 +22,7 @@ presigned URL).
   round: medians of --pairs rounds.
 - warm: CPU seconds (time.process_time) per redeem in one process after its first request, against
   the floor's UpdateItem + presign, --warm requests each.
-- zip: chalice's package as chalice builds it, and as it ships (scripts/lambda_package.py).
+- zip: chalice's package as chalice builds it, and as it ships (tools/deploy/lambda_package.py).
 
 --project-dir measures another checkout (copied first; nothing is written to it). --raw-package
 measures chalice's zip as chalice builds it (the package before issue 14) instead of the rewritten one.
@@ -41,17 +41,15 @@ import tempfile
 import time
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools import ROOT
+from tools.deploy import lambda_package
+from tools.measure.stack_memory import Stack
+from tools.stack import localstack_s3
+from tools.stack.local_stack import COPY_IGNORE
 
-from scripts import lambda_package, localstack_s3  # noqa: E402 (after the project is on sys.path)
-from scripts.stack_memory import Stack  # noqa: E402
-
-INVOKE = os.path.join(ROOT, 'scripts', 'lambda_invoke.py')
+# Run by path, not with -m: it must import nothing but the standard library and the folder it is given.
+INVOKE = os.path.join(ROOT, 'tools', 'measure', 'lambda_invoke.py')
 MiB = 1024 * 1024
-COPY_IGNORE = shutil.ignore_patterns(
-    '.venv*', '.git', '.local', 'build', '__pycache__', '.pytest_cache', 'deployed', 'deployments', 'tests'
-)
 GOALS = {'checkout / floor': 1.10, 'package / package floor': 1.10, 'package / compiled copy': 1.05}
 MEASURES = ('to the answer', 'whole process')
 RATIOS = (

@@ -1,7 +1,7 @@
 """Deploy a stage with `chalice deploy`, or remove it: what `make deploy` and `make destroy` run.
 
-    python scripts/deploy.py deploy  --stage dev
-    python scripts/deploy.py destroy --stage dev [--delete-data]
+    python -m tools.deploy.deploy deploy  --stage dev
+    python -m tools.deploy.deploy destroy --stage dev [--delete-data]
 
 deploy:  bootstrap (config, table, bucket) -> chalice deploy -> gateway responses -> the API URL.
 destroy: chalice delete (functions, roles, API, the bucket's notification); the table and the
@@ -17,8 +17,8 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools import ROOT
+from tools.deploy import bootstrap, gateway_responses, lambda_package
 
 
 def _chalice(args: list[str], region: str, project_dir: str) -> None:
@@ -31,7 +31,6 @@ def _chalice(args: list[str], region: str, project_dir: str) -> None:
 
 
 def deploy(stage: str, project_dir: str = ROOT) -> int:
-    from scripts import bootstrap, gateway_responses, lambda_package
 
     bootstrap.main(['--stage', stage, '--project-dir', project_dir])
     region = bootstrap.stage_environment(stage, project_dir)['ASSETGATE_REGION']
@@ -116,7 +115,6 @@ def existing_data(s) -> list[str]:
 
 
 def destroy(stage: str, wipe: bool, project_dir: str = ROOT) -> int:
-    from scripts import bootstrap
 
     env = bootstrap.stage_environment(stage, project_dir)
     region = env['ASSETGATE_REGION']

@@ -1,7 +1,7 @@
 """The embedded local stack: LocalStack's S3, a moto server for DynamoDB, the table and bucket, an API
 key and `chalice local`.
 
-    python scripts/local_stack.py [--project-dir DIR] [--port 8000] [--env-file .local/env]
+    python -m tools.stack.local_stack [--project-dir DIR] [--port 8000] [--env-file .local/env]
         [--log-file .local/stack.log]
 
 Ports, table and bucket come from the local stage in .chalice/config.json (chalice local
@@ -26,13 +26,11 @@ import urllib.request
 from contextlib import contextmanager
 from urllib.parse import unquote_plus, urlparse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib import auth  # noqa: E402
-from chalicelib.config import settings  # noqa: E402
-from scripts import localstack_s3  # noqa: E402
-from scripts.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment  # noqa: E402
+from chalicelib import auth
+from chalicelib.config import settings
+from tools import ROOT
+from tools.deploy.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment
+from tools.stack import localstack_s3  # noqa: E402
 
 # Both servers log every request line: a share token or an upload link's token in a path, an API
 # key or a presigned URL's signature in a query string must never reach a log. A query parameter is redacted when its
@@ -42,6 +40,10 @@ _QUERY_PARAM = re.compile(r'([?&;])([^=&;\s"\'#?]+)=([^&;\s"\'#]*)')
 _SECRET_NAME = re.compile(r'key|token|auth|sig|credential|secret|passw|session|^x-amz-|uploadid', re.IGNORECASE)
 _API_KEY = re.compile(r'agk_[A-Za-z0-9_-]{8,}')
 REDACTED = '<redacted>'
+# The stack's servers, each run as `python -m <module>` (tools.measure.procs tells them apart by these).
+LOCAL_STACK_MODULE = 'tools.stack.local_stack'
+MOTO_SERVER_MODULE = 'tools.stack.moto_server'
+CHALICE_LOCAL_MODULE = 'tools.stack.chalice_local'
 
 
 def _query_param(match: re.Match) -> str:
@@ -174,13 +176,23 @@ class _Stopper:
 _STOPPER = _Stopper()
 
 
-# What a copy of the project for a stack of its own leaves out.
+# What a copy of the project for a stack of its own (or for make bench's package) leaves out.
 COPY_IGNORE = shutil.ignore_patterns(
-    '.venv*', '.git', '.local', 'tests', 'cli', '__pycache__', '.pytest_cache', 'build', 'node_modules'
+    '.venv*',
+    '.git',
+    '.local',
+    'tests',
+    'cli',
+    '__pycache__',
+    '.pytest_cache',
+    'build',
+    'node_modules',
+    'deployed',
+    'deployments',
 )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
@@ -194,8 +206,8 @@ def copy_project(destination: str, ignore=COPY_IGNORE) -> None:
 
 def free_endpoints(stage_vars: dict) -> dict:
     """Point a local stage's moto (DynamoDB) and LocalStack (S3) endpoints at free ports; returns stage_vars."""
-    stage_vars['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{_free_port()}'
-    stage_vars['AWS_ENDPOINT_URL_S3'] = f'http://127.0.0.1:{_free_port()}'
+    stage_vars['AWS_ENDPOINT_URL'] = f'http://127.0.0.1:{free_port()}'
+    stage_vars['AWS_ENDPOINT_URL_S3'] = f'http://127.0.0.1:{free_port()}'
     return stage_vars
 
 
@@ -219,18 +231,25 @@ class StackCopy:
         with open(self.log_path, 'w') as log:
             argv = [
                 sys.executable,
-                os.path.join(self.project, 'scripts', 'local_stack.py'),
+                '-m',
+                LOCAL_STACK_MODULE,
                 '--project-dir',
                 self.project,
                 '--port',
-                str(_free_port()),
+                str(free_port()),
                 '--env-file',
                 env_file,
                 '--log-file',
                 '',
             ]
             self.proc = subprocess.Popen(
-                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                argv,
+                env=env,
+                cwd=self.project,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while not os.path.exists(env_file):
@@ -300,13 +319,15 @@ class LocalStack:
             moto = self._spawn(
                 [
                     sys.executable,
-                    os.path.join(ROOT, 'scripts', 'moto_server.py'),
+                    '-m',
+                    MOTO_SERVER_MODULE,
                     '-H',
                     self.moto_host,
                     '-p',
                     str(self.moto_port),
                 ],
                 env,
+                cwd=ROOT,
             )
             if self.s3_endpoint:
                 if localstack_s3.missing():
@@ -349,7 +370,10 @@ class LocalStack:
         self._spawn(
             [
                 sys.executable,
-                os.path.join(ROOT, 'scripts', 'chalice_local.py'),
+                '-m',
+                CHALICE_LOCAL_MODULE,
+                '--project-dir',
+                self.project_dir,
                 'local',
                 '--stage',
                 'local',
@@ -360,7 +384,7 @@ class LocalStack:
                 '--no-autoreload',
             ],
             env,
-            cwd=self.project_dir,
+            cwd=ROOT,
         )
         _wait_for(f'{url}/health', self.procs[-1], 'chalice local')
         values = {

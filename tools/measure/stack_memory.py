@@ -1,20 +1,19 @@
 """Does the local stack stay bounded? Creates N assets through `make run`'s stack and watches moto.
 
-    python scripts/stack_memory.py [--creates 5000] [--max-growth-mib 1024]
+    python -m tools.measure.stack_memory [--creates 5000] [--max-growth-mib 1024]
 
-Starts scripts/local_stack.py (moto server + chalice local) from a copy of the project on free
+Starts tools/stack/local_stack.py (moto server + chalice local) from a copy of the project on free
 ports, then POSTs /asset?name=x&token=1 N times with an API key, one at a time. Reports the moto
 server's resident memory (VmRSS from /proc) before, during and after, and the median create
 latency of the first and last 100 creates. Stops early if moto grew by more than --max-growth-mib,
 so an unbounded moto cannot take the machine's memory. Before the creates it pairs GET /health on
-one kept-alive connection with GET /health on a new connection each time (scripts/chalice_local.py
+one kept-alive connection with GET /health on a new connection each time (tools/stack/chalice_local.py
 turns Nagle's algorithm off; with it on, every kept-alive answer waited for a 40 ms delayed ACK).
 Exit code 0 if within the goals (growth < 200 MiB, last/first latency <= 1.5, kept-alive/new
 connection <= 1.5), 1 otherwise.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,44 +21,10 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from scripts.local_stack import StackCopy  # noqa: E402
+from tools.measure.procs import rss_mib, stack_processes
+from tools.stack.local_stack import StackCopy
 
 GOAL_GROWTH_MIB, GOAL_LATENCY_RATIO, GOAL_KEEP_ALIVE_RATIO = 200, 1.5, 1.5
-
-
-def rss_mib(pid: int) -> float:
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f'no VmRSS for {pid}')
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far (/proc/<pid>/stat)."""
-    with open(f'/proc/{pid}/stat') as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def moto_pid(stack_pid: int) -> int:
-    """The moto server: the child of local_stack.py that runs scripts/moto_server.py."""
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            with open(f'/proc/{entry}/cmdline', 'rb') as f:
-                argv = f.read().split(b'\0')
-        except OSError:
-            continue
-        if ppid == stack_pid and any(arg.endswith(b'moto_server.py') for arg in argv):
-            return int(entry)
-    raise RuntimeError(f'no moto_server.py child of {stack_pid}')
 
 
 class Stack(StackCopy):
@@ -68,6 +33,14 @@ class Stack(StackCopy):
     def __init__(self, home: str):
         super().__init__(home)
         self.moto_pid = moto_pid(self.proc.pid)
+
+
+def moto_pid(stack_pid: int) -> int:
+    """The moto server below a `python -m tools.stack.local_stack` process."""
+    pid = stack_processes(stack_pid).get('moto server')
+    if pid is None:
+        raise RuntimeError(f'no moto server below {stack_pid}')
+    return pid
 
 
 def keep_alive_pair(session: requests.Session, url: str, rounds: int = 50) -> tuple[float, float]:

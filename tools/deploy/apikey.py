@@ -1,19 +1,17 @@
 """API keys for a stage: mint, list, revoke. Keys are stored only as SHA-256 hashes.
 
-    python scripts/apikey.py mint   --owner alice [--stage local]   # the key is the last line printed
-    python scripts/apikey.py list   --owner alice [--stage local]
-    python scripts/apikey.py revoke --owner alice --key-id <id> [--stage local]
+    python -m tools.deploy.apikey mint   --owner alice [--stage local]   # the key is the last line printed
+    python -m tools.deploy.apikey list   --owner alice [--stage local]
+    python -m tools.deploy.apikey revoke --owner alice --key-id <id> [--stage local]
 
 For a deployed stage (--stage dev|prod) it uses your AWS credentials and the stage's table.
 """
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tools.deploy.bootstrap import apply_environment, stage_environment
 
 
 def when(epoch: int) -> str:
@@ -22,7 +20,6 @@ def when(epoch: int) -> str:
 
 
 def main(argv=None) -> int:
-    from scripts.bootstrap import apply_environment, stage_environment
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('action', choices=['mint', 'list', 'revoke'])

@@ -1,8 +1,8 @@
 """Load and soak: mixed owner and recipient traffic against a local stack, then the invariant checker.
 
-    python scripts/soak.py [--duration 120] [--count N] [--concurrency 16] [--json]
+    python -m tools.measure.soak [--duration 120] [--count N] [--concurrency 16] [--json]
 
-Without ASSETGATE_URL it starts its own local stack (scripts/local_stack.py, a copy of the project
+Without ASSETGATE_URL it starts its own local stack (tools/stack/local_stack.py, a copy of the project
 on free ports) and stops it at the end; with ASSETGATE_URL and ASSETGATE_API_KEY (e.g. from
 .local/env of `make run`) it uses that stack, and the local stage of --project-dir for the checker.
 It stops by itself after --duration seconds or --count requests, whichever comes first.
@@ -12,7 +12,7 @@ PUT its bytes to the presigned URL; redeem tokens (recipients, no API key); mint
 a revoked token; upload a new version; read meta and the listing; delete; send a bad request.
 It reports throughput, p50/p99 per route, answers by status and error code, and the RSS of the
 app server (chalice local) and the moto server at the start and the end, then checks that every
-created asset still serves exactly its bytes and runs scripts/check_data.py.
+created asset still serves exactly its bytes and runs tools/deploy/check_data.py.
 Exit status 1 on any 5xx, any broken invariant, bytes that do not come back, a download limit
 exceeded or a bad request answered other than with its 4xx.
 """
@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from chalicelib.config import settings  # noqa: E402
-from scripts import check_data  # noqa: E402
-from scripts.bootstrap import apply_environment, stage_environment  # noqa: E402
-from scripts.local_stack import StackCopy  # noqa: E402
+from chalicelib.config import settings
+from tools import ROOT
+from tools.deploy import check_data
+from tools.deploy.bootstrap import apply_environment, stage_environment
+from tools.measure.procs import rss_mib, stack_processes
+from tools.stack.local_stack import StackCopy
 
 TIMEOUT = 30
 S3_ATTEMPTS = 6  # presigned PUT/GET straight to S3 (through a fault proxy in the fault test): retried
@@ -421,49 +420,6 @@ def run(
 # --- the stack's processes --------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    found[int(f.read().rsplit(')', 1)[1].split()[1])].append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
-def stack_processes(root_pid: int) -> dict[str, int]:
-    """The chalice local, moto server and LocalStack PIDs below a local_stack.py process."""
-    children, todo, found = _children(), [root_pid], {}
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            todo.append(pid)
-            try:
-                with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                    argv = f.read().split(b'\0')
-            except OSError:
-                continue
-            if any(arg.endswith(b'moto_server.py') for arg in argv):
-                found['moto server'] = pid
-            elif b'localstack.runtime.main' in argv:
-                found['LocalStack'] = pid
-            elif any(arg.endswith((b'chalice', b'chalice_local.py')) for arg in argv) and b'local' in argv:
-                found['chalice local'] = pid
-    return found
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
 class MemoryGuard(threading.Thread):
     """Samples the stack's RSS every second; past ``limit_mib`` in any process it stops the load."""
 
@@ -573,6 +529,7 @@ def main(argv=None) -> int:
         for name, pid in pids.items():
             end = rss_mib(pid)
             rss[name].update(end=end, peak=max(guard.peak[name], rss[name]['start'] or 0.0, end or 0.0))
+        rss = {name: {k: v if v is None else round(v, 1) for k, v in row.items()} for name, row in rss.items()}
         if guard.exceeded:
             results.fail(guard.exceeded)
         checked = workload.verify_bytes()
