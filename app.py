@@ -7,11 +7,13 @@ import os
 from chalice import Chalice
 
 from chalicelib import (
+    answers,
     assets,
     forms,
     health,
     keys,
     listing,
+    middleware,
     openapi,
     previews,
     redeem,
@@ -20,7 +22,6 @@ from chalicelib import (
     uploads,
     versions,
     views,
-    web,
     webapp,
 )
 from chalicelib.config import now as clock, settings
@@ -51,7 +52,7 @@ app = Chalice(app_name='assetgate')
 # (octet-stream, image/*, zip, ...) would make a HEAD naming such a file's type need a bytes body and an
 # Accept header that matches. Only the upload page's multipart form is read as binary.
 app.api.binary_types = ['multipart/form-data']
-app.register_middleware(web.render_errors, 'http')
+app.register_middleware(middleware.render_errors, 'http')
 router = Router(app)
 route = router.route
 OPERATIONS = router.operations
@@ -66,7 +67,7 @@ _CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (Conflict,), 'give
 @route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.', auth=OWNER, **_CREATE)
 def create_asset(call):
     created = assets.create(settings(), call.owner, call.form.parse(settings()))
-    return web.created(views.created(created, call.base))
+    return answers.created(views.created(created, call.base))
 
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
@@ -74,12 +75,12 @@ def create_asset(call):
 @route('/asset/{ref}', 'POST', 'Create an asset named by the path.', auth=OWNER, **_CREATE)
 def create_named_asset(call, ref):
     created = assets.create(settings(), call.owner, call.form.parse(settings(), path_name=ref))
-    return web.created(views.created(created, call.base))
+    return answers.created(views.created(created, call.base))
 
 
 @route('/asset', 'GET', 'List your assets, newest first.', auth=OWNER, form=forms.PageForm)
 def list_assets(call):
-    return web.ok(views.page(listing.listing(settings(), call.owner, call.form.parse())))
+    return answers.ok(views.page(listing.listing(settings(), call.owner, call.form.parse())))
 
 
 @route(
@@ -92,7 +93,7 @@ def list_assets(call):
     errors=(AssetNotFound, VersionNotFound, UploadPending, UploadAborted),
 )
 def download_asset(call, ref):
-    return web.redirect(assets.download(settings(), call.owner, forms.asset_id(ref), call.form.parse()))
+    return answers.redirect(assets.download(settings(), call.owner, forms.asset_id(ref), call.form.parse()))
 
 
 @route(
@@ -105,12 +106,12 @@ def download_asset(call, ref):
 )
 def delete_asset(call, ref):
     assets.delete(settings(), call.owner, forms.asset_id(ref))
-    return web.no_content()
+    return answers.no_content()
 
 
 @route('/asset/{ref}/meta', 'GET', 'The asset, its versions and its links.', auth=OWNER, errors=(AssetNotFound,))
 def asset_meta(call, ref):
-    return web.ok(views.details(listing.details(settings(), call.owner, forms.asset_id(ref))))
+    return answers.ok(views.details(listing.details(settings(), call.owner, forms.asset_id(ref))))
 
 
 @route(
@@ -123,7 +124,7 @@ def asset_meta(call, ref):
     gives=openapi.LISTED_TOKENS,
 )
 def asset_tokens(call, ref):
-    return web.ok(views.tokens(listing.token_list(call.owner, forms.asset_id(ref), call.form.parse())))
+    return answers.ok(views.tokens(listing.token_list(call.owner, forms.asset_id(ref), call.form.parse())))
 
 
 @route(
@@ -136,7 +137,7 @@ def asset_tokens(call, ref):
 )
 def revoke_listed_token(call, ref, token_id):
     tokens.revoke_listed(call.owner, forms.asset_id(ref), forms.token_id(token_id))
-    return web.no_content()
+    return answers.no_content()
 
 
 @route(
@@ -151,7 +152,7 @@ def revoke_listed_token(call, ref, token_id):
 )
 def mint_token(call, ref):
     issued = tokens.mint(settings(), call.owner, forms.asset_id(ref), call.form.parse(settings()))
-    return web.created(views.issued(issued, call.base))
+    return answers.created(views.issued(issued, call.base))
 
 
 @route(
@@ -166,7 +167,7 @@ def mint_token(call, ref):
 )
 def create_version(call, ref):
     created = assets.create_version(settings(), call.owner, forms.asset_id(ref), call.form.parse(settings()))
-    return web.created(views.created(created, call.base))
+    return answers.created(views.created(created, call.base))
 
 
 # A multipart upload's follow-ups, for its owner; an upload link's sender has the same four below.
@@ -185,7 +186,7 @@ _ENDING_ERRORS = (AssetNotFound, VersionNotFound, UploadIncomplete, Conflict)
 def upload_parts(call, ref):
     number, first, count = call.form.parse()
     page = uploads.more_parts(settings(), call.owner, forms.asset_id(ref), number, first, count)
-    return web.ok(views.upload(page, call.base))
+    return answers.ok(views.upload(page, call.base))
 
 
 @route(
@@ -200,7 +201,7 @@ def upload_parts(call, ref):
 )
 def sign_upload_parts(call, ref):
     number = call.form.parse()
-    return web.ok(uploads.sign_parts(settings(), call.owner, forms.asset_id(ref), number, call.document))
+    return answers.ok(uploads.sign_parts(settings(), call.owner, forms.asset_id(ref), number, call.document))
 
 
 @route(
@@ -212,7 +213,9 @@ def sign_upload_parts(call, ref):
     errors=_ENDING_ERRORS,
 )
 def complete_upload(call, ref):
-    return web.ok(views.completed(*uploads.complete(settings(), call.owner, forms.asset_id(ref), call.form.parse())))
+    return answers.ok(
+        views.completed(*uploads.complete(settings(), call.owner, forms.asset_id(ref), call.form.parse()))
+    )
 
 
 @route(
@@ -226,7 +229,7 @@ def complete_upload(call, ref):
 )
 def abort_upload(call, ref):
     uploads.abort(settings(), call.owner, forms.asset_id(ref), call.form.parse())
-    return web.no_content()
+    return answers.no_content()
 
 
 @route(
@@ -242,9 +245,9 @@ def redeem_token(call):
     # Prefetches and link previews get a page naming the file, counting no use.
     if previews.is_preview(call.request.headers):
         found = redeem.preview(settings(), call.link)
-        return web.preview_page(found.name, found.size)
+        return previews.preview_page(found.name, found.size)
     grant = redeem.redeem(settings(), call.link)
-    return web.redirect(grant.url, grant.sha256)
+    return answers.redirect(grant.url, grant.sha256)
 
 
 @route(
@@ -255,17 +258,17 @@ def redeem_token(call):
     form=forms.LinkQuery,
     errors=SHARE_REFUSALS,
     media='none',
-    on_error=web.bare_error,  # a HEAD answer has no body
+    on_error=answers.bare_error,  # a HEAD answer has no body
 )
 def peek_token(call):
     found = redeem.preview(settings(), call.link)
-    return web.file_headers(found.name, found.size, found.content_type)
+    return answers.file_headers(found.name, found.size, found.content_type)
 
 
 @route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', auth=OWNER, answer=204, errors=(TokenNotFound,))
 def revoke_token(call, token):
     tokens.revoke(call.owner, forms.token(token))
-    return web.no_content()
+    return answers.no_content()
 
 
 # --- upload links: the owner hands out a link; its holder can upload files to the owner, nothing else ---
@@ -282,12 +285,12 @@ def revoke_token(call, token):
 )
 def create_upload_request(call):
     opened = upload_links.create(settings(), call.owner, call.form.parse(settings()))
-    return web.created(views.opened(opened, call.base, clock()))
+    return answers.created(views.opened(opened, call.base, clock()))
 
 
 @route('/upload-request', 'GET', 'Your upload links, newest first, with the files each received.', auth=OWNER)
 def list_upload_requests(call):
-    return web.ok(views.upload_links(upload_links.owned(call.owner), clock()))
+    return answers.ok(views.upload_links(upload_links.owned(call.owner), clock()))
 
 
 # One path variable name under /upload-request/: DELETE takes the link's id or its token there.
@@ -301,7 +304,7 @@ def list_upload_requests(call):
 )
 def revoke_upload_request(call, token):
     upload_links.revoke(call.owner, token)
-    return web.no_content()
+    return answers.no_content()
 
 
 @route(
@@ -331,7 +334,7 @@ def upload_request_page(call):
 )
 def send_to_upload_request(call):
     received = upload_links.receive(settings(), call.link, lambda: call.form.parse(settings()))
-    return web.created(views.received(received, call.base))
+    return answers.created(views.received(received, call.base))
 
 
 @route(
@@ -348,7 +351,7 @@ def request_upload_parts(call, ref):
     owner = upload_links.uploader_owner(call.link, asset_id, number)
     routes = upload_links.follow_up_routes(call.link, asset_id)
     page = uploads.more_parts(settings(), owner, asset_id, upload_links.SENT_VERSION, first, count, routes)
-    return web.ok(views.upload(page, call.base))
+    return answers.ok(views.upload(page, call.base))
 
 
 @route(
@@ -364,7 +367,7 @@ def request_upload_parts(call, ref):
 def request_sign_parts(call, ref):
     asset_id = forms.asset_id(ref)
     owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
-    return web.ok(uploads.sign_parts(settings(), owner, asset_id, upload_links.SENT_VERSION, call.document))
+    return answers.ok(uploads.sign_parts(settings(), owner, asset_id, upload_links.SENT_VERSION, call.document))
 
 
 @route(
@@ -379,7 +382,7 @@ def request_complete_upload(call, ref):
     asset_id = forms.asset_id(ref)
     owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
     asset, landed = uploads.complete(settings(), owner, asset_id, upload_links.SENT_VERSION)
-    return web.ok(views.received_complete(asset, landed))
+    return answers.ok(views.received_complete(asset, landed))
 
 
 @route(
@@ -395,12 +398,12 @@ def request_abort_upload(call, ref):
     asset_id = forms.asset_id(ref)
     owner = upload_links.uploader_owner(call.link, asset_id, call.form.parse())
     uploads.abort(settings(), owner, asset_id, upload_links.SENT_VERSION)
-    return web.no_content()
+    return answers.no_content()
 
 
 @route('/health', 'GET', 'Whether the table and bucket answer.', auth=PUBLIC)
 def health_check(call):
-    return web.ok(health.check(settings()))
+    return answers.ok(health.check(settings()))
 
 
 # Bucket name is a deploy-time value: chalice deploy imports this file with the stage's environment.
@@ -443,7 +446,7 @@ def webapp_static(call, name):
 
 @route('/openapi.json', 'GET', 'This document: every route, parameter, answer and error.', auth=PUBLIC)
 def openapi_document(call):
-    return web.ok(openapi.document(OPERATIONS.values(), call.base))
+    return answers.ok(openapi.document(OPERATIONS.values(), call.base))
 
 
 # Everything above lives as long as the process: out of the cyclic collector's way from now on

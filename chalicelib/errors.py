@@ -1,4 +1,4 @@
-"""Domain errors. Each carries its HTTP status and stable code; web.py renders them once."""
+"""Domain errors. Each carries its HTTP status and stable code; middleware.py renders them once."""
 
 from chalice import ChaliceUnhandledError
 
@@ -7,7 +7,7 @@ class AssetgateError(ChaliceUnhandledError):
     """Base of every error a client may see.
 
     It derives from ChaliceUnhandledError only because Chalice lets that class through
-    to middleware, where ``web.render_errors`` turns it into the one JSON error shape.
+    to middleware, where ``middleware.render_errors`` turns it into the one JSON error shape.
     """
 
     status = 400

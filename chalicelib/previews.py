@@ -5,9 +5,13 @@ cannot catch: a fetcher that says nothing and pretends to be a browser still use
 """
 
 import functools
+import html
 import re
 
+from chalice import Response
+
 from chalicelib import preview_agents
+from chalicelib.answers import NO_STORE
 
 # Headers a browser or proxy sends when it fetches ahead of the user.
 PREFETCH_HEADERS = (
@@ -58,3 +62,45 @@ def is_preview_agent(user_agent: str) -> bool:
 def _agents() -> re.Pattern:
     # Compiled on first use (~5 ms), not at import.
     return re.compile(preview_agents.PATTERN)
+
+
+# A preview page runs nothing and loads nothing: its only readers are link-preview fetchers.
+PREVIEW_HEADERS = {
+    'Content-Type': 'text/html; charset=utf-8',
+    **NO_STORE,
+    'Content-Security-Policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Robots-Tag': 'noindex, nofollow',
+}
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return 'size not known yet'
+    if size < 1024:
+        return '1 byte' if size == 1 else f'{size} bytes'
+    value, unit = float(size) / 1024, 'KiB'
+    for bigger in ('MiB', 'GiB', 'TiB'):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f'{value:.1f} {unit}'
+
+
+def preview_page(name: str, size: int | None) -> Response:
+    """A link preview's page: Open Graph tags naming the file, and no download URL."""
+    title = html.escape(name, quote=True)
+    description = html.escape(f'{human_size(size)}, shared with assetgate', quote=True)
+    body = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f'<title>{title}</title>\n'
+        f'<meta property="og:title" content="{title}">\n'
+        f'<meta property="og:description" content="{description}">\n'
+        '<meta property="og:type" content="website">\n'
+        '<meta property="og:site_name" content="assetgate">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        f'</head><body><h1>{title}</h1><p>{description}.</p>'
+        '<p>Open this link in a browser to download the file.</p></body></html>\n'
+    )
+    return Response(body=body, status_code=200, headers=dict(PREVIEW_HEADERS))

@@ -2,6 +2,8 @@
 
 import re
 
+from chalicelib.config import settings
+
 # A host name or address with an optional port: nothing that could smuggle a path, user or scheme.
 _DOMAIN = r'^[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
 
@@ -51,3 +53,15 @@ def _route_pattern(resource_path: str) -> str:
         else:
             pattern += re.escape(piece)
     return pattern
+
+
+LOCAL_BASE = 'http://127.0.0.1:8000'
+
+
+def share_base(request) -> str:
+    """Absolute base URL of this API as its clients reach it; never from the client's Host or X-Forwarded-*.
+
+    ASSETGATE_PUBLIC_URL wins (custom domains, and `make run`, which sets it). Behind API Gateway
+    the request context names the domain and the stage or base path mapping (public_url.py).
+    """
+    return public_base(request.context, settings().public_url) or LOCAL_BASE

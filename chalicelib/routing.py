@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from chalice import Chalice, Response
 
-from chalicelib import auth, forms, web
+from chalicelib import auth, forms, middleware
 from chalicelib.errors import (
     AmbiguousAuthorization,
     AssetgateError,
@@ -29,6 +29,7 @@ from chalicelib.errors import (
     UnsupportedMediaType,
     UploadLinkNotFound,
 )
+from chalicelib.public_url import share_base
 
 
 class Auth(enum.Enum):
@@ -90,6 +91,20 @@ class Operation(NamedTuple):
         return tuple(dict.fromkeys(found))
 
 
+# Every body-taking route accepts any media type, so Chalice's own 415 never answers;
+# the forms decide what they can read and answer 415 in assetgate's shape.
+ANY_BODY = ['*/*']
+
+
+def authorization(request) -> str | None:
+    """The request's one Authorization header. Several are ambiguous (API Gateway would pass the last,
+    chalice local the first), so they are refused rather than one picked."""
+    sent = (request.to_original_event().get('multiValueHeaders') or {}).items()
+    if any(name.lower() == 'authorization' and len(values or ()) > 1 for name, values in sent):
+        raise AmbiguousAuthorization()
+    return request.headers.get('authorization')
+
+
 class Call(NamedTuple):
     """What a view gets: the request, and what its declaration resolved before it ran."""
 
@@ -102,7 +117,7 @@ class Call(NamedTuple):
     @property
     def base(self) -> str:
         """This API's public base URL (never from the client's Host or X-Forwarded-*)."""
-        return web.share_base(self.request)
+        return share_base(self.request)
 
 
 class Router:
@@ -123,7 +138,7 @@ class Router:
         **declared,
     ):
         """app.route for one method, taking any body type. ``on_error`` renders a refusal where the answer
-        cannot be JSON (a HEAD has no body, a page answers with a page); elsewhere errors reach web.render_errors."""
+        cannot be JSON (a HEAD has no body, a page answers with a page); elsewhere errors reach the middleware."""
 
         def register(view):
             op = Operation(path, method, view.__name__, summary, auth, **declared)
@@ -140,7 +155,7 @@ class Router:
                         raise
                     return on_error(request, err)
 
-            return self.app.route(path, methods=[method], content_types=web.ANY_BODY)(web.answers_errors(handler))
+            return self.app.route(path, methods=[method], content_types=ANY_BODY)(middleware.answers_errors(handler))
 
         return register
 
@@ -148,7 +163,7 @@ class Router:
 def _resolve(op: Operation, request, params: dict) -> Call:
     owner = link = None
     if op.auth is OWNER:
-        owner = auth.owner_of(web.authorization(request))
+        owner = auth.owner_of(authorization(request))
     elif op.auth in _LINK_TOKEN:
         link = _LINK_TOKEN[op.auth](params.pop('token'))
     form = forms.read(op.form, request, op.body and op.document is None)

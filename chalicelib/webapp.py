@@ -12,7 +12,7 @@ from chalice import Response
 
 from chalicelib.config import settings
 from chalicelib.errors import AssetgateError, RouteNotFound
-from chalicelib.web import share_base
+from chalicelib.public_url import share_base
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
 STATIC = os.path.join(HERE, 'static')

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from chalicelib import keys, web
+from chalicelib import keys, routing
+from chalicelib.errors import AmbiguousAuthorization
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 # One type of each class; the binary, image, video and archive ones are among Chalice's default binary types,
@@ -120,10 +121,10 @@ class _Request:
 
 def test_two_authorization_headers_are_refused_as_ambiguous():
     request = _Request({'Authorization': ['Bearer agk_a', 'Bearer agk_b']}, {'Authorization': 'Bearer agk_b'})
-    with pytest.raises(web.AmbiguousAuthorization):
-        web.authorization(request)
+    with pytest.raises(AmbiguousAuthorization):
+        routing.authorization(request)
 
 
 def test_one_authorization_header_is_passed_on():
     request = _Request({'Authorization': ['Bearer agk_a']}, {'Authorization': 'Bearer agk_a'})
-    assert web.authorization(request) == 'Bearer agk_a'
+    assert routing.authorization(request) == 'Bearer agk_a'

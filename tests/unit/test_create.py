@@ -7,7 +7,7 @@ import uuid
 import pytest
 from chalice.app import Request
 
-from chalicelib import keys, web
+from chalicelib import keys, public_url
 from tests.helpers import items_of_kind, multipart, post_asset, scan
 
 UUID4 = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
@@ -230,8 +230,8 @@ def test_share_url_ignores_client_host_and_forwarded_headers(client, owner_key):
         query='token=1&upload=multipart&size=20000000',
         headers={'Host': 'evil.example', 'X-Forwarded-Proto': 'gopher', 'X-Forwarded-Host': 'evil.example'},
     )
-    assert body['token']['url'] == f'{web.LOCAL_BASE}/asset-token/{body["token"]["token"]}'
-    assert body['upload']['complete']['url'].startswith(web.LOCAL_BASE + '/asset/')
+    assert body['token']['url'] == f'{public_url.LOCAL_BASE}/asset-token/{body["token"]["token"]}'
+    assert body['upload']['complete']['url'].startswith(public_url.LOCAL_BASE + '/asset/')
     assert 'evil' not in json.dumps(body) and 'gopher' not in json.dumps(body)
 
 
@@ -255,7 +255,7 @@ def test_share_url_includes_the_api_gateway_stage():
         'body': None,
         'stageVariables': None,
     }
-    assert web.share_base(Request(event)) == 'https://abc.execute-api.us-east-1.amazonaws.com/api'
+    assert public_url.share_base(Request(event)) == 'https://abc.execute-api.us-east-1.amazonaws.com/api'
 
 
 def test_create_writes_nothing_when_dynamodb_throttles(client, owner_key, aws, fail_operation):

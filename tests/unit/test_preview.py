@@ -6,7 +6,7 @@ import pytest
 from chalice.deploy.swagger import SwaggerGenerator
 
 import app
-from chalicelib import keys, web
+from chalicelib import keys, previews
 from tests.helpers import get, items_of_kind, post_asset
 from tools.deploy import preview_agents
 
@@ -258,7 +258,7 @@ def test_a_stored_download_ttl_above_a_lowered_stage_default_is_cut_to_it(client
     [(None, 'size not known yet'), (1, '1 byte'), (1023, '1023 bytes'), (1536, '1.5 KiB'), (5 * 1024**3, '5.0 GiB')],
 )
 def test_the_preview_states_the_size_for_people(size, text):
-    assert web.human_size(size) == text
+    assert previews.human_size(size) == text
 
 
 def test_api_gateway_gets_a_head_method_of_its_own_for_share_links():

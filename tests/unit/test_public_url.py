@@ -2,7 +2,7 @@
 
 from chalice.app import Request
 
-from chalicelib import web
+from chalicelib import public_url
 from chalicelib.public_url import public_base
 
 EXECUTE_API = 'abc123defg.execute-api.eu-west-1.amazonaws.com'
@@ -93,4 +93,4 @@ def test_share_base_behind_api_gateway_ignores_host_and_forwarded_headers(monkey
         'headers': {'host': 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http'},
         'requestContext': context('files.example.com', '/share/asset-token/tok-1', '/asset-token/{token}'),
     }
-    assert web.share_base(Request(event)) == 'https://files.example.com/share'
+    assert public_url.share_base(Request(event)) == 'https://files.example.com/share'

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, web
+from chalicelib import keys, middleware
 from tests.helpers import bearer, get, post_asset
 
 
@@ -20,9 +20,9 @@ def lines():
             captured.append(record.getMessage())
 
     handler = Capture()
-    web.requests_log.addHandler(handler)
+    middleware.requests_log.addHandler(handler)
     yield captured
-    web.requests_log.removeHandler(handler)
+    middleware.requests_log.removeHandler(handler)
 
 
 def test_each_request_writes_one_json_line_with_route_status_code_duration_and_aws_requests(

@@ -1,0 +1,54 @@
+"""HTTP answers: the one error shape and the success shapes, each with its headers."""
+
+from chalice import Response
+
+from chalicelib.errors import AssetgateError, DependencyUnavailable, Unauthorized
+from chalicelib.storage import content_disposition
+
+NO_STORE = {'Cache-Control': 'no-store'}
+JSON = {'Content-Type': 'application/json', **NO_STORE}
+RETRY_AFTER = '1'
+
+
+def error(err: AssetgateError) -> Response:
+    body = {'error': {'code': err.code, 'message': err.message, 'status': err.status, **err.details}}
+    headers = dict(JSON)
+    if isinstance(err, Unauthorized):
+        headers['WWW-Authenticate'] = 'Bearer realm="assetgate"'
+    if isinstance(err, DependencyUnavailable):
+        headers['Retry-After'] = RETRY_AFTER
+    return Response(body=body, status_code=err.status, headers=headers)
+
+
+def created(body: dict) -> Response:
+    # The body carries a token and a presigned URL: no cache may keep it.
+    return Response(body=body, status_code=201, headers=dict(JSON))
+
+
+def redirect(url: str, sha256: str | None = None) -> Response:
+    headers = {'Location': url, **NO_STORE}
+    if sha256:
+        headers['Repr-Digest'] = f'sha-256=:{sha256}:'  # RFC 9530: the bytes the link leads to
+    return Response(body='', status_code=302, headers=headers)
+
+
+def file_headers(name: str, size: int | None, content_type: str) -> Response:
+    """HEAD of a share link: the download's name, size and type, no body. The size is in
+    X-Asset-Size: Content-Length describes this (empty) answer behind chalice local and API Gateway."""
+    headers = {'Content-Type': content_type, 'Content-Disposition': content_disposition(name), **NO_STORE}
+    if size is not None:
+        headers['X-Asset-Size'] = str(size)
+    return Response(body='', status_code=200, headers=headers)
+
+
+def bare_error(request, err: AssetgateError) -> Response:
+    """An error for a HEAD request: its status and code in a header, no body."""
+    return Response(body='', status_code=err.status, headers={'X-Error-Code': err.code, **NO_STORE})
+
+
+def no_content() -> Response:
+    return Response(body='', status_code=204, headers=dict(NO_STORE))
+
+
+def ok(body: dict) -> Response:
+    return Response(body=body, status_code=200, headers=dict(JSON))
