@@ -186,7 +186,7 @@ $(LS_DDB_STAMP): $(LS_STAMP) tests/cloud_cfn/NoopAgent.java
 	jar cfm $(LS_DDB)/2/ddb-local-loader-0.1.jar $(LS_DDB)/agent/manifest.txt -C $(LS_DDB)/agent NoopAgent.class
 	touch $@
 
-preview-agents: $(STAMP) ## regenerate chalicelib/preview_agents.py from the pinned crawler-user-agents package
+preview-agents: $(STAMP) ## regenerate chalicelib/http/preview_agents.py from the pinned crawler-user-agents package
 	$(PY) -m tools.deploy.preview_agents
 
 webapp: ## rebuild the vendored Uppy bundle in chalicelib/webapp/static/ (npm ci + esbuild, pinned)

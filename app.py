@@ -1,30 +1,13 @@
 """assetgate: token-gated asset sharing. Each route is one declaration (who may call it, what it takes and
-answers; chalicelib/routing.py enforces it before the body runs) and a body that calls one domain function."""
+answers; chalicelib/http/routing.py enforces it before the body runs) and a body that calls one domain function."""
 
 import gc
 import os
 
 from chalice import Chalice
 
-from chalicelib import (
-    answers,
-    assets,
-    forms,
-    health,
-    keys,
-    listing,
-    middleware,
-    openapi,
-    previews,
-    redeem,
-    tokens,
-    upload_links,
-    uploads,
-    versions,
-    views,
-    webapp,
-)
 from chalicelib.config import now as clock, settings
+from chalicelib.domain import assets, health, listing, redeem, tokens, upload_links, uploads, versions
 from chalicelib.errors import (
     AssetNotFound,
     Conflict,
@@ -45,7 +28,9 @@ from chalicelib.errors import (
     UploadPending,
     VersionNotFound,
 )
-from chalicelib.routing import OWNER, PUBLIC, SHARE_LINK, UPLOAD_LINK, Router
+from chalicelib.http import answers, forms, middleware, openapi, previews, views, webapp
+from chalicelib.http.routing import OWNER, PUBLIC, SHARE_LINK, UPLOAD_LINK, Router
+from chalicelib.storage import keys
 
 app = Chalice(app_name='assetgate')
 # No answer is binary: file bytes never pass through assetgate. Chalice's default binary types
@@ -426,7 +411,7 @@ else:
         versions.on_s3_event(settings(), event.to_dict())
 
 
-# The owner web app (chalicelib/webapp.py): the page and its content-hashed static files.
+# The owner web app (chalicelib/http/webapp.py): the page and its content-hashed static files.
 @route('/', 'GET', 'The owner web app.', auth=PUBLIC, media='text/html')
 def webapp_page(call):
     return webapp.page(call.base)

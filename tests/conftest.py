@@ -8,7 +8,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chalicelib import auth, aws as clients, config, models
+from chalicelib import config
+from chalicelib.domain import auth
+from chalicelib.storage import aws as clients, models
 from tools.deploy.bootstrap import ensure_bucket, ensure_table
 from tools.stack.moto_server import bound_moto_memory
 

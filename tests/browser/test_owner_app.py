@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.browser.conftest import MiB, shoot
 
 UNAUTHORIZED = 'This API key was not accepted. Check that you pasted all of it, or ask for a new key.'

@@ -1,4 +1,4 @@
-"""chalicelib/webapp.py without a browser: where the page points, which bucket origin the CSP names, unknown files."""
+"""chalicelib/http/webapp.py without a browser: where the page points, which bucket origin the CSP names, unknown files."""
 
 import hashlib
 import json
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chalicelib import webapp
+from chalicelib.http import webapp
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from app import app as chalice_app
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.cloud.conftest import STAGE
 from tools.deploy.bootstrap import stage_environment, tls_only_policy
 

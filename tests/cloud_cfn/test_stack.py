@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.cloud.conftest import OWNER, STAGE, Api, is_running, make
 from tests.cloud_cfn.conftest import STACK
 

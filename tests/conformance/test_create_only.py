@@ -6,8 +6,9 @@ import json
 
 import requests
 
-from chalicelib import keys, storage, versions
 from chalicelib.config import settings
+from chalicelib.domain import versions
+from chalicelib.storage import keys, objects
 from tests.conformance.test_presigned_urls import _s3_error_code
 
 MiB = 1024**2
@@ -100,18 +101,18 @@ def test_a_second_complete_after_landing_is_refused_by_s3(create, client, owner_
     # Another multipart upload to the same key (only the service's own credentials can start one),
     # completed create-only as the service completes: S3 refuses it.
     s = settings()
-    other = storage.create_multipart(s, key, 'application/octet-stream')
+    other = objects.create_multipart(s, key, 'application/octet-stream')
     part = s3.upload_part(Bucket=aws.bucket, Key=key, UploadId=other, PartNumber=1, Body=b'swapped')
     parts = [{'PartNumber': 1, 'ETag': part['ETag']}]
 
     try:
-        storage.complete_multipart(s, key, other, parts)
+        objects.complete_multipart(s, key, other, parts)
         refused = False
-    except storage.KeyTaken:
+    except objects.KeyTaken:
         refused = True
 
     assert refused
-    storage.abort_multipart(s, key, other)
+    objects.abort_multipart(s, key, other)
     again = client.http.post(f'/asset/{asset_id}/upload/complete', headers=auth)
     assert again.status_code == 200 and json.loads(again.body)['version'] == json.loads(first.body)['version']
     assert _object(s3, aws, asset_id) == data

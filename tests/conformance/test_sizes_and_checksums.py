@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.conformance.test_presigned_urls import _s3_error_code
 
 MiB = 1024**2

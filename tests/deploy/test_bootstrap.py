@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from chalicelib import models
+from chalicelib.storage import models
 from tests.deploy.conftest import ACCOUNT, aws_env, client, read_json
 from tools import ROOT
 

@@ -20,7 +20,7 @@ from chalice.deploy.deployer import create_build_stage
 from chalice.deploy.swagger import SwaggerGenerator
 from chalice.utils import UI, OSUtils
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.deploy.conftest import aws_env, client
 from tools import ROOT
 from tools.deploy import lambda_package
@@ -104,7 +104,7 @@ def seeded(moto_server, tmp_path):
         'ASSETGATE_REGION': 'us-east-1',
     }
     seed = (
-        'from chalicelib import auth, config\n'
+        'from chalicelib import config\nfrom chalicelib.domain import auth\n'
         'from tools.deploy.bootstrap import ensure_bucket, ensure_table\n'
         's = config.settings(); ensure_table(s); ensure_bucket(s); print(auth.mint("pkg")[0])\n'
     )

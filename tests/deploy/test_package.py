@@ -10,7 +10,7 @@ from importlib import metadata
 
 import pytest
 
-from chalicelib import models
+from chalicelib.storage import models
 from tests.deploy.conftest import STAGES
 from tools import ROOT
 
@@ -142,7 +142,7 @@ def test_deployment_package_holds_only_what_lambda_needs(packaged, stage):
     with zipfile.ZipFile(packaged[stage] / 'deployment.zip') as z:
         names = z.namelist()
     top = {name.split('/')[0] for name in names}
-    assert 'app.py' in top and 'chalicelib/redeem.py' in names and 'pynamodb' in top
+    assert 'app.py' in top and 'chalicelib/domain/redeem.py' in names and 'pynamodb' in top
     # The owner app ships inside chalicelib; its build tree and node_modules do not.
     assert 'chalicelib/webapp/index.html' in names and 'chalicelib/webapp/static/manifest.json' in names
     assert not [n for n in names if 'node_modules' in n or n.startswith('webapp-build')]

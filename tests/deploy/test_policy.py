@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.conftest import BUCKET, TABLE
 from tests.helpers import bearer, get, post_asset
 from tools import ROOT
@@ -81,7 +81,7 @@ def recorder(monkeypatch, aws):  # noqa: F811
     """Records botocore operations and presigned URLs made inside ``with recorder:``."""
     from botocore.client import BaseClient
 
-    from chalicelib import aws as clients
+    from chalicelib.storage import aws as clients
 
     rec = Recorder()
     original_call = BaseClient._make_api_call
@@ -119,7 +119,7 @@ def recorder(monkeypatch, aws):  # noqa: F811
 
 
 def upload(s3, aws, asset_id, number, data=b'bytes'):  # noqa: F811
-    from chalicelib import keys
+    from chalicelib.storage import keys
 
     s3.put_object(Bucket=aws.bucket, Key=keys.object_key(asset_id, number), Body=data)
 

@@ -11,7 +11,7 @@ import uuid
 
 import requests
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tools.deploy import check_data
 from tools.deploy.bootstrap import DEFAULT_ABORT_DAYS
 

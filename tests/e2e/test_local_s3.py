@@ -7,7 +7,7 @@ import re
 
 import requests
 
-from chalicelib import keys
+from chalicelib.storage import keys
 
 
 def _s3_error_code(response: requests.Response) -> str | None:

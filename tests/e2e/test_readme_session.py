@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tools import ROOT
 
 

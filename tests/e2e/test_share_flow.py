@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import requests
 
-from chalicelib import keys
+from chalicelib.storage import keys
 
 
 def put_bytes(created: dict, data: bytes) -> requests.Response:

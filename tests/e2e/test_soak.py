@@ -3,7 +3,7 @@
 import json
 from collections import Counter
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tools.deploy import check_data
 from tools.measure import soak
 from tools.measure.procs import rss_mib, stack_processes

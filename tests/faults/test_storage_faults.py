@@ -10,7 +10,8 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-from chalicelib import auth, aws as clients, keys
+from chalicelib.domain import auth
+from chalicelib.storage import aws as clients, keys
 from tests.helpers import bearer, post_asset, scan
 from tools.deploy import check_data
 

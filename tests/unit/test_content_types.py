@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from chalicelib import keys, routing
 from chalicelib.errors import AmbiguousAuthorization
+from chalicelib.http import routing
+from chalicelib.storage import keys
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 # One type of each class; the binary, image, video and archive ones are among Chalice's default binary types,

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from chalice.app import Request
 
-from chalicelib import keys, public_url
+from chalicelib.http import public_url
+from chalicelib.storage import keys
 from tests.helpers import items_of_kind, multipart, post_asset, scan
 
 UUID4 = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import app
-from chalicelib import routing
+from chalicelib.http import routing
 from tests.helpers import bearer, post_asset, scan
 
 OPERATIONS = sorted(app.OPERATIONS.values(), key=lambda op: (op.path, op.method))

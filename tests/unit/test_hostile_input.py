@@ -5,7 +5,9 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from chalicelib import assets, config, errors, forms
+from chalicelib import config, errors
+from chalicelib.domain import assets
+from chalicelib.http import forms
 from tests.helpers import bearer, post_asset, scan
 
 

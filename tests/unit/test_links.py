@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib import keys, models
+from chalicelib.storage import keys, models
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 CAP = 3

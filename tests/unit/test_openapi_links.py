@@ -1,7 +1,7 @@
 """/openapi.json's links: how one answer's ids fill the next request. Each names a real operation,
 fills exactly its path parameters, and resolves against a real answer to an id that operation takes."""
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 

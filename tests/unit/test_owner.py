@@ -6,7 +6,8 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
-from chalicelib import auth, keys, records
+from chalicelib.domain import auth
+from chalicelib.storage import keys, records
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 

@@ -7,8 +7,9 @@ import jsonschema
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chalicelib import forms, limits
+from chalicelib.domain import limits
 from chalicelib.errors import InvalidBody, InvalidParameter
+from chalicelib.http import forms
 from tests.helpers import items_of_kind, post_asset
 
 SCHEMA = jsonschema.Draft202012Validator(forms.PARTS_SCHEMA)

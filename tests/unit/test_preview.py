@@ -6,7 +6,8 @@ import pytest
 from chalice.deploy.swagger import SwaggerGenerator
 
 import app
-from chalicelib import keys, previews
+from chalicelib.http import previews
+from chalicelib.storage import keys
 from tests.helpers import get, items_of_kind, post_asset
 from tools.deploy import preview_agents
 

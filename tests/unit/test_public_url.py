@@ -2,8 +2,8 @@
 
 from chalice.app import Request
 
-from chalicelib import public_url
-from chalicelib.public_url import public_base
+from chalicelib.http import public_url
+from chalicelib.http.public_url import public_base
 
 EXECUTE_API = 'abc123defg.execute-api.eu-west-1.amazonaws.com'
 

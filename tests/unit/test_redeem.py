@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import aws as clients, keys, models
-from chalicelib.storage import content_disposition
+from chalicelib.storage import aws as clients, keys, models
+from chalicelib.storage.objects import content_disposition
 from tests.helpers import get, items_of_kind, post_asset
 
 

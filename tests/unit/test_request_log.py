@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import keys, middleware
+from chalicelib.http import middleware
+from chalicelib.storage import keys
 from tests.helpers import bearer, get, post_asset
 
 

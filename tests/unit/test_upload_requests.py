@@ -6,8 +6,9 @@ import json
 import boto3
 import pytest
 
-from chalicelib import assets, keys
+from chalicelib.domain import assets
 from chalicelib.errors import Conflict
+from chalicelib.storage import keys
 from tests.helpers import bearer, get, items_of_kind, post_asset
 from tools.deploy import check_data
 

@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib import config, keys, limits, storage, uploads, versions
+from chalicelib import config
+from chalicelib.domain import limits, uploads, versions
+from chalicelib.domain.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
 from chalicelib.errors import InvalidParameter, TooLarge
-from chalicelib.limits import MAX_PARTS, GiB, MiB, TiB, plan_parts
+from chalicelib.storage import keys, objects
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
 # --- part arithmetic at S3's edges -----------------------------------------------------------------
@@ -654,13 +656,13 @@ def test_complete_refused_because_its_own_upload_landed_meanwhile_records_it(
     asset_id, upload = body['asset']['id'], body['upload']
     for number, data in ((1, b'x' * (5 * MiB)), (2, b'y' * (5 * MiB)), (3, b'z')):
         put_part(s3, aws, upload, number, data)
-    real = storage.complete_multipart
+    real = objects.complete_multipart
 
     def completed_by_someone_else(*args):
         real(*args)
-        raise storage.KeyTaken()
+        raise objects.KeyTaken()
 
-    monkeypatch.setattr(storage, 'complete_multipart', completed_by_someone_else)
+    monkeypatch.setattr(objects, 'complete_multipart', completed_by_someone_else)
 
     response, done = post_asset(client, owner_key, path=f'/asset/{asset_id}/upload/complete')
 

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from chalicelib import keys, redeem, versions
+from chalicelib.domain import redeem, versions
+from chalicelib.storage import keys
 from tests.helpers import bearer, get, items_of_kind, post_asset
 
 

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument('--stage', default='local')
     args = parser.parse_args(argv)
     apply_environment(stage_environment(args.stage))
-    from chalicelib import auth
+    from chalicelib.domain import auth
     from chalicelib.errors import AssetgateError
 
     try:

@@ -89,8 +89,8 @@ def cors_rules(origins: list[str]) -> list[dict]:
 
 def apply_environment(env: dict) -> None:
     """Make a stage's environment this process's, and bind the models to the stage's table."""
-    from chalicelib import models
     from chalicelib.config import settings
+    from chalicelib.storage import models
 
     for name, value in env.items():
         os.environ[name] = value
@@ -174,7 +174,7 @@ def ensure_table(s, changes: list | None = None) -> bool:
 
     True if it was created. Each change made is appended to ``changes``.
     """
-    from chalicelib import models
+    from chalicelib.storage import models
 
     changes = [] if changes is None else changes
     client = _dynamodb(s)
@@ -264,7 +264,7 @@ def ensure_bucket(s, changes: list | None = None, tls_only: bool = False, origin
     """
     from botocore.exceptions import ClientError
 
-    from chalicelib import aws
+    from chalicelib.storage import aws
 
     changes = [] if changes is None else changes
     client = aws.s3(s)

@@ -3,7 +3,7 @@
     python -m tools.deploy.cfn --stage dev [--out build/cfn-dev]   # writes <out>/sam.json and deployment.zip
 
 The merge template is built, not hand-copied, from the same sources the bootstrap path uses:
-the key schema and TTL from chalicelib/models.py, bucket settings from tools/deploy/bootstrap.py,
+the key schema and TTL from chalicelib/storage/models.py, bucket settings from tools/deploy/bootstrap.py,
 the actions from .chalice/policy-<stage>.json and the error answers from tools/deploy/gateway_responses.py.
 Deploy the result with `aws cloudformation package` + `deploy` (or `sam deploy`).
 """
@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-from chalicelib import keys
+from chalicelib.storage import keys
 from tools import ROOT
 from tools.deploy import bootstrap, gateway_responses, lambda_package
 from tools.deploy.bootstrap import TABLE_SSE, stage_environment
@@ -37,7 +37,7 @@ def _arn(bucket, suffix=''):
 
 
 def table_resource(env: dict) -> dict:
-    from chalicelib import models
+    from chalicelib.storage import models
 
     schema = models.key_schema()
     return {

@@ -29,8 +29,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import keys, models
 from chalicelib.config import DAY, Settings, settings
+from chalicelib.storage import keys, models
 from tools import ROOT
 from tools.deploy.bootstrap import (
     ABORT_RULE_ID,

@@ -56,7 +56,7 @@ def delete_data(s) -> list[str]:
     import boto3
     from botocore.exceptions import ClientError
 
-    from chalicelib import aws
+    from chalicelib.storage import aws
 
     done = []
     s3 = aws.s3(s)

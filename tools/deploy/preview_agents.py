@@ -1,4 +1,4 @@
-"""Write chalicelib/preview_agents.py from the pinned crawler-user-agents package.
+"""Write chalicelib/http/preview_agents.py from the pinned crawler-user-agents package.
 
     python -m tools.deploy.preview_agents [--check]      (make preview-agents)
 
@@ -6,7 +6,7 @@ The package (requirements-dev.txt) is a 545 KB JSON list of 1,500 regexes: loadi
 costs ~170 ms, and one search of its alternation ~6 ms, on this machine. The Lambda takes only what it
 needs: the link-preview and search-engine agents, never an HTTP library (curl, wget and requests
 download for real) nor browser automation (headless browsers are people's tools too), plus the
-fetchers the package lacks (chalicelib/previews.py). They become one regular expression shaped as a
+fetchers the package lacks (chalicelib/http/previews.py). They become one regular expression shaped as a
 trie of lowercase names, so a browser's User-Agent is cleared in ~3 µs. --check exits 1 if stale.
 """
 
@@ -18,10 +18,10 @@ from importlib.metadata import version
 
 import crawleruseragents
 
-from chalicelib.previews import MISSING_AGENTS
+from chalicelib.http.previews import MISSING_AGENTS
 from tools import ROOT
 
-TARGET = os.path.join(ROOT, 'chalicelib', 'preview_agents.py')
+TARGET = os.path.join(ROOT, 'chalicelib', 'http', 'preview_agents.py')
 TAGS = {'social-preview', 'search-engine'}
 NEVER = {'http-library', 'browser-automation'}
 # A pattern that is a plain name: escapes of punctuation only, perhaps anchored with ^ (kept as a substring).
@@ -88,13 +88,13 @@ def render() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--check', action='store_true', help='exit 1 if chalicelib/preview_agents.py is stale')
+    parser.add_argument('--check', action='store_true', help='exit 1 if chalicelib/http/preview_agents.py is stale')
     args = parser.parse_args(argv)
     text = render()
     if args.check:
         with open(TARGET) as f:
             if f.read() != text:
-                print('chalicelib/preview_agents.py is stale: run make preview-agents', file=sys.stderr)
+                print('chalicelib/http/preview_agents.py is stale: run make preview-agents', file=sys.stderr)
                 return 1
         return 0
     with open(TARGET, 'w') as f:

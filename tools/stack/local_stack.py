@@ -26,8 +26,8 @@ import urllib.request
 from contextlib import contextmanager
 from urllib.parse import unquote_plus, urlparse
 
-from chalicelib import auth
 from chalicelib.config import settings
+from chalicelib.domain import auth
 from tools import ROOT
 from tools.deploy.bootstrap import app_origins, apply_environment, ensure_bucket, ensure_table, stage_environment
 from tools.stack import localstack_s3  # noqa: E402

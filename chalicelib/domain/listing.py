@@ -2,9 +2,10 @@
 
 from typing import NamedTuple
 
-from chalicelib import keys, models, records, tokens, versions
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import tokens, versions
 from chalicelib.errors import InvalidParameter
+from chalicelib.storage import keys, models, records
 
 # Pending assets a page of the list looks for in S3, at most (one HeadObject each, two for a browser POST).
 MAX_PENDING_CHECKS = 10

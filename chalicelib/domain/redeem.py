@@ -2,9 +2,10 @@
 
 from typing import NamedTuple
 
-from chalicelib import keys, models, storage, tokens, versions
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import tokens, versions
 from chalicelib.errors import TokenUsedUp, UploadAborted, UploadPending
+from chalicelib.storage import keys, models, objects
 
 
 class Grant(NamedTuple):
@@ -30,7 +31,7 @@ def redeem(s: Settings, token: str) -> Grant:
                 raise UploadPending()
             raise TokenUsedUp()  # a concurrent redeem took the last use
     ttl = None if item.download_ttl is None else int(item.download_ttl)
-    return Grant(storage.presign_get(s, item.s3_key, item.name, item.content_type, ttl), item.sha256)
+    return Grant(objects.presign_get(s, item.s3_key, item.name, item.content_type, ttl), item.sha256)
 
 
 class Preview(NamedTuple):

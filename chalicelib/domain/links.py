@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 from pynamodb.expressions.condition import size
 
-from chalicelib import keys, models, records, writes
 from chalicelib.errors import TooManyLinks
+from chalicelib.storage import keys, models, records, writes
 
 Asset, Token = models.Asset, models.Token
 EXPIRES, PINNED = 'e', 'p'

@@ -3,7 +3,7 @@
 from chalice import Response
 
 from chalicelib.errors import AssetgateError, DependencyUnavailable, Unauthorized
-from chalicelib.storage import content_disposition
+from chalicelib.storage.objects import content_disposition
 
 NO_STORE = {'Cache-Control': 'no-store'}
 JSON = {'Content-Type': 'application/json', **NO_STORE}

@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.storage import aws
 
 # Every upload is create-only: S3 refuses (412) a write to a key that already holds an object, so
 # the bytes of a landed version never change (docs/uploads.md, "Landed bytes are immutable").

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
-from chalicelib import assets, keys, models, records, uploads, writes
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import assets, uploads
 from chalicelib.errors import (
     AssetNotFound,
     Conflict,
@@ -27,6 +27,7 @@ from chalicelib.errors import (
     UploadLinkUsedUp,
     VersionNotFound,
 )
+from chalicelib.storage import keys, models, records, writes
 
 Link, OwnerLink = models.UploadLink, models.OwnerUploadLink
 # A transaction on the link's item can be cancelled by a concurrent one (TransactionConflict):

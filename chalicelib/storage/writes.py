@@ -6,8 +6,8 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import models
 from chalicelib.errors import AssetgateError, Conflict
+from chalicelib.storage import models
 
 REFUSED = 'ConditionalCheckFailedException'
 

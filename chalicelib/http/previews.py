@@ -10,8 +10,8 @@ import re
 
 from chalice import Response
 
-from chalicelib import preview_agents
-from chalicelib.answers import NO_STORE
+from chalicelib.http import preview_agents
+from chalicelib.http.answers import NO_STORE
 
 # Headers a browser or proxy sends when it fetches ahead of the user.
 PREFETCH_HEADERS = (
@@ -22,7 +22,7 @@ PREFETCH_HEADERS = (
 )
 
 # Fetchers that crawler-user-agents does not list, lowercase; tools/deploy/preview_agents.py adds them to
-# chalicelib/preview_agents.py.
+# chalicelib/http/preview_agents.py.
 MISSING_AGENTS = (
     'bluesky cardyb',  # Bluesky's card fetcher: "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:...)"
     'msteams',  # Microsoft Teams link previews ("...MSTeams...")

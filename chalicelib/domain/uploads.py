@@ -6,9 +6,10 @@ them absolute with the API's public base URL.
 
 from typing import NamedTuple
 
-from chalicelib import keys, limits, models, records, storage, versions, writes
 from chalicelib.config import Settings
+from chalicelib.domain import limits, versions
 from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, TooLarge, UploadIncomplete
+from chalicelib.storage import keys, models, objects, records, writes
 
 Version = models.Version
 
@@ -104,7 +105,7 @@ def start(
         low = wanted.size if wanted.size is not None else 0
         # Not to the version's key: a form cannot be create-only, so landing copies it there create-only.
         staged = keys.staged_key(asset_id, int(version.number))
-        return storage.presign_post(s, staged, version.content_type, now, low, high)
+        return objects.presign_post(s, staged, version.content_type, now, low, high)
     if wanted.method == 'multipart':
         layout = (
             limits.plan_parts(wanted.size, s.part_size)
@@ -113,11 +114,11 @@ def start(
         )
         version.part_size, version.part_count = layout.part_size, layout.part_count
         version.part_checksums = wanted.part_checksums
-        version.upload_id = storage.create_multipart(
+        version.upload_id = objects.create_multipart(
             s, version.s3_key, version.content_type, checksums=wanted.part_checksums
         )
         return multipart_answer(s, asset_id, version, now, routes)
-    return storage.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
+    return objects.presign_put(s, version.s3_key, version.content_type, now, wanted.size, wanted.sha256)
 
 
 def layout_of(version: models.Version) -> limits.PartPlan:
@@ -137,7 +138,7 @@ def part_page(
     layout = layout_of(version)
     last = min(layout.part_count, first + count - 1)
     parts = [
-        storage.presign_part(s, version.s3_key, version.upload_id, n, layout.length_of(n))
+        objects.presign_part(s, version.s3_key, version.upload_id, n, layout.length_of(n))
         for n in range(first, last + 1)
     ]
     more = None
@@ -243,7 +244,7 @@ def sign_parts(s: Settings, owner: str, asset_id: str, number: int | None, check
             length = layout.length_of(n)
             if part.size is not None and part.size != length:
                 raise InvalidParameter(f"Part {n} is {length} bytes in this upload's plan.", parameter='parts')
-        signed.append(storage.presign_part(s, version.s3_key, version.upload_id, n, length, part.sha256))
+        signed.append(objects.presign_part(s, version.s3_key, version.upload_id, n, length, part.sha256))
     return {'parts': signed}
 
 
@@ -272,9 +273,9 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
     asset, version = _multipart_version(owner, asset_id, number)
     if version.status == models.READY:
         return asset, version
-    parts = storage.list_parts(s, version.s3_key, version.upload_id)
+    parts = objects.list_parts(s, version.s3_key, version.upload_id)
     if parts is None:  # completed meanwhile (or aborted): S3 knows which
-        landed = storage.head(s, version.s3_key)
+        landed = objects.head(s, version.s3_key)
         if landed is None:
             raise UploadIncomplete('The multipart upload no longer exists; it was aborted.')
     else:
@@ -292,19 +293,19 @@ def complete(s: Settings, owner: str, asset_id: str, number: int | None) -> tupl
     return asset, recorded or version
 
 
-def _complete_create_only(s: Settings, version: models.Version, parts: list[dict], size: int) -> storage.Landed:
+def _complete_create_only(s: Settings, version: models.Version, parts: list[dict], size: int) -> objects.Landed:
     """Complete in S3, create-only. When S3 refuses because the key holds an object, it is this very
     upload's (a concurrent complete got there first: its ETag is the parts') or else other bytes, which
     this upload must not replace: it is aborted and the caller told (ObjectExists, 409)."""
     try:
-        etag, checksum = storage.complete_multipart(s, version.s3_key, version.upload_id, parts)
-    except storage.KeyTaken:
-        there = storage.head(s, version.s3_key)
-        if there is not None and there.etag == storage.multipart_etag(parts):
+        etag, checksum = objects.complete_multipart(s, version.s3_key, version.upload_id, parts)
+    except objects.KeyTaken:
+        there = objects.head(s, version.s3_key)
+        if there is not None and there.etag == objects.multipart_etag(parts):
             return there
-        storage.abort_multipart(s, version.s3_key, version.upload_id)
+        objects.abort_multipart(s, version.s3_key, version.upload_id)
         raise ObjectExists() from None
-    return storage.Landed(size=size, etag=etag, checksum=checksum)
+    return objects.Landed(size=size, etag=etag, checksum=checksum)
 
 
 def abort(s: Settings, owner: str, asset_id: str, number: int | None) -> None:
@@ -312,7 +313,7 @@ def abort(s: Settings, owner: str, asset_id: str, number: int | None) -> None:
     _, version = _multipart_version(owner, asset_id, number)
     if version.status == models.READY:
         raise Conflict('That upload has completed; delete the asset to remove it.')
-    storage.abort_multipart(s, version.s3_key, version.upload_id)
+    objects.abort_multipart(s, version.s3_key, version.upload_id)
     writes.update_if(
         Version(version.ObjID, version.ObjSort), [Version.status.set(models.ABORTED)], Version.status == models.PENDING
     )

@@ -1,10 +1,10 @@
 """The JSON shapes of answers: what a client sees of assets, versions, tokens and uploads."""
 
-from chalicelib import models
-from chalicelib.assets import Created
-from chalicelib.listing import Details, Page, TokenPage
-from chalicelib.tokens import Issued
-from chalicelib.upload_links import Opened
+from chalicelib.domain.assets import Created
+from chalicelib.domain.listing import Details, Page, TokenPage
+from chalicelib.domain.tokens import Issued
+from chalicelib.domain.upload_links import Opened
+from chalicelib.storage import models
 
 _LINKS = ('more_parts', 'complete', 'abort', 'sign_parts')
 

@@ -1,8 +1,8 @@
-"""The OpenAPI 3.1 document of the API, generated from the routes' own declarations (chalicelib/routing.py)."""
+"""The OpenAPI 3.1 document of the API, generated from the routes' own declarations (chalicelib/http/routing.py)."""
 
-from chalicelib import forms
 from chalicelib.errors import AssetgateError
-from chalicelib.routing import OWNER, Operation
+from chalicelib.http import forms
+from chalicelib.http.routing import OWNER, Operation
 
 ERROR_SCHEMA = {
     'type': 'object',

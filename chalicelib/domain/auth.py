@@ -3,9 +3,9 @@
 import re
 import secrets
 
-from chalicelib import keys, models, writes
 from chalicelib.config import now
 from chalicelib.errors import InvalidParameter, Unauthorized
+from chalicelib.storage import keys, models, writes
 
 KEY_PREFIX = 'agk_'
 _KEY = r'^agk_[A-Za-z0-9_-]{43}\Z'

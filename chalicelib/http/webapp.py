@@ -12,9 +12,10 @@ from chalice import Response
 
 from chalicelib.config import settings
 from chalicelib.errors import AssetgateError, RouteNotFound
-from chalicelib.public_url import share_base
+from chalicelib.http.public_url import share_base
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'webapp')
+# The page, its scripts and vendored files: chalicelib/webapp/, beside this floor (make webapp builds static/).
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'webapp')
 STATIC = os.path.join(HERE, 'static')
 # The app's own files, hashed when first served; the vendored Uppy files carry their hash from `make webapp`.
 OWN_FILES = ('app.js', 'uploader.js', 'request.js', 'app.css')

@@ -1,7 +1,7 @@
 """Reading the items a request works on: an owner's asset, its versions and its token refs."""
 
-from chalicelib import keys, models
 from chalicelib.errors import AssetNotFound, VersionNotFound
+from chalicelib.storage import keys, models
 
 
 def owned(owner: str, asset_id: str) -> models.Asset:

@@ -15,9 +15,10 @@ version created while it served an older one) sends its next redeem down the slo
 import time
 from urllib.parse import unquote_plus
 
-from chalicelib import keys, links, models, records, storage, writes
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import links
 from chalicelib.errors import VersionNotFound
+from chalicelib.storage import keys, models, objects, records, writes
 
 Asset, Token, Version = models.Asset, models.Token, models.Version
 
@@ -36,7 +37,7 @@ FOLLOWING = Token.pinned == False  # noqa: E712
 
 
 def record_landed(
-    asset_id: str, number: int, landed: storage.Landed, asset: models.Asset | None = None
+    asset_id: str, number: int, landed: objects.Landed, asset: models.Asset | None = None
 ) -> models.Version | None:
     """Mark a version ready, recording its object's size, ETag and SHA-256, and move its asset and
     following tokens to it. Idempotent and race-safe.
@@ -135,7 +136,7 @@ def first_touch(s: Settings, asset_id: str, version: models.Version) -> models.V
         if found is not None or found is _STILL_PENDING:
             return None if found is _STILL_PENDING else found
     try:
-        landed = storage.head(s, version.s3_key)
+        landed = objects.head(s, version.s3_key)
         if landed is None and version.upload_method == 'post':
             landed = _land_staged(s, asset_id, number)
     except BaseException:
@@ -193,17 +194,17 @@ def _await(asset_id: str, number: int):
         time.sleep(POLL)
 
 
-def _land_staged(s: Settings, asset_id: str, number: int) -> storage.Landed | None:
+def _land_staged(s: Settings, asset_id: str, number: int) -> objects.Landed | None:
     """Copy a staged browser POST to its version's key, create-only; what is there then, or None."""
     staged, key = keys.staged_key(asset_id, number), keys.object_key(asset_id, number)
     try:
-        if not storage.promote(s, staged, key):
+        if not objects.promote(s, staged, key):
             return None
-    except storage.KeyTaken:
+    except objects.KeyTaken:
         pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
-    landed = storage.head(s, key)
+    landed = objects.head(s, key)
     if landed is not None:
-        storage.delete_objects(s, [staged])
+        objects.delete_objects(s, [staged])
     return landed
 
 
@@ -239,13 +240,13 @@ def on_object_created(s: Settings, key: str) -> bool:
     if parsed is None:
         return False
     # The event carries no checksum: S3's HEAD gives size, ETag and SHA-256 together.
-    landed = storage.head(s, key)
+    landed = objects.head(s, key)
     if landed is None:
         return False
     if record_landed(*parsed, landed) is not None:
         return True
     # A presigned PUT can still land after its asset was deleted: leave no orphan behind.
-    storage.delete_objects(s, [key])
+    objects.delete_objects(s, [key])
     return False
 
 
@@ -254,13 +255,13 @@ def _on_staged(s: Settings, asset_id: str, number: int) -> bool:
     # Landed bytes are never copied over: not when a HEAD finds them, and S3 refuses the copy (412)
     # when they land in between. (LocalStack 2026.3 answers that 412 after overwriting: the HEAD
     # keeps its tests honest, docs/uploads.md.)
-    if storage.head(s, key) is None:
+    if objects.head(s, key) is None:
         try:
-            if not storage.promote(s, staged, key):
+            if not objects.promote(s, staged, key):
                 return False  # gone already (a first touch copied it): its own event follows the copy
-        except storage.KeyTaken:
+        except objects.KeyTaken:
             pass  # the version's bytes landed before this POST: S3 kept them
-    storage.delete_objects(s, [staged])
+    objects.delete_objects(s, [staged])
     return on_object_created(s, key)
 
 

@@ -20,8 +20,8 @@ from pynamodb.attributes import (
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from chalicelib import aws
 from chalicelib.config import Settings, settings
+from chalicelib.storage import aws
 
 PENDING = 'pending'
 READY = 'ready'

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from chalice import Chalice, Response
 
-from chalicelib import auth, forms, middleware
+from chalicelib.domain import auth
 from chalicelib.errors import (
     AmbiguousAuthorization,
     AssetgateError,
@@ -29,7 +29,8 @@ from chalicelib.errors import (
     UnsupportedMediaType,
     UploadLinkNotFound,
 )
-from chalicelib.public_url import share_base
+from chalicelib.http import forms, middleware
+from chalicelib.http.public_url import share_base
 
 
 class Auth(enum.Enum):

@@ -1,7 +1,7 @@
 """Whether the service can reach its table and its bucket."""
 
-from chalicelib import keys, models, storage
 from chalicelib.config import Settings
+from chalicelib.storage import keys, models, objects
 
 
 def check(s: Settings) -> dict:
@@ -10,5 +10,5 @@ def check(s: Settings) -> dict:
         models.ApiKey.get(*keys.health())
     except models.ApiKey.DoesNotExist:
         pass
-    storage.bucket_reachable(s)
+    objects.bucket_reachable(s)
     return {'status': 'ok', 'table': s.table, 'bucket': s.bucket}

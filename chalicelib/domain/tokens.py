@@ -7,8 +7,8 @@ newer version that lands (versions.py tells that part).
 import uuid
 from typing import NamedTuple
 
-from chalicelib import keys, links, models, records, versions, writes
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import links, versions
 from chalicelib.errors import (
     Conflict,
     TokenExpired,
@@ -18,6 +18,7 @@ from chalicelib.errors import (
     UploadPending,
     VersionNotFound,
 )
+from chalicelib.storage import keys, models, records, writes
 
 Token, Asset = models.Token, models.Asset
 # A transaction on the asset item refused by a concurrent change (another link, a version, the

@@ -9,14 +9,9 @@ import time
 
 from chalice import Response
 
-from chalicelib import answers, aws
-from chalicelib.errors import (
-    AssetgateError,
-    DependencyUnavailable,
-    InternalError,
-    MethodNotAllowed,
-    RouteNotFound,
-)
+from chalicelib.errors import AssetgateError, DependencyUnavailable, InternalError, MethodNotAllowed, RouteNotFound
+from chalicelib.http import answers
+from chalicelib.storage import aws
 
 log = logging.getLogger('assetgate')
 # One JSON line per request on stdout, which Lambda sends to CloudWatch Logs; each line is also in

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from chalicelib import keys, links, models, records, storage, tokens, uploads, versions, writes
 from chalicelib.config import Settings, now as clock
+from chalicelib.domain import links, tokens, uploads, versions
 from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadLinkRefused, UploadPending
+from chalicelib.storage import keys, models, objects, records, writes
 
 Asset = models.Asset
 
@@ -149,7 +150,7 @@ def _undo_multipart_on_failure(s: Settings, version: models.Version):
     except BaseException:
         if version.upload_id:
             try:
-                storage.abort_multipart(s, version.s3_key, version.upload_id)
+                objects.abort_multipart(s, version.s3_key, version.upload_id)
             except Exception:  # noqa: BLE001 (the lifecycle rule aborts it later; report the original failure)
                 pass
         raise
@@ -170,7 +171,7 @@ def download(s: Settings, owner: str, asset_id: str, number: int | None = None) 
             version = versions.first_touch(s, asset_id, version)
             if version is None:
                 raise UploadPending()
-    return storage.presign_get(s, version.s3_key, asset.name, version.content_type)
+    return objects.presign_get(s, version.s3_key, asset.name, version.content_type)
 
 
 def delete(s: Settings, owner: str, asset_id: str) -> None:
@@ -190,14 +191,14 @@ def delete(s: Settings, owner: str, asset_id: str) -> None:
     asset, versions, refs = records.partition(owner, asset_id, deleting=True)
     for version in versions:
         if version.upload_id and version.status == models.PENDING:
-            storage.abort_multipart(s, version.s3_key, version.upload_id)
+            objects.abort_multipart(s, version.s3_key, version.upload_id)
     with models.Base.batch_write() as batch:
         for ref in refs:
             batch.delete(models.Token(*keys.token(ref.token_hash)))
             batch.delete(ref)
     # Objects before versions: an S3 failure here leaves every object still named by its version.
     staged = [keys.staged_key(asset_id, int(v.number)) for v in versions if v.upload_method == 'post']
-    storage.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)] + staged)
+    objects.delete_objects(s, [keys.object_key(asset_id, n) for n in range(1, int(asset.version) + 1)] + staged)
     with models.Base.batch_write() as batch:
         for version in versions:
             batch.delete(version)

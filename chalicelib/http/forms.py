@@ -10,20 +10,16 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib import body, keys, limits, uploads
-from chalicelib.assets import CreateRequest
 from chalicelib.config import Settings
-from chalicelib.errors import (
-    AssetNotFound,
-    InvalidBody,
-    InvalidParameter,
-    TokenNotFound,
-    UploadLinkNotFound,
-)
-from chalicelib.listing import PageRequest
-from chalicelib.tokens import TokenRequest
-from chalicelib.upload_links import LinkSpec
-from chalicelib.uploads import PartChecksum, UploadPlan
+from chalicelib.domain import limits, uploads
+from chalicelib.domain.assets import CreateRequest
+from chalicelib.domain.listing import PageRequest
+from chalicelib.domain.tokens import TokenRequest
+from chalicelib.domain.upload_links import LinkSpec
+from chalicelib.domain.uploads import PartChecksum, UploadPlan
+from chalicelib.errors import AssetNotFound, InvalidBody, InvalidParameter, TokenNotFound, UploadLinkNotFound
+from chalicelib.http import body
+from chalicelib.storage import keys
 
 MAX_NAME = 255
 MAX_USES = 1_000_000_000

@@ -1,0 +1,1 @@
+"""The domain: assets, versions, links, uploads, upload links, owners and their keys."""

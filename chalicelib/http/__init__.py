@@ -1,0 +1,1 @@
+"""The HTTP floor: route declarations, forms, answers, middleware, previews, the web app and /openapi.json."""
