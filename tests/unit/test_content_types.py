@@ -129,3 +129,11 @@ def test_two_authorization_headers_are_refused_as_ambiguous():
 def test_one_authorization_header_is_passed_on():
     request = _Request({'Authorization': ['Bearer agk_a']}, {'Authorization': 'Bearer agk_a'})
     assert routing.authorization(request) == 'Bearer agk_a'
+
+
+@pytest.mark.parametrize('name', ['nope.js', 'manifest.json', '..%2Fapp.py'])
+def test_an_unknown_static_file_answers_404_route_not_found_in_the_error_shape(client, aws, name):
+    response = client.http.get(f'/static/{name}')
+    assert response.status_code == 404
+    assert json.loads(response.body)['error']['code'] == 'route_not_found'
+    assert response.headers['Cache-Control'] == 'no-store'
