@@ -3,8 +3,7 @@
     python scripts/lambda_invoke.py --root DIR share --key API_KEY      # create, upload, redeem, download
     python scripts/lambda_invoke.py --root DIR redeem --token TOKEN     # one cold redeem
     python scripts/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
-    python scripts/lambda_invoke.py --root DIR warm-redeem --token TOKEN -n 200
-    python scripts/lambda_invoke.py --root DIR warm-floor -n 200
+    python scripts/lambda_invoke.py --root DIR warm --token TOKEN -n 100 --rounds 21  # paired, one process
     python scripts/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
     python scripts/lambda_invoke.py --root DIR redeem --token TOKEN --count
 
@@ -20,6 +19,7 @@ imported inside the modes on purpose: their import, from DIR, is part of what is
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 import urllib.error
@@ -211,22 +211,58 @@ def floor() -> dict:
     return {'status': 302 if url else 500, 'seconds': time.perf_counter() - STARTED}
 
 
-def warm(fn, n: int) -> dict:
-    fn()  # the first request makes the clients; the figure is the warm one
-    t = time.process_time()
-    for _ in range(n):
-        fn()
-    return {'cpu_per_request': (time.process_time() - t) / n, 'n': n}
+def warm(token: str, n: int, rounds: int) -> dict:
+    """CPU per warm redeem through app.app against the floor's UpdateItem + presign, paired in one process.
+
+    After each side's first request (which makes its clients), rounds alternate N redeems with N floor
+    requests, the side that goes first alternating too; each round's ratio compares CPU seconds taken
+    moments apart, so load from other processes and the interpreter's state fall on both alike.
+    """
+    import app
+
+    event = redeem_event(token)
+
+    def one_redeem():
+        status = app.app(event, None)['statusCode']
+        if status != 302:
+            raise SystemExit(f'redeem answered {status}')
+
+    clients = _floor_clients()
+
+    def one_floor():
+        _floor_request(*clients)
+
+    sides = {'app': one_redeem, 'floor': one_floor}
+    for fn in sides.values():
+        fn()  # the first request makes the clients; the figures are the warm ones
+    cpu = {name: [] for name in sides}
+    for i in range(rounds):
+        for name in ('app', 'floor') if i % 2 == 0 else ('floor', 'app'):
+            fn = sides[name]
+            t = time.process_time()
+            for _ in range(n):
+                fn()
+            cpu[name].append((time.process_time() - t) / n)
+    ratios = [a / f for a, f in zip(cpu['app'], cpu['floor'], strict=True)]
+    return {
+        'n': n,
+        'rounds': rounds,
+        'app_cpu_per_request': statistics.median(cpu['app']),
+        'floor_cpu_per_request': statistics.median(cpu['floor']),
+        'ratio': statistics.median(ratios),
+        'ratio_range': [min(ratios), max(ratios)],
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', required=True, help='the folder Lambda would run from')
-    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm-redeem', 'warm-floor', 'counts'])
+    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm', 'counts'])
     parser.add_argument('--count', action='store_true', help='redeem: also report the AWS requests it made')
     parser.add_argument('--key')
     parser.add_argument('--token')
-    parser.add_argument('-n', type=int, default=200)
+    parser.add_argument('-n', type=int, default=100, help='warm: requests of each side per round')
+    parser.add_argument('--rounds', type=int, default=21, help='warm: paired rounds')
     args = parser.parse_args(argv)
     sys.path[0] = os.path.abspath(args.root)  # not scripts/: only what Lambda would have
     if args.mode == 'share':
@@ -237,18 +273,8 @@ def main(argv=None) -> int:
         result = counts(args.key)
     elif args.mode == 'floor':
         result = floor()
-    elif args.mode == 'warm-redeem':
-        import app
-
-        def one():
-            status = app.app(redeem_event(args.token), None)['statusCode']
-            if status != 302:
-                raise SystemExit(f'redeem answered {status}')
-
-        result = warm(one, args.n)
     else:
-        clients = _floor_clients()
-        result = warm(lambda: _floor_request(*clients), args.n)
+        result = warm(args.token, args.n, args.rounds)
     print(json.dumps(result), flush=True)  # make bench times the answer's arrival, then the exit
     return 0
 
