@@ -124,9 +124,7 @@ def test_redeem_in_a_cold_process_costs_one_dynamodb_request(client, shared, s3,
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
 
 
-def test_redeem_sends_the_update_pynamodb_would_build_with_the_time_of_the_call(
-    client, shared, s3, aws, monkeypatch
-):
+def test_redeem_sends_the_update_pynamodb_would_build_with_the_time_of_the_call(client, shared, s3, aws, monkeypatch):
     """The UpdateItem serialized once per process is the one PynamoDB builds for this redeem's own time."""
     upload(s3, aws, shared)
     get(client, f'/asset-token/{shared["token"]["token"]}')  # first touch notices the upload
