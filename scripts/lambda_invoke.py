@@ -214,35 +214,37 @@ def floor() -> dict:
 def warm(token: str, n: int, rounds: int) -> dict:
     """CPU per warm redeem through app.app against the floor's UpdateItem + presign, paired in one process.
 
-    After each side's first request (which makes its clients), rounds alternate N redeems with N floor
-    requests, the side that goes first alternating too; each round's ratio compares CPU seconds taken
-    moments apart, so load from other processes and the interpreter's state fall on both alike.
+    After each side's first request (which makes its clients), each round runs N redeems and N floor
+    requests one after the other, alternating (which side goes first alternates too), and sums each
+    side's CPU seconds: a burst of load from other processes falls on both sides alike, and each
+    round's ratio compares work done within the same fraction of a second. The figures are medians
+    over the rounds.
     """
     import app
 
     event = redeem_event(token)
+    clients = _floor_clients()
+    clock = time.process_time
 
     def one_redeem():
         status = app.app(event, None)['statusCode']
         if status != 302:
             raise SystemExit(f'redeem answered {status}')
 
-    clients = _floor_clients()
-
     def one_floor():
         _floor_request(*clients)
 
-    sides = {'app': one_redeem, 'floor': one_floor}
-    for fn in sides.values():
-        fn()  # the first request makes the clients; the figures are the warm ones
-    cpu = {name: [] for name in sides}
-    for i in range(rounds):
-        for name in ('app', 'floor') if i % 2 == 0 else ('floor', 'app'):
-            fn = sides[name]
-            t = time.process_time()
-            for _ in range(n):
+    one_redeem(), one_floor()  # the first request makes the clients; the figures are the warm ones
+    cpu = {'app': [], 'floor': []}
+    for _ in range(rounds):
+        spent = {'app': 0.0, 'floor': 0.0}
+        for i in range(n):
+            for name, fn in (('app', one_redeem), ('floor', one_floor))[:: 1 if i % 2 == 0 else -1]:
+                t = clock()
                 fn()
-            cpu[name].append((time.process_time() - t) / n)
+                spent[name] += clock() - t
+        for name, seconds in spent.items():
+            cpu[name].append(seconds / n)
     ratios = [a / f for a, f in zip(cpu['app'], cpu['floor'], strict=True)]
     return {
         'n': n,
