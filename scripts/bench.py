@@ -1,6 +1,6 @@
 """Measure what the issues promise: AWS requests per request, cold and warm redeems against a floor, the zip.
 
-    python scripts/bench.py [--pairs 21] [--warm 100] [--rounds 21] [--project-dir .] [--raw-package]
+    python scripts/bench.py [--pairs 21] [--warm 20] [--rounds 51] [--project-dir .] [--raw-package]
 
 Everything runs against `make run`'s stack (scripts/local_stack.py: moto server, table, bucket, API
 key) started from a copy of this project on free ports, and drives the app only as Lambda does,
@@ -21,9 +21,9 @@ presigned URL).
   commands run in turn, round after round in a rotating order, and each ratio is taken within a
   round: medians of --pairs rounds.
 - warm: CPU seconds (time.process_time) per redeem in one process after its first request, against
-  the floor's UpdateItem + presign in the same process: --rounds rounds alternate --warm redeems with
-  --warm floor requests (which side goes first alternates too); the ratio is the median of the
-  rounds' ratios.
+  the floor's UpdateItem + presign in the same process: each of --rounds rounds runs --warm redeems
+  and --warm floor requests alternately, request by request, so a burst of load from elsewhere falls
+  on both; the ratio is the median of the rounds' ratios.
 - zip: chalice's package as chalice builds it, and as it ships (scripts/lambda_package.py).
 
 --project-dir measures another checkout (copied first; nothing is written to it). --raw-package
@@ -159,8 +159,8 @@ def cold(runner: Runner, commands: dict, pairs: int, out) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--pairs', type=int, default=21)
-    parser.add_argument('--warm', type=int, default=100, help='warm redeems (and floor requests) per round')
-    parser.add_argument('--rounds', type=int, default=21, help='paired warm rounds')
+    parser.add_argument('--warm', type=int, default=20, help='warm redeems (and floor requests) per round')
+    parser.add_argument('--rounds', type=int, default=51, help='paired warm rounds')
     parser.add_argument('--project-dir', default=ROOT)
     parser.add_argument('--raw-package', action='store_true', help="measure chalice's zip as chalice builds it")
     args = parser.parse_args(argv)

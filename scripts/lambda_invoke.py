@@ -3,7 +3,7 @@
     python scripts/lambda_invoke.py --root DIR share --key API_KEY      # create, upload, redeem, download
     python scripts/lambda_invoke.py --root DIR redeem --token TOKEN     # one cold redeem
     python scripts/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
-    python scripts/lambda_invoke.py --root DIR warm --token TOKEN -n 100 --rounds 21  # paired, one process
+    python scripts/lambda_invoke.py --root DIR warm --token TOKEN -n 20 --rounds 51  # paired, one process
     python scripts/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
     python scripts/lambda_invoke.py --root DIR redeem --token TOKEN --count
 
@@ -263,8 +263,8 @@ def main(argv=None) -> int:
     parser.add_argument('--count', action='store_true', help='redeem: also report the AWS requests it made')
     parser.add_argument('--key')
     parser.add_argument('--token')
-    parser.add_argument('-n', type=int, default=100, help='warm: requests of each side per round')
-    parser.add_argument('--rounds', type=int, default=21, help='warm: paired rounds')
+    parser.add_argument('-n', type=int, default=20, help='warm: requests of each side per round')
+    parser.add_argument('--rounds', type=int, default=51, help='warm: paired rounds')
     args = parser.parse_args(argv)
     sys.path[0] = os.path.abspath(args.root)  # not scripts/: only what Lambda would have
     if args.mode == 'share':
