@@ -1,5 +1,6 @@
 """Settings, read from the environment at call time (chalice.test.Client sets it per request)."""
 
+import functools
 import os
 import time
 from typing import NamedTuple
@@ -27,31 +28,74 @@ class Settings(NamedTuple):
     max_links: int  # live (unexpired, unrevoked, not used up) links per asset; a new version moves each
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+# Every variable settings() reads, in the order _parse takes them.
+_NAMES = (
+    'ASSETGATE_TABLE',
+    'ASSETGATE_BUCKET',
+    'ASSETGATE_REGION',
+    'AWS_REGION',
+    'AWS_DEFAULT_REGION',
+    # botocore's own names: AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_<SERVICE> for one.
+    'AWS_ENDPOINT_URL_S3',
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'AWS_ENDPOINT_URL',
+    'ASSETGATE_PUBLIC_URL',
+    'ASSETGATE_TOKEN_EXPIRY_DEFAULT',
+    'ASSETGATE_TOKEN_EXPIRY_MAX',
+    'ASSETGATE_DOWNLOAD_TTL',
+    'ASSETGATE_UPLOAD_TTL',
+    'ASSETGATE_EXPIRED_RETENTION',
+    'ASSETGATE_MAX_ASSET_SIZE',
+    'ASSETGATE_MULTIPART_THRESHOLD',
+    'ASSETGATE_PART_SIZE',
+    'ASSETGATE_PART_URLS_PER_ANSWER',
+    'ASSETGATE_MAX_LINKS',
+)
+
+
+def _int(raw: str | None, default: int) -> int:
     return int(raw) if raw not in (None, '') else default
 
 
 def settings() -> Settings:
-    env = os.environ
+    """The settings the environment holds now; parsed once for each set of values (a warm Lambda
+    reads the same ones on every request)."""
+    get = os.environ.get
+    return _parse(tuple([get(name) for name in _NAMES]))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(raw: tuple) -> Settings:
+    (
+        table,
+        bucket,
+        assetgate_region,
+        aws_region,
+        default_region,
+        s3_endpoint,
+        dynamodb_endpoint,
+        endpoint,
+        public_url,
+        *numbers,
+    ) = raw
+    expiry_default, expiry_max, download_ttl, upload_ttl, retention, max_size, threshold, part, urls, links = numbers
     return Settings(
-        table=env.get('ASSETGATE_TABLE', 'assetgate-local'),
-        bucket=env.get('ASSETGATE_BUCKET', 'assetgate-local'),
-        region=env.get('ASSETGATE_REGION') or env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
-        # botocore's own names: AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_<SERVICE> for one.
-        s3_endpoint_url=env.get('AWS_ENDPOINT_URL_S3') or env.get('AWS_ENDPOINT_URL') or None,
-        dynamodb_endpoint_url=env.get('AWS_ENDPOINT_URL_DYNAMODB') or env.get('AWS_ENDPOINT_URL') or None,
-        public_url=(env.get('ASSETGATE_PUBLIC_URL') or '').rstrip('/') or None,
-        token_expiry_default=_int('ASSETGATE_TOKEN_EXPIRY_DEFAULT', 24 * 60),
-        token_expiry_max=_int('ASSETGATE_TOKEN_EXPIRY_MAX', 30 * 24 * 60),
-        download_ttl=_int('ASSETGATE_DOWNLOAD_TTL', 300),
-        upload_ttl=_int('ASSETGATE_UPLOAD_TTL', 3600),
-        expired_retention=_int('ASSETGATE_EXPIRED_RETENTION', 7 * DAY),
-        max_asset_size=_int('ASSETGATE_MAX_ASSET_SIZE', 5 * 1024**4),
-        multipart_threshold=_int('ASSETGATE_MULTIPART_THRESHOLD', 100 * 1024**2),
-        part_size=_int('ASSETGATE_PART_SIZE', 64 * 1024**2),
-        part_urls_per_answer=_int('ASSETGATE_PART_URLS_PER_ANSWER', 100),
-        max_links=_int('ASSETGATE_MAX_LINKS', 50),
+        table='assetgate-local' if table is None else table,
+        bucket='assetgate-local' if bucket is None else bucket,
+        region=assetgate_region or aws_region or default_region or 'us-east-1',
+        s3_endpoint_url=s3_endpoint or endpoint or None,
+        dynamodb_endpoint_url=dynamodb_endpoint or endpoint or None,
+        public_url=(public_url or '').rstrip('/') or None,
+        token_expiry_default=_int(expiry_default, 24 * 60),
+        token_expiry_max=_int(expiry_max, 30 * 24 * 60),
+        download_ttl=_int(download_ttl, 300),
+        upload_ttl=_int(upload_ttl, 3600),
+        expired_retention=_int(retention, 7 * DAY),
+        max_asset_size=_int(max_size, 5 * 1024**4),
+        multipart_threshold=_int(threshold, 100 * 1024**2),
+        part_size=_int(part, 64 * 1024**2),
+        part_urls_per_answer=_int(urls, 100),
+        max_links=_int(links, 50),
     )
 
 

@@ -30,8 +30,7 @@ def redeem(s: Settings, token: str) -> Grant:
                     raise UploadAborted()
                 raise UploadPending()
             raise TokenUsedUp()  # a concurrent redeem took the last use
-    ttl = None if item.download_ttl is None else int(item.download_ttl)
-    return Grant(objects.presign_get(s, item.s3_key, item.name, item.content_type, ttl), item.sha256)
+    return Grant(objects.presign_get(s, item.s3_key, item.name, item.content_type, item.download_ttl), item.sha256)
 
 
 class Preview(NamedTuple):

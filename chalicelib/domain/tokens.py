@@ -153,12 +153,22 @@ def revoke_listed(owner: str, asset_id: str, token_id: str) -> None:
     links.release(asset_id, ref.token_hash)
 
 
-def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
-    """One conditional UpdateItem that counts a use, or None when its condition refused it.
+class Served(NamedTuple):
+    """What a counted use answers: the fields of the token that the redirect needs."""
+
+    s3_key: str
+    name: str
+    content_type: str
+    sha256: str | None
+    download_ttl: int | None
+
+
+def _counting(strict: bool) -> writes.Prepared:
+    """The UpdateItem of a counted use, serialized once; ``now`` is filled at each call.
 
     The condition checks existence, expiry, revocation, the download limit and readiness in
-    the same write that counts the use, so the limit holds however many redeems race.
-    """
+    the same write that counts the use, so the limit holds however many redeems race."""
+    now = -1  # a stand-in: each call sends its own time
     condition = (
         Token.ObjID.exists()
         & (Token.expires > now)
@@ -169,8 +179,26 @@ def count_use(digest: str, now: int, strict: bool) -> models.Token | None:
     if strict:
         # A following token whose asset has a newer version than it serves takes the slow path once.
         condition &= Token.newer.does_not_exist() | (Token.newer <= Token.version)
-    item = Token(*keys.token(digest))
-    return item if writes.update_if(item, [Token.uses.add(1)], condition) else None
+    return writes.prepare([Token.uses.add(1)], condition, now=now)
+
+
+# A redeem is the hottest request: its UpdateItem is serialized once per process, not per call.
+_COUNT_USE = {strict: _counting(strict) for strict in (True, False)}
+
+
+def count_use(digest: str, now: int, strict: bool) -> Served | None:
+    """One conditional UpdateItem that counts a use (see _counting), or None when its condition refused it."""
+    item = writes.update_prepared(Token, keys.token(digest), _COUNT_USE[strict], now=now)
+    if item is None:
+        return None
+    ttl = models.raw_value(Token.download_ttl, item)
+    return Served(
+        models.raw_value(Token.s3_key, item),
+        models.raw_value(Token.name, item),
+        models.raw_value(Token.content_type, item),
+        models.raw_value(Token.sha256, item),
+        None if ttl is None else int(ttl),
+    )
 
 
 def explain_refusal(digest: str, now: int) -> models.Token:

@@ -76,6 +76,19 @@ def render_errors(event, get_response):
     return response
 
 
+# The embedded metric format's constant part, serialized once; each line adds its timestamp.
+_METRICS = json.dumps(
+    [
+        {
+            'Namespace': METRICS_NAMESPACE,
+            'Dimensions': [['route', 'outcome']],
+            'Metrics': [{'Name': 'Requests', 'Unit': 'Count'}],
+        }
+    ],
+    separators=(',', ':'),
+)
+
+
 def log_request(request, response: Response, started: float) -> None:
     """The request's JSON line: never a path parameter, query string, header or body, so never a secret."""
     context = request.context or {}
@@ -92,15 +105,11 @@ def log_request(request, response: Response, started: float) -> None:
         'aws_requests': aws.requests_made(),
         'outcome': code or str(response.status_code),
         'Requests': 1,
-        '_aws': {
-            'Timestamp': int(time.time() * 1000),
-            'CloudWatchMetrics': [
-                {
-                    'Namespace': METRICS_NAMESPACE,
-                    'Dimensions': [['route', 'outcome']],
-                    'Metrics': [{'Name': 'Requests', 'Unit': 'Count'}],
-                }
-            ],
-        },
     }
-    requests_log.info(json.dumps(line, separators=(',', ':')))
+    text = (
+        f'{json.dumps(line, separators=(",", ":"))[:-1]},'
+        f'"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":{_METRICS}}}}}'
+    )
+    if requests_log.isEnabledFor(logging.INFO):
+        # handle(), not info(): the line needs no caller's file and line, which info() looks up on every call.
+        requests_log.handle(requests_log.makeRecord(requests_log.name, logging.INFO, __file__, 0, text, None, None))

@@ -5,6 +5,7 @@ the environment, which Lambda and chalice local set before the app loads); ``bin
 to another stage's table, for the scripts that serve several stages.
 """
 
+import functools
 import threading
 from datetime import UTC, datetime
 
@@ -221,6 +222,25 @@ def bind(s: Settings, fresh: bool = False) -> None:
 def connection() -> Connection:
     """The shared low-level connection, for transactions."""
     return Base._get_connection().connection
+
+
+@functools.cache
+def key_names(model: type) -> tuple[str, str]:
+    """The stored names of a model's hash and range keys."""
+    attributes = model.get_attributes().values()
+    return (
+        next(a.attr_name for a in attributes if a.is_hash_key),
+        next(a.attr_name for a in attributes if a.is_range_key),
+    )
+
+
+def raw_value(attribute, item: dict):
+    """One attribute of an item as DynamoDB sends it (``{name: {type: value}}``), deserialized by the
+    model's attribute; None when it is absent or NULL."""
+    value = item.get(attribute.attr_name)
+    if value is None or 'NULL' in value:
+        return None
+    return attribute.deserialize(attribute.get_value(value))
 
 
 def key_schema() -> dict:

@@ -1,5 +1,6 @@
 """S3: presigned upload and download URLs, multipart calls, and the HeadObject that notices a landed upload."""
 
+import functools
 import hashlib
 import unicodedata
 from typing import NamedTuple
@@ -195,6 +196,7 @@ def bucket_reachable(s: Settings) -> None:
     aws.s3(s).head_bucket(Bucket=s.bucket)
 
 
+@functools.lru_cache(maxsize=1024)  # a link redeemed again names the same file
 def content_disposition(name: str) -> str:
     """RFC 6266 attachment: a plain ASCII filename for old clients, filename* (RFC 5987) for the rest."""
     fallback = _ascii_fallback(name)

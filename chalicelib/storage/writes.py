@@ -1,9 +1,11 @@
 """Conditional writes and transactions: a refused condition is a domain answer, never a 503."""
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import AssetgateError, Conflict
@@ -30,6 +32,58 @@ def update_if(item, actions: list, condition, refused: type[AssetgateError] | No
             raise refused() from None
         return False
     return True
+
+
+class Prepared(NamedTuple):
+    """A conditional UpdateItem serialized once by PynamoDB's expression builder (``prepare``)."""
+
+    update: str
+    condition: str
+    names: dict
+    values: dict
+    slots: dict  # parameter name -> the placeholder its value fills at each call
+
+
+def prepare(actions: list, condition, **parameters: int) -> Prepared:
+    """Serialize ``actions`` and ``condition`` once, for a request sent many times (``update_prepared``).
+
+    ``parameters`` name the numbers that change from call to call: the condition is built with a
+    stand-in number for each (``name=stand_in``), and each call sends its own value in that place."""
+    names, values = {}, {}
+    condition_expression = condition.serialize(names, values)
+    update_expression = Update(*actions).serialize(names, values)
+    slots = {}
+    for name, stand_in in parameters.items():
+        (slot,) = [placeholder for placeholder, value in values.items() if value == {'N': str(stand_in)}]
+        slots[name] = slot
+    return Prepared(update_expression, condition_expression, {v: k for k, v in names.items()}, values, slots)
+
+
+def update_prepared(model: type, key: tuple[str, str], prepared: Prepared, **parameters: int) -> dict | None:
+    """One conditional UpdateItem of a prepared request: the item's new attributes as DynamoDB sends
+    them, or None when the condition refused it. Any other failure is left to the caller (a 503).
+
+    For the hot path (a redeem): straight to PynamoDB's botocore client, skipping the serialization of
+    the expressions and the model's deserialization of the whole item on every call."""
+    values = dict(prepared.values)
+    for name, value in parameters.items():
+        values[prepared.slots[name]] = {'N': str(value)}
+    hash_key, range_key = models.key_names(model)
+    try:
+        answer = models.connection().client.update_item(
+            TableName=model.Meta.table_name,
+            Key={hash_key: {'S': key[0]}, range_key: {'S': key[1]}},
+            UpdateExpression=prepared.update,
+            ConditionExpression=prepared.condition,
+            ExpressionAttributeNames=prepared.names,
+            ExpressionAttributeValues=values,
+            ReturnValues='ALL_NEW',
+        )
+    except ClientError as exc:
+        if exc.response.get('Error', {}).get('Code') != REFUSED:
+            raise
+        return None
+    return answer['Attributes']
 
 
 def delete_if(item, condition, refused: type[AssetgateError] | None = None) -> bool:

@@ -5,7 +5,10 @@ import hashlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from botocore.client import BaseClient
 
+from chalicelib import config
+from chalicelib.domain import redeem
 from chalicelib.storage import aws as clients, keys, models
 from chalicelib.storage.objects import content_disposition
 from tests.helpers import get, items_of_kind, post_asset
@@ -121,6 +124,40 @@ def test_redeem_in_a_cold_process_costs_one_dynamodb_request(client, shared, s3,
     api_calls.reset()
     assert get(client, f'/asset-token/{shared["token"]["token"]}')[0].status_code == 302
     assert api_calls.calls == [('dynamodb', 'UpdateItem')]
+
+
+def test_redeem_sends_the_update_pynamodb_would_build_with_the_time_of_the_call(client, shared, s3, aws, monkeypatch):
+    """The UpdateItem serialized once per process is the one PynamoDB builds for this redeem's own time."""
+    upload(s3, aws, shared)
+    get(client, f'/asset-token/{shared["token"]["token"]}')  # first touch notices the upload
+    now = config.now() + 90  # this redeem's time, 90 s later
+    monkeypatch.setattr(redeem, 'clock', lambda: now)
+    sent, original = [], BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        sent.append((operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', recording)
+    assert get(client, f'/asset-token/{shared["token"]["token"]}')[0].status_code == 302
+    operation, params = sent[0]
+    Token = models.Token
+    expected = models.connection().get_operation_kwargs(
+        aws.table,
+        keys.token(keys.secret_hash(shared['token']['token']))[0],
+        range_key=keys.TOKEN_SORT,
+        actions=[Token.uses.add(1)],
+        condition=Token.ObjID.exists()
+        & (Token.expires > now)
+        & (Token.status == models.READY)
+        & (Token.revoked == False)  # noqa: E712
+        & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses))
+        & (Token.newer.does_not_exist() | (Token.newer <= Token.version)),
+        return_values='ALL_NEW',
+    )
+    assert (operation, len(sent)) == ('UpdateItem', 1)
+    assert params == expected
+    assert items_of_kind(aws, 'token')[0]['uses']['N'] == '2'
 
 
 def test_redeem_counts_uses(client, shared, s3, aws):

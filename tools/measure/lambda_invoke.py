@@ -3,8 +3,7 @@
     python tools/measure/lambda_invoke.py --root DIR share --key API_KEY      # create, upload, redeem, download
     python tools/measure/lambda_invoke.py --root DIR redeem --token TOKEN     # one cold redeem
     python tools/measure/lambda_invoke.py --root DIR floor                    # boto3 alone: UpdateItem + presign
-    python tools/measure/lambda_invoke.py --root DIR warm-redeem --token TOKEN -n 200
-    python tools/measure/lambda_invoke.py --root DIR warm-floor -n 200
+    python tools/measure/lambda_invoke.py --root DIR warm --token TOKEN -n 20 --rounds 51  # paired, one process
     python tools/measure/lambda_invoke.py --root DIR counts --key API_KEY     # AWS requests per request, by kind
     python tools/measure/lambda_invoke.py --root DIR redeem --token TOKEN --count
 
@@ -20,6 +19,7 @@ imported inside the modes on purpose: their import, from DIR, is part of what is
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 import urllib.error
@@ -211,22 +211,60 @@ def floor() -> dict:
     return {'status': 302 if url else 500, 'seconds': time.perf_counter() - STARTED}
 
 
-def warm(fn, n: int) -> dict:
-    fn()  # the first request makes the clients; the figure is the warm one
-    t = time.process_time()
-    for _ in range(n):
-        fn()
-    return {'cpu_per_request': (time.process_time() - t) / n, 'n': n}
+def warm(token: str, n: int, rounds: int) -> dict:
+    """CPU per warm redeem through app.app against the floor's UpdateItem + presign, paired in one process.
+
+    After each side's first request (which makes its clients), each round runs N redeems and N floor
+    requests one after the other, alternating (which side goes first alternates too), and sums each
+    side's CPU seconds: a burst of load from other processes falls on both sides alike, and each
+    round's ratio compares work done within the same fraction of a second. The figures are medians
+    over the rounds.
+    """
+    import app
+
+    event = redeem_event(token)
+    clients = _floor_clients()
+    clock = time.process_time
+
+    def one_redeem():
+        status = app.app(event, None)['statusCode']
+        if status != 302:
+            raise SystemExit(f'redeem answered {status}')
+
+    def one_floor():
+        _floor_request(*clients)
+
+    one_redeem(), one_floor()  # the first request makes the clients; the figures are the warm ones
+    cpu = {'app': [], 'floor': []}
+    for _ in range(rounds):
+        spent = {'app': 0.0, 'floor': 0.0}
+        for i in range(n):
+            for name, fn in (('app', one_redeem), ('floor', one_floor))[:: 1 if i % 2 == 0 else -1]:
+                t = clock()
+                fn()
+                spent[name] += clock() - t
+        for name, seconds in spent.items():
+            cpu[name].append(seconds / n)
+    ratios = [a / f for a, f in zip(cpu['app'], cpu['floor'], strict=True)]
+    return {
+        'n': n,
+        'rounds': rounds,
+        'app_cpu_per_request': statistics.median(cpu['app']),
+        'floor_cpu_per_request': statistics.median(cpu['floor']),
+        'ratio': statistics.median(ratios),
+        'ratio_range': [min(ratios), max(ratios)],
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', required=True, help='the folder Lambda would run from')
-    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm-redeem', 'warm-floor', 'counts'])
+    parser.add_argument('mode', choices=['share', 'redeem', 'floor', 'warm', 'counts'])
     parser.add_argument('--count', action='store_true', help='redeem: also report the AWS requests it made')
     parser.add_argument('--key')
     parser.add_argument('--token')
-    parser.add_argument('-n', type=int, default=200)
+    parser.add_argument('-n', type=int, default=20, help='warm: requests of each side per round')
+    parser.add_argument('--rounds', type=int, default=51, help='warm: paired rounds')
     args = parser.parse_args(argv)
     # Run by path, so sys.path[0] is this file's folder: swap it for DIR, so that (with -S) only what Lambda
     # would have is importable. The one sys.path edit in tools/, and the reason this file is not run with -m.
@@ -239,18 +277,8 @@ def main(argv=None) -> int:
         result = counts(args.key)
     elif args.mode == 'floor':
         result = floor()
-    elif args.mode == 'warm-redeem':
-        import app
-
-        def one():
-            status = app.app(redeem_event(args.token), None)['statusCode']
-            if status != 302:
-                raise SystemExit(f'redeem answered {status}')
-
-        result = warm(one, args.n)
     else:
-        clients = _floor_clients()
-        result = warm(lambda: _floor_request(*clients), args.n)
+        result = warm(args.token, args.n, args.rounds)
     print(json.dumps(result), flush=True)  # make bench times the answer's arrival, then the exit
     return 0
 
