@@ -111,19 +111,20 @@ def empty(s: config.Settings) -> None:
     except dynamodb.exceptions.ResourceNotFoundException:
         ensure_table(s)
         pages = []
-    try:
-        clients.s3(s).head_bucket(Bucket=s.bucket)
-    except ClientError:
-        ensure_bucket(s)
     items = [item for page in pages for item in page['Items']]
     for start in range(0, len(items), 25):
         dynamodb.batch_write_item(
             RequestItems={s.table: [{'DeleteRequest': {'Key': key}} for key in items[start : start + 25]]}
         )
     s3 = clients.s3(s)
+    try:
+        listed = s3.list_objects_v2(Bucket=s.bucket).get('Contents', [])
+    except s3.exceptions.NoSuchBucket:
+        ensure_bucket(s)
+        return
     for upload in s3.list_multipart_uploads(Bucket=s.bucket).get('Uploads', []):
         s3.abort_multipart_upload(Bucket=s.bucket, Key=upload['Key'], UploadId=upload['UploadId'])
-    keys = [{'Key': o['Key']} for o in s3.list_objects_v2(Bucket=s.bucket).get('Contents', [])]
+    keys = [{'Key': o['Key']} for o in listed]
     if keys:
         s3.delete_objects(Bucket=s.bucket, Delete={'Objects': keys, 'Quiet': True})
 
