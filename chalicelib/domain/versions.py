@@ -136,9 +136,8 @@ def first_touch(s: Settings, asset_id: str, version: models.Version) -> models.V
         if found is not None or found is _STILL_PENDING:
             return None if found is _STILL_PENDING else found
     try:
-        landed = objects.head(s, version.s3_key)
-        if landed is None and version.upload_method == 'post':
-            landed = _land_staged(s, asset_id, number)
+        staged = keys.staged_key(asset_id, number) if version.upload_method == 'post' else None
+        landed = objects.find_landed(s, version.s3_key, staged)
     except BaseException:
         if claimed:
             _release_quietly(asset_id, number)  # a failed look must not hold the version for the whole lease
@@ -192,20 +191,6 @@ def _await(asset_id: str, number: int):
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL)
-
-
-def _land_staged(s: Settings, asset_id: str, number: int) -> objects.Landed | None:
-    """Copy a staged browser POST to its version's key, create-only; what is there then, or None."""
-    staged, key = keys.staged_key(asset_id, number), keys.object_key(asset_id, number)
-    try:
-        if not objects.promote(s, staged, key):
-            return None
-    except objects.KeyTaken:
-        pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
-    landed = objects.head(s, key)
-    if landed is not None:
-        objects.delete_objects(s, [staged])
-    return landed
 
 
 def is_aborted(asset_id: str, number: int) -> bool:

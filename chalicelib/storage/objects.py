@@ -179,6 +179,23 @@ def presign_get(s: Settings, key: str, name: str, content_type: str, ttl: int | 
     )
 
 
+def find_landed(s: Settings, key: str, staged: str | None = None) -> Landed | None:
+    """What landed at ``key``; if nothing did and a browser POST is ``staged``, that POST copied there
+    create-only first (then the staged copy deleted). None while nothing is there."""
+    landed = head(s, key)
+    if landed is not None or staged is None:
+        return landed
+    try:
+        if not promote(s, staged, key):
+            return None
+    except KeyTaken:
+        pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
+    landed = head(s, key)
+    if landed is not None:
+        delete_objects(s, [staged])
+    return landed
+
+
 def head(s: Settings, key: str) -> Landed | None:
     """Size, ETag and SHA-256 (when S3 has one) of an uploaded object, or None while nothing is there."""
     try:
