@@ -3,14 +3,13 @@
 import hashlib
 import os
 import time
-from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from chalicelib.storage import keys
-from tests.browser.conftest import MiB, shoot
+from tests.browser.conftest import MiB, lose_the_answer, shoot, version_status, watch_puts
 
 UNAUTHORIZED = 'This API key was not accepted. Check that you pasted all of it, or ask for a new key.'
 XSS_NAME = '<img src=x onerror=alert(1)>.txt'
@@ -351,50 +350,6 @@ def test_the_app_fits_a_375_pixel_screen_and_works_by_keyboard(app_stack, browse
         shoot(page, 'narrow-375-asset')
     finally:
         context.close()
-
-
-def watch_puts(page, stack, first_put):
-    """Route the page's first PUT to S3 through ``first_put(route, key)``; the statuses S3 gave each PUT."""
-    statuses = []
-    seen = []  # Chromium may pause a continued cross-origin request twice (around its preflight)
-
-    def handle(route):
-        request = route.request
-        if request.method != 'PUT' or seen:
-            route.fallback()
-            return
-        seen.append(request.url)
-        first_put(route, unquote(urlsplit(request.url).path).split('/', 2)[2], statuses)
-
-    page.route(f'{stack.s3_endpoint}/**', handle)
-
-    page.route(f'{stack.s3_endpoint}/**', handle)
-    page.on(
-        'response',
-        lambda r: (
-            statuses.append(r.status) if r.request.method == 'PUT' and r.url.startswith(stack.s3_endpoint) else None
-        ),
-    )
-    return statuses
-
-
-def lose_the_answer(path):
-    """The first PUT reaches S3 and lands; the browser sees a network failure instead of S3's answer.
-
-    Chromium does not show Playwright an upload's Blob body, so the request goes on with the file's bytes.
-    """
-
-    def first_put(route, key, statuses):
-        statuses.append(route.fetch(post_data=path.read_bytes()).status)
-        route.abort('failed')
-
-    return first_put
-
-
-def version_status(stack, asset_id, number=1) -> str:
-    obj_id, sort = keys.version(asset_id, number)
-    (item,) = [i for i in stack.scan() if i['ObjID']['S'] == obj_id and i['ObjSort']['S'] == sort]
-    return item['status']['S']
 
 
 def test_a_put_whose_answer_was_lost_is_confirmed_on_retry_by_its_length_and_sha256(app_stack, watched, tmp_path):
