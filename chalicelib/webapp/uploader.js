@@ -51,10 +51,45 @@
     if (error.isPlain) return error.message
     const status = error.source && error.source.status
     if (error.message === 'Request has expired') return 'The upload link expired. Remove the file and add it again.'
-    // Uploads are create-only: a retry after a landed attempt whose answer was lost gets 412.
+    // Only when the create answer offered no check of what landed (see confirmLanded).
     if (status === 412) return 'Storage already holds bytes for this upload and kept them. Check the asset before uploading it again.'
     if (status) return `Storage refused the upload (HTTP ${status}). Retry it, or remove the file and add it again.`
     return 'The upload could not reach storage. Check your connection, then retry.'
+  }
+
+  const CHECK_DELAYS = [0, 1000, 3000]
+
+  function refusal (message) {
+    const error = new Error(message)
+    error.isPlain = true
+    return error
+  }
+
+  // Uploads are create-only: when a PUT landed but its answer was lost, the retry gets 412. HEAD the
+  // object through the create answer's check (length and the SHA-256 S3 stored, never the bytes) and
+  // carry on only if it holds what this page sent; resolves to the object's ETag.
+  async function confirmLanded (check, size, digest, signal) {
+    let problem = ''
+    for (const delay of CHECK_DELAYS) {
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+      let answer
+      try {
+        answer = await fetch(check.url, { method: 'HEAD', headers: check.headers || {}, cache: 'no-store', signal })
+      } catch (error) {
+        if (signal && signal.aborted) throw error
+        problem = 'storage could not be reached'
+        continue
+      }
+      if (answer.status !== 200) {
+        problem = `HTTP ${answer.status}`
+        continue
+      }
+      const length = answer.headers.get('Content-Length')
+      const stored = answer.headers.get('x-amz-checksum-sha256')
+      if (length === String(size) && stored === digest) return answer.headers.get('ETag') || ''
+      throw refusal('Storage already holds other bytes for this upload and kept them; this file was not stored. Remove it and add it again.')
+    }
+    throw refusal(`Storage says this upload is already done, and checking what it holds failed (${problem}). Retry.`)
   }
 
   function createUploader (callbacks) {
@@ -63,6 +98,8 @@
     // Uppy asks for the chunk size with the file's Blob only, before it starts the multipart upload.
     const partSizes = new WeakMap()
     const threshold = callbacks.multipartThreshold
+    // Single PUTs by URL: Uppy hands uploadPartBytes the signed request, not the file it is for.
+    const singles = new Map()
 
     const uppy = new Uppy({ id: callbacks.id || 'uploader', autoProceed: false, allowMultipleUploadBatches: true })
 
@@ -92,7 +129,7 @@
           uppy.emit('preprocess-progress', file, { mode: 'indeterminate', message: multipart ? 'Starting…' : 'Computing checksum…' })
           const digest = multipart ? null : await sha256(file.data)
           const answer = await callbacks.create(file, { multipart, sha256: digest })
-          uploads.set(id, { answer, parts: new Map(), aborted: false, started: false, done: false })
+          uploads.set(id, { answer, digest, parts: new Map(), aborted: false, started: false, done: false })
           if (multipart) partSizes.set(file.data, answer.upload.part_size)
           uppy.emit('preprocess-complete', uppy.getFile(id))
         } catch (error) {
@@ -115,8 +152,24 @@
       getChunkSize: (data) => partSizes.get(data),
 
       getUploadParameters (file) {
-        const { answer } = state(file)
-        return { method: 'PUT', url: answer.upload.url, headers: sendable(answer.upload.headers) }
+        const current = state(file)
+        singles.set(current.answer.upload.url, current)
+        return { method: 'PUT', url: current.answer.upload.url, headers: sendable(current.answer.upload.headers) }
+      },
+
+      // Uppy's own PUT, except that a single PUT's 412 is confirmed (see confirmLanded), not failed.
+      async uploadPartBytes (options) {
+        try {
+          return await AwsS3.uploadPartBytes(options)
+        } catch (error) {
+          const current = singles.get(options.signature.url)
+          const status = error && error.source && error.source.status
+          if (status !== 412 || !current || !current.answer.upload.check) throw error
+          const etag = await confirmLanded(current.answer.upload.check, options.size, current.digest, options.signal)
+          if (options.onProgress) options.onProgress({ loaded: options.size, lengthComputable: true })
+          if (options.onComplete) options.onComplete(etag)
+          return { ETag: etag }
+        }
       },
 
       async createMultipartUpload (file) {
@@ -197,6 +250,7 @@
     function discard (file) {
       const current = uploads.get(file.id)
       uploads.delete(file.id)
+      if (current) singles.delete(current.answer.upload.url)
       if (!current || current.done || !callbacks.discard) return
       Promise.resolve(callbacks.discard(current.answer)).catch(() => {})
     }

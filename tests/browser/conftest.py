@@ -3,10 +3,12 @@
 import os
 import shutil
 import subprocess
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from chalicelib.storage import keys
 from tests.e2e.conftest import run_local_stack
 from tools import ROOT
 
@@ -127,3 +129,47 @@ def shoot(page, name: str, full_page: bool = True) -> str:
     path = os.path.join(SCREENSHOTS, f'{name}.png')
     page.screenshot(path=path, full_page=full_page)
     return path
+
+
+def watch_puts(page, stack, first_put):
+    """Route the page's first PUT to S3 through ``first_put(route, key)``; the statuses S3 gave each PUT."""
+    statuses = []
+    seen = []  # Chromium may pause a continued cross-origin request twice (around its preflight)
+
+    def handle(route):
+        request = route.request
+        if request.method != 'PUT' or seen:
+            route.fallback()
+            return
+        seen.append(request.url)
+        first_put(route, unquote(urlsplit(request.url).path).split('/', 2)[2], statuses)
+
+    page.route(f'{stack.s3_endpoint}/**', handle)
+
+    page.route(f'{stack.s3_endpoint}/**', handle)
+    page.on(
+        'response',
+        lambda r: (
+            statuses.append(r.status) if r.request.method == 'PUT' and r.url.startswith(stack.s3_endpoint) else None
+        ),
+    )
+    return statuses
+
+
+def lose_the_answer(path):
+    """The first PUT reaches S3 and lands; the browser sees a network failure instead of S3's answer.
+
+    Chromium does not show Playwright an upload's Blob body, so the request goes on with the file's bytes.
+    """
+
+    def first_put(route, key, statuses):
+        statuses.append(route.fetch(post_data=path.read_bytes()).status)
+        route.abort('failed')
+
+    return first_put
+
+
+def version_status(stack, asset_id, number=1) -> str:
+    obj_id, sort = keys.version(asset_id, number)
+    (item,) = [i for i in stack.scan() if i['ObjID']['S'] == obj_id and i['ObjSort']['S'] == sort]
+    return item['status']['S']

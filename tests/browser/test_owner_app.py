@@ -9,7 +9,7 @@ import requests
 from playwright.sync_api import expect
 
 from chalicelib.storage import keys
-from tests.browser.conftest import MiB, shoot
+from tests.browser.conftest import MiB, lose_the_answer, shoot, version_status, watch_puts
 
 UNAUTHORIZED = 'This API key was not accepted. Check that you pasted all of it, or ask for a new key.'
 XSS_NAME = '<img src=x onerror=alert(1)>.txt'
@@ -350,3 +350,60 @@ def test_the_app_fits_a_375_pixel_screen_and_works_by_keyboard(app_stack, browse
         shoot(page, 'narrow-375-asset')
     finally:
         context.close()
+
+
+def test_a_put_whose_answer_was_lost_is_confirmed_on_retry_by_its_length_and_sha256(app_stack, watched, tmp_path):
+    path = tmp_path / 'lost-answer.bin'
+    path.write_bytes(os.urandom(256 * 1024))
+    page = watched.page
+    statuses = watch_puts(page, app_stack, lose_the_answer(path))
+    sign_in(page, app_stack)
+    page.locator('#workspace').wait_for()
+    add_files(page, [path])
+    start_upload(page)
+    page.get_by_text(
+        'lost-answer.bin: The upload could not reach storage. Check your connection, then retry.'
+    ).wait_for()
+    (asset_id,) = asset_ids(app_stack, 'lost-answer.bin')
+    assert statuses == [200]  # the bytes landed; only the answer was lost
+    assert page.locator('#shares li.share').count() == 0
+    page.locator('#upload-dashboard .uppy-StatusBar-actionBtn--retry').click()
+    page.locator('#shares li.share').first.wait_for()
+    assert statuses == [200, 412]  # the retry was refused as a re-PUT, then confirmed
+    assert page.locator('#upload-error').text_content() == ''
+    expect(page.locator('#notice')).to_have_text('lost-answer.bin is uploaded.')
+    fetched = requests.get(share_links(page)['lost-answer.bin'], timeout=30)
+    assert fetched.status_code == 200 and fetched.content == path.read_bytes()
+    assert version_status(app_stack, asset_id) == 'ready'
+    assert [k for k in app_stack.objects() if asset_id in k] == [keys.object_key(asset_id, 1)]
+    assert_clean(watched)
+
+
+def test_a_412_over_other_bytes_of_the_same_length_shows_an_error_and_shares_nothing(app_stack, watched, tmp_path):
+    path = tmp_path / 'taken.bin'
+    path.write_bytes(os.urandom(64 * 1024))
+    other = os.urandom(64 * 1024)
+    s3 = app_stack.boto('s3')
+    placed = []
+
+    def land_other_bytes_first(route, key, statuses):
+        s3.put_object(Bucket=app_stack.bucket, Key=key, Body=other, ChecksumAlgorithm='SHA256')
+        placed.append(key)
+        route.fallback()
+
+    page = watched.page
+    statuses = watch_puts(page, app_stack, land_other_bytes_first)
+    sign_in(page, app_stack)
+    page.locator('#workspace').wait_for()
+    add_files(page, [path])
+    start_upload(page)
+    page.get_by_text(
+        'taken.bin: Storage already holds other bytes for this upload and kept them; this file was not stored. '
+        'Remove it and add it again.'
+    ).wait_for()
+    assert statuses == [412]  # S3 refused the PUT: other bytes were there first
+    assert page.locator('#shares li.share').count() == 0
+    assert page.locator('#notice').text_content() == ''
+    (key,) = placed
+    assert s3.get_object(Bucket=app_stack.bucket, Key=key)['Body'].read() == other
+    assert_clean(watched)
