@@ -6,6 +6,7 @@ import os
 
 from chalice import Chalice
 
+from chalicelib import paths
 from chalicelib.config import now as clock, settings
 from chalicelib.domain import assets, health, listing, redeem, tokens, upload_links, uploads, versions
 from chalicelib.errors import (
@@ -49,7 +50,7 @@ UPLOAD_LINK_REFUSALS = (UploadLinkExpired, UploadLinkUsedUp, UploadLinkRevoked)
 _CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (Conflict,), 'gives': openapi.CREATED}
 
 
-@route('/asset', 'POST', 'Create an asset: a presigned upload and, if asked, a share token.', auth=OWNER, **_CREATE)
+@route(paths.ASSETS, 'POST', 'Create an asset: a presigned upload and, if asked, a share token.', auth=OWNER, **_CREATE)
 def create_asset(call):
     created = assets.create(settings(), call.owner, call.form.parse(settings()))
     return answers.created(views.created(created, call.base))
@@ -57,19 +58,19 @@ def create_asset(call):
 
 # One path variable name under /asset/: API Gateway allows no sibling variables.
 # POST reads it as the new asset's name, the other methods as an asset id.
-@route('/asset/{ref}', 'POST', 'Create an asset named by the path.', auth=OWNER, **_CREATE)
+@route(paths.ASSET, 'POST', 'Create an asset named by the path.', auth=OWNER, **_CREATE)
 def create_named_asset(call, ref):
     created = assets.create(settings(), call.owner, call.form.parse(settings(), path_name=ref))
     return answers.created(views.created(created, call.base))
 
 
-@route('/asset', 'GET', 'List your assets, newest first.', auth=OWNER, form=forms.PageForm)
+@route(paths.ASSETS, 'GET', 'List your assets, newest first.', auth=OWNER, form=forms.PageForm)
 def list_assets(call):
     return answers.ok(views.page(listing.listing(settings(), call.owner, call.form.parse())))
 
 
 @route(
-    '/asset/{ref}',
+    paths.ASSET,
     'GET',
     'Download as the owner.',
     auth=OWNER,
@@ -82,7 +83,7 @@ def download_asset(call, ref):
 
 
 @route(
-    '/asset/{ref}',
+    paths.ASSET,
     'DELETE',
     'Delete the asset, every version and token.',
     auth=OWNER,
@@ -94,13 +95,13 @@ def delete_asset(call, ref):
     return answers.no_content()
 
 
-@route('/asset/{ref}/meta', 'GET', 'The asset, its versions and its links.', auth=OWNER, errors=(AssetNotFound,))
+@route(paths.ASSET_META, 'GET', 'The asset, its versions and its links.', auth=OWNER, errors=(AssetNotFound,))
 def asset_meta(call, ref):
     return answers.ok(views.details(listing.details(settings(), call.owner, forms.asset_id(ref))))
 
 
 @route(
-    '/asset/{ref}/tokens',
+    paths.ASSET_TOKENS,
     'GET',
     "The asset's links (never the tokens themselves), a page at a time.",
     auth=OWNER,
@@ -113,7 +114,7 @@ def asset_tokens(call, ref):
 
 
 @route(
-    '/asset/{ref}/tokens/{token_id}',
+    paths.ASSET_TOKEN_BY_ID,
     'DELETE',
     "Revoke one of the asset's links by its listed id.",
     auth=OWNER,
@@ -126,7 +127,7 @@ def revoke_listed_token(call, ref, token_id):
 
 
 @route(
-    '/asset/{ref}/token',
+    paths.ASSET_MINT,
     'POST',
     'Mint another share link.',
     auth=OWNER,
@@ -141,7 +142,7 @@ def mint_token(call, ref):
 
 
 @route(
-    '/asset/{ref}/version',
+    paths.ASSET_VERSION,
     'POST',
     'Start a new version with its own upload.',
     auth=OWNER,
@@ -161,7 +162,7 @@ _ENDING_ERRORS = (AssetNotFound, VersionNotFound, UploadIncomplete, Conflict)
 
 
 @route(
-    '/asset/{ref}/upload',
+    paths.ASSET_UPLOAD,
     'GET',
     'More presigned part URLs of a multipart upload.',
     auth=OWNER,
@@ -175,7 +176,7 @@ def upload_parts(call, ref):
 
 
 @route(
-    '/asset/{ref}/upload/parts',
+    paths.ASSET_UPLOAD_PARTS,
     'POST',
     "Part URLs that sign each part's SHA-256.",
     auth=OWNER,
@@ -190,7 +191,7 @@ def sign_upload_parts(call, ref):
 
 
 @route(
-    '/asset/{ref}/upload/complete',
+    paths.ASSET_UPLOAD_COMPLETE,
     'POST',
     'Complete a multipart upload.',
     auth=OWNER,
@@ -204,7 +205,7 @@ def complete_upload(call, ref):
 
 
 @route(
-    '/asset/{ref}/upload',
+    paths.ASSET_UPLOAD,
     'DELETE',
     'Abort a multipart upload.',
     auth=OWNER,
@@ -218,7 +219,7 @@ def abort_upload(call, ref):
 
 
 @route(
-    '/asset-token/{token}',
+    paths.SHARE_LINK,
     'GET',
     'Redeem a share link: a redirect to the bytes (a link-preview fetcher gets a small page; no use counted).',
     auth=SHARE_LINK,
@@ -236,7 +237,7 @@ def redeem_token(call):
 
 
 @route(
-    '/asset-token/{token}',
+    paths.SHARE_LINK,
     'HEAD',
     "The shared file's name, size and type, without using the link.",
     auth=SHARE_LINK,
@@ -250,7 +251,7 @@ def peek_token(call):
     return answers.file_headers(found.name, found.size, found.content_type)
 
 
-@route('/asset-token/{token}', 'DELETE', 'Revoke a share link.', auth=OWNER, answer=204, errors=(TokenNotFound,))
+@route(paths.SHARE_LINK, 'DELETE', 'Revoke a share link.', auth=OWNER, answer=204, errors=(TokenNotFound,))
 def revoke_token(call, token):
     tokens.revoke(call.owner, forms.token(token))
     return answers.no_content()
@@ -260,7 +261,7 @@ def revoke_token(call, token):
 
 
 @route(
-    '/upload-request',
+    paths.UPLOAD_LINKS,
     'POST',
     'Create an upload link others can send files to.',
     auth=OWNER,
@@ -273,14 +274,14 @@ def create_upload_request(call):
     return answers.created(views.opened(opened, call.base, clock()))
 
 
-@route('/upload-request', 'GET', 'Your upload links, newest first, with the files each received.', auth=OWNER)
+@route(paths.UPLOAD_LINKS, 'GET', 'Your upload links, newest first, with the files each received.', auth=OWNER)
 def list_upload_requests(call):
     return answers.ok(views.upload_links(upload_links.owned(call.owner), clock()))
 
 
 # One path variable name under /upload-request/: DELETE takes the link's id or its token there.
 @route(
-    '/upload-request/{token}',
+    paths.UPLOAD_LINK,
     'DELETE',
     'Revoke an upload link (by id or token).',
     auth=OWNER,
@@ -293,7 +294,7 @@ def revoke_upload_request(call, token):
 
 
 @route(
-    '/upload-request/{token}',
+    paths.UPLOAD_LINK,
     'GET',
     'The upload page of an upload link (a page saying why, for a link that takes no more files).',
     auth=UPLOAD_LINK,
@@ -308,7 +309,7 @@ def upload_request_page(call):
 
 
 @route(
-    '/upload-request/{token}',
+    paths.UPLOAD_LINK,
     'POST',
     "Send a file through an upload link: a presigned upload; the file becomes the link owner's.",
     auth=UPLOAD_LINK,
@@ -323,7 +324,7 @@ def send_to_upload_request(call):
 
 
 @route(
-    '/upload-request/{token}/upload/{ref}',
+    paths.SENT_UPLOAD,
     'GET',
     'More part URLs of an upload sent through the link.',
     auth=UPLOAD_LINK,
@@ -340,7 +341,7 @@ def request_upload_parts(call, ref):
 
 
 @route(
-    '/upload-request/{token}/upload/{ref}/parts',
+    paths.SENT_UPLOAD_PARTS,
     'POST',
     "Part URLs that sign each part's SHA-256, for an upload sent through the link.",
     auth=UPLOAD_LINK,
@@ -356,7 +357,7 @@ def request_sign_parts(call, ref):
 
 
 @route(
-    '/upload-request/{token}/upload/{ref}/complete',
+    paths.SENT_UPLOAD_COMPLETE,
     'POST',
     'Complete a multipart upload sent through the link.',
     auth=UPLOAD_LINK,
@@ -371,7 +372,7 @@ def request_complete_upload(call, ref):
 
 
 @route(
-    '/upload-request/{token}/upload/{ref}',
+    paths.SENT_UPLOAD,
     'DELETE',
     'Abort a multipart upload sent through the link.',
     auth=UPLOAD_LINK,
@@ -386,7 +387,7 @@ def request_abort_upload(call, ref):
     return answers.no_content()
 
 
-@route('/health', 'GET', 'Whether the table and bucket answer.', auth=PUBLIC)
+@route(paths.HEALTH, 'GET', 'Whether the table and bucket answer.', auth=PUBLIC)
 def health_check(call):
     return answers.ok(health.check(settings()))
 
@@ -412,13 +413,13 @@ else:
 
 
 # The owner web app (chalicelib/http/webapp.py): the page and its content-hashed static files.
-@route('/', 'GET', 'The owner web app.', auth=PUBLIC, media='text/html')
+@route(paths.WEBAPP, 'GET', 'The owner web app.', auth=PUBLIC, media='text/html')
 def webapp_page(call):
     return webapp.page(call.base)
 
 
 @route(
-    '/static/{name}',
+    paths.STATIC,
     'GET',
     "The web app's content-hashed files.",
     auth=PUBLIC,
@@ -429,7 +430,7 @@ def webapp_static(call, name):
     return webapp.static_file(name)
 
 
-@route('/openapi.json', 'GET', 'This document: every route, parameter, answer and error.', auth=PUBLIC)
+@route(paths.OPENAPI, 'GET', 'This document: every route, parameter, answer and error.', auth=PUBLIC)
 def openapi_document(call):
     return answers.ok(openapi.document(OPERATIONS.values(), call.base))
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from chalicelib import paths
 from chalicelib.config import Settings, now as clock
 from chalicelib.domain import links, tokens, uploads, versions
 from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadLinkRefused, UploadPending
@@ -28,7 +29,7 @@ class Via(NamedTuple):
     link_key: tuple[str, str]
     actions: list  # the request item's update (files + 1)
     condition: object  # the request still takes a file: its refusal cancels the whole creation
-    routes: Callable[[str], str]  # asset id -> where the uploader's multipart follow-ups live
+    routes: Callable[[str], paths.FollowUps]  # asset id -> where the uploader's multipart follow-ups live
 
 
 class Created(NamedTuple):

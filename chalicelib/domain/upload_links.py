@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
+from chalicelib import paths
 from chalicelib.config import Settings, now as clock
 from chalicelib.domain import assets, uploads
 from chalicelib.errors import (
@@ -155,9 +156,9 @@ def allows_type(item: models.UploadLink, content_type: str) -> bool:
     return any(fnmatch.fnmatchcase(media, allowed) for allowed in item.content_types)
 
 
-def follow_up_routes(token: str, asset_id: str) -> str:
+def follow_up_routes(token: str, asset_id: str) -> paths.FollowUps:
     """Where an uploader's multipart follow-ups live: authorised by the link token, not an API key."""
-    return f'/upload-request/{token}/upload/{asset_id}'
+    return paths.follow_ups(paths.SENT_FOLLOW_UPS, token=token, ref=asset_id)
 
 
 def receive(s: Settings, token: str, wanted: Callable[[], assets.CreateRequest]) -> assets.Created:

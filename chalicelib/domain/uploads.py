@@ -6,6 +6,7 @@ them absolute with the API's public base URL.
 
 from typing import NamedTuple
 
+from chalicelib import paths
 from chalicelib.config import Settings
 from chalicelib.domain import limits, versions
 from chalicelib.errors import Conflict, InvalidParameter, ObjectExists, TooLarge, UploadIncomplete
@@ -85,13 +86,18 @@ class PartChecksum(NamedTuple):
     size: int | None = None  # bytes; required when the upload's length is unknown
 
 
-def owner_routes(asset_id: str) -> str:
+def owner_routes(asset_id: str) -> paths.FollowUps:
     """Where an owner's multipart follow-ups (more parts, sign parts, complete, abort) live."""
-    return f'/asset/{asset_id}/upload'
+    return paths.follow_ups(paths.OWNER_FOLLOW_UPS, ref=asset_id)
 
 
 def start(
-    s: Settings, asset_id: str, version: models.Version, wanted: UploadPlan, now: int, routes: str | None = None
+    s: Settings,
+    asset_id: str,
+    version: models.Version,
+    wanted: UploadPlan,
+    now: int,
+    routes: paths.FollowUps | None = None,
 ) -> dict:
     """Prepare the upload of a new version and describe it for the client; ``routes`` is the path of
     its multipart follow-ups (default: the owner's, ``owner_routes``).
@@ -132,7 +138,7 @@ def _max_size(layout: limits.PartPlan, s: Settings) -> int:
 
 
 def part_page(
-    s: Settings, asset_id: str, version: models.Version, first: int, count: int, routes: str | None = None
+    s: Settings, asset_id: str, version: models.Version, first: int, count: int, routes: paths.FollowUps | None = None
 ) -> dict:
     """Presigned URLs for parts first..first+count-1, and where to fetch the next ones."""
     layout = layout_of(version)
@@ -143,15 +149,18 @@ def part_page(
     ]
     more = None
     if last < layout.part_count:
+        follow = routes or owner_routes(asset_id)
         more = {
             'method': 'GET',
-            'path': f'{routes or owner_routes(asset_id)}?version={int(version.number)}&first={last + 1}&count={count}',
+            'path': f'{follow.upload}?version={int(version.number)}&first={last + 1}&count={count}',
         }
     return {'parts': parts, 'more_parts': more}
 
 
-def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: int, routes: str | None = None) -> dict:
-    base = routes or owner_routes(asset_id)
+def multipart_answer(
+    s: Settings, asset_id: str, version: models.Version, now: int, routes: paths.FollowUps | None = None
+) -> dict:
+    routes = routes or owner_routes(asset_id)
     number = int(version.number)
     layout = layout_of(version)
     if version.part_checksums:
@@ -164,13 +173,13 @@ def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: i
             'more_parts': None,
             'sign_parts': {
                 'method': 'POST',
-                'path': f'{base}/parts?version={number}',
+                'path': f'{routes.parts}?version={number}',
                 'body': {'parts': [example]},
                 'max_parts_per_request': s.part_urls_per_answer,
             },
         }
     else:
-        page = part_page(s, asset_id, version, 1, s.part_urls_per_answer, base)
+        page = part_page(s, asset_id, version, 1, s.part_urls_per_answer, routes)
     answer = {
         'method': 'multipart',
         'upload_id': version.upload_id,
@@ -179,8 +188,8 @@ def multipart_answer(s: Settings, asset_id: str, version: models.Version, now: i
         'part_count': layout.part_count,
         'checksum_algorithm': 'SHA256' if version.part_checksums else None,
         **page,
-        'complete': {'method': 'POST', 'path': f'{base}/complete?version={number}'},
-        'abort': {'method': 'DELETE', 'path': f'{base}?version={number}'},
+        'complete': {'method': 'POST', 'path': f'{routes.complete}?version={number}'},
+        'abort': {'method': 'DELETE', 'path': f'{routes.upload}?version={number}'},
         'expires_at': now + s.upload_ttl,
     }
     if layout.size is None:
@@ -198,7 +207,13 @@ def _multipart_version(owner: str, asset_id: str, number: int | None) -> tuple:
 
 
 def more_parts(
-    s: Settings, owner: str, asset_id: str, number: int | None, first: int, count: int, routes: str | None = None
+    s: Settings,
+    owner: str,
+    asset_id: str,
+    number: int | None,
+    first: int,
+    count: int,
+    routes: paths.FollowUps | None = None,
 ) -> dict:
     _, version = _multipart_version(owner, asset_id, number)
     if version.part_checksums:

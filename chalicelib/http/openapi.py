@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document of the API, generated from the routes' own declarations (chalicelib/http/routing.py)."""
 
+from chalicelib import paths
 from chalicelib.errors import AssetgateError
 from chalicelib.http import forms
 from chalicelib.http.routing import OWNER, Operation
@@ -38,17 +39,17 @@ _SUCCESS = {
 
 # What a success answer gives later requests (OpenAPI links): (a path prefix ending in the parameter it
 # fills, the runtime expression of its value). Every operation under the prefix gets a link.
-NEW_ASSET = (('/asset/{ref}', '$response.body#/asset/id'),)
-NEW_TOKEN = (('/asset-token/{token}', '$response.body#/token/token'),)
+NEW_ASSET = ((paths.ASSET, '$response.body#/asset/id'),)
+NEW_TOKEN = ((paths.SHARE_LINK, '$response.body#/token/token'),)
 CREATED = NEW_ASSET + NEW_TOKEN  # an asset and, if asked, its token
-NEW_UPLOAD_LINK = (('/upload-request/{token}', '$response.body#/token'),)
+NEW_UPLOAD_LINK = ((paths.UPLOAD_LINK, '$response.body#/token'),)
 LISTED_TOKENS = (
-    ('/asset/{ref}', '$request.path.ref'),
-    ('/asset/{ref}/tokens/{token_id}', '$response.body#/tokens/0/id'),
+    (paths.ASSET, '$request.path.ref'),
+    (paths.ASSET_TOKEN_BY_ID, '$response.body#/tokens/0/id'),
 )
 RECEIVED = (
-    ('/upload-request/{token}', '$request.path.token'),
-    ('/upload-request/{token}/upload/{ref}', '$response.body#/asset/id'),
+    (paths.UPLOAD_LINK, '$request.path.token'),
+    (paths.SENT_UPLOAD, '$response.body#/asset/id'),
 )
 
 

@@ -1,5 +1,6 @@
 """The JSON shapes of answers: what a client sees of assets, versions, tokens and uploads."""
 
+from chalicelib import paths
 from chalicelib.domain.assets import Created
 from chalicelib.domain.listing import Details, Page, TokenPage
 from chalicelib.domain.tokens import Issued
@@ -48,7 +49,7 @@ def issued(token: Issued, base: str) -> dict:
         'token': token.plaintext,
         'expiry': int(token.item.expires),
         'asset_id': token.item.asset_id,
-        'url': f'{base}/asset-token/{token.plaintext}',
+        'url': base + paths.fill(paths.SHARE_LINK, token=token.plaintext),
     }
 
 
@@ -135,7 +136,7 @@ def opened(result: Opened, base: str, now: int) -> dict:
     return {
         'upload_request': upload_link(result.item, now),
         'token': result.plaintext,
-        'url': f'{base}/upload-request/{result.plaintext}',
+        'url': base + paths.fill(paths.UPLOAD_LINK, token=result.plaintext),
     }
 
 
