@@ -9,7 +9,7 @@ from typing import NamedTuple
 from chalicelib import paths
 from chalicelib.config import Settings, now as clock
 from chalicelib.domain import links, tokens, uploads, versions
-from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadLinkRefused, UploadPending
+from chalicelib.errors import AssetNotFound, Conflict, UploadAborted, UploadLinkRefused, UploadPending, VersionNotFound
 from chalicelib.storage import keys, models, objects, records, writes
 
 Asset = models.Asset
@@ -91,12 +91,13 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
     asset = records.owned(owner, asset_id)
     number = int(asset.version) + 1
     version = _new_version(asset_id, number, wanted.content_type or asset.content_type, now)
-    upload = uploads.start(s, asset_id, version, wanted.upload, now)
     issued, ref, admission = None, None, links.Admission([], None)
     if wanted.token:
-        serve = records.version(asset_id, int(asset.ready_version)) if asset.ready_version else version
+        # Read and refuse before the upload starts: a refusal here leaves no multipart upload behind.
+        serve = _served(owner, asset_id, int(asset.ready_version)) if asset.ready_version else version
         issued, ref = tokens.build(asset, serve, wanted.token, now, s.expired_retention, newer=number)
         admission = links.admit(asset, issued.item, now, s.max_links)
+    upload = uploads.start(s, asset_id, version, wanted.upload, now)
     # The condition on the old number makes two concurrent new versions a clean conflict; the
     # tombstone's refuses a version while the asset is being deleted (then a 404, below).
     condition = models.ASSET_ALIVE & (Asset.version == number - 1) & (Asset.owner == owner)
@@ -120,6 +121,15 @@ def create_version(s: Settings, owner: str, asset_id: str, wanted: CreateRequest
     asset.version, asset.status, asset.size, asset.etag = number, models.PENDING, None, None
     asset.content_type = version.content_type
     return Created(asset, upload, issued)
+
+
+def _served(owner: str, asset_id: str, number: int) -> models.Version:
+    """The version a new link will serve; a 404 for the asset when a deletion took it meanwhile."""
+    try:
+        return records.version(asset_id, number)
+    except VersionNotFound:
+        records.owned(owner, asset_id)  # AssetNotFound once the asset is gone or being deleted
+        raise
 
 
 def _new_version(asset_id: str, number: int, content_type: str, now: int) -> models.Version:

@@ -101,7 +101,11 @@ def mint(s: Settings, owner: str, asset_id: str, wanted: TokenRequest) -> Issued
         if wanted.version is not None and wanted.version > int(asset.version):
             raise VersionNotFound()
         serve = wanted.version if wanted.version is not None else int(asset.ready_version or asset.version)
-        version = records.version(asset_id, serve)
+        try:
+            version = records.version(asset_id, serve)
+        except VersionNotFound:
+            records.owned(owner, asset_id)  # AssetNotFound once a deletion took the asset meanwhile
+            raise
         now = clock()
         issued, ref = build(asset, version, wanted, now, s.expired_retention, newer=int(asset.version))
         admission = links.admit(asset, issued.item, now, s.max_links)

@@ -7,6 +7,7 @@ import boto3
 import pytest
 
 from chalicelib.domain import auth
+from chalicelib.errors import VersionNotFound
 from chalicelib.storage import keys, records
 from tests.helpers import bearer, get, items_of_kind, post_asset, scan
 
@@ -76,6 +77,24 @@ def test_mint_racing_a_delete_of_the_asset_answers_404_and_writes_no_token(clien
     response, body = mint(client, owner_key, asset)
     assert response.status_code == 404 and body['error']['code'] == 'asset_not_found'
     assert items_of_kind(aws, 'token') == [] and items_of_kind(aws, 'token_ref') == []
+
+
+def test_a_new_version_racing_a_delete_answers_404_asset_not_found_and_leaves_no_multipart_upload(
+    client, owner_key, asset, s3, aws, monkeypatch
+):
+    monkeypatch.setenv('ASSETGATE_MULTIPART_THRESHOLD', str(5 * 1024**2))
+
+    def deleted_meanwhile(asset_id, number):
+        client_ = boto3.client('dynamodb', region_name=aws.region)
+        for key in (keys.asset(asset_id), keys.version(asset_id, number)):
+            client_.delete_item(TableName=aws.table, Key=keys.key_dict(key))  # a DELETE finishing in between
+        raise VersionNotFound()
+
+    monkeypatch.setattr(records, 'version', deleted_meanwhile)
+    response, body = post_asset(client, owner_key, path=f'/asset/{asset}/version', query=f'token=1&size={6 * 1024**2}')
+    assert response.status_code == 404 and body['error']['code'] == 'asset_not_found'
+    assert s3.list_multipart_uploads(Bucket=aws.bucket).get('Uploads', []) == []
+    assert items_of_kind(aws, 'token') == [] and items_of_kind(aws, 'version') == []
 
 
 def test_mint_for_a_version_that_does_not_exist_answers_404(client, owner_key, asset, aws):
