@@ -2,7 +2,7 @@
 
 from chalice import Response
 
-from chalicelib.errors import AssetgateError, DependencyUnavailable, Unauthorized
+from chalicelib.errors import AssetgateError, DependencyUnavailable, LinkLocked, Unauthorized
 from chalicelib.storage.objects import content_disposition
 
 NO_STORE = {'Cache-Control': 'no-store'}
@@ -17,6 +17,8 @@ def error(err: AssetgateError) -> Response:
         headers['WWW-Authenticate'] = 'Bearer realm="assetgate"'
     if isinstance(err, DependencyUnavailable):
         headers['Retry-After'] = RETRY_AFTER
+    if isinstance(err, LinkLocked):
+        headers['Retry-After'] = str(err.retry_after)
     return Response(body=body, status_code=err.status, headers=headers)
 
 
@@ -30,6 +32,15 @@ def redirect(url: str, sha256: str | None = None) -> Response:
     if sha256:
         headers['Repr-Digest'] = f'sha-256=:{sha256}:'  # RFC 9530: the bytes the link leads to
     return Response(body='', status_code=302, headers=headers)
+
+
+def unlocked(url: str, name: str, sha256: str | None = None) -> Response:
+    """A password link's answer to its right password: 303 (a POST's redirect that every client follows
+    with a GET) to the bytes, naming the file, which its HEAD does not tell."""
+    response = redirect(url, sha256)
+    response.status_code = 303
+    response.headers['Content-Disposition'] = content_disposition(name)
+    return response
 
 
 def file_headers(name: str, size: int | None, content_type: str) -> Response:

@@ -33,6 +33,17 @@ _SUCCESS = {
             },
         },
     },
+    303: {
+        'description': "A password link's right password: see other, a short-lived presigned S3 URL.",
+        'headers': {
+            'Location': {'schema': {'type': 'string'}, 'required': True},
+            'Content-Disposition': {'schema': {'type': 'string'}, 'description': "The shared file's name."},
+            'Repr-Digest': {
+                'schema': {'type': 'string'},
+                'description': 'RFC 9530 sha-256 of the bytes, when S3 verified it.',
+            },
+        },
+    },
 }
 
 
