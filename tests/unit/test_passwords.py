@@ -58,17 +58,6 @@ def test_a_stored_password_is_an_scrypt_hash_with_its_parameters_and_salt():
     assert not passwords.matches(PASSWORD + '!', stored)
 
 
-def test_verifying_a_password_takes_under_100_ms_here():
-    """The chosen parameters, measured (the median of 5; docs/api.md has the figures)."""
-    stored = passwords.hash_password(PASSWORD)
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        passwords.matches(PASSWORD, stored)
-        times.append(time.perf_counter() - started)
-    assert sorted(times)[2] < 0.1
-
-
 def test_the_table_holds_the_hash_and_never_the_password(client, locked_asset, aws):
     item = token_item(aws)
     assert item['password_hash']['S'].startswith('scrypt$16384$8$1$')

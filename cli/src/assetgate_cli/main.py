@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from assetgate_cli import __version__, config, download, upload
 from assetgate_cli.api import Api
-from assetgate_cli.errors import AUTH, BUG, INTERRUPTED, LOCAL, OK, USAGE, CliError
+from assetgate_cli.errors import API_ERRORS, AUTH, BUG, INTERRUPTED, LOCAL, OK, USAGE, CliError
 from assetgate_cli.progress import Reporter, human
 
 EPILOG = """exit codes: 0 ok, 1 local problem (file exists, unsafe name, unreadable file, bad state file), 2 usage
@@ -113,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('link', metavar='URL_OR_TOKEN')
     g.add_argument('-o', '--output', metavar='PATH|DIR|-', help='where to write (default: the current directory)')
     g.add_argument('--force', action='store_true', help='replace an existing file')
+    g.add_argument(
+        '--password-file',
+        metavar='FILE',
+        help='a password link: read its password from FILE (first line); else ASSETGATE_LINK_PASSWORD, '
+        'else asked for when interactive',
+    )
 
     ls = sub.add_parser('ls', parents=[common], help='list your assets, newest first')
     ls.add_argument('--limit', type=positive, default=20, help='assets to show (default %(default)s)')
@@ -283,10 +289,31 @@ def cmd_push(args) -> int:
 def cmd_get(args) -> int:
     cfg = config.load()
     with Reporter.choose(args.quiet, args.json) as reporter:
-        result = download.get(args.link, cfg.url, args.output, args.force, reporter)
+        result = download.get(args.link, cfg.url, args.output, args.force, reporter, _link_password(args))
     if args.output != '-':
         _emit(args, result, [] if args.quiet else [result['path']])
     return OK
+
+
+def _link_password(args):
+    """Where a password link's password comes from, asked only if the link needs one: --password-file,
+    then ASSETGATE_LINK_PASSWORD, then a prompt (not echoed) when stdin is a terminal. Never an argument
+    of its own: command lines are visible to other users."""
+
+    def password() -> str:
+        if args.password_file:
+            try:
+                with open(args.password_file, encoding='utf-8') as f:
+                    return f.readline().rstrip('\r\n')
+            except OSError as e:
+                raise CliError(f'Cannot read the password file: {e.strerror}.', USAGE) from None
+        if os.environ.get('ASSETGATE_LINK_PASSWORD'):
+            return os.environ['ASSETGATE_LINK_PASSWORD']
+        if sys.stdin.isatty():
+            return getpass.getpass('Link password (not echoed): ')
+        raise CliError(API_ERRORS['password_required'][0], AUTH, api_code='password_required')
+
+    return password
 
 
 def _when(ts) -> str:
