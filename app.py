@@ -248,10 +248,14 @@ def redeem_token(call):
     auth=SHARE_LINK,
     form=forms.PasswordForm,
     answer=303,
+    also=(openapi.CHECKED,),
     errors=(*SHARE_REFUSALS, *PASSWORD_REFUSALS),
     on_error=password_page.refused,  # the browser's form answered with the form again, saying why
 )
 def unlock_token(call):
+    if call.form.checking():  # the password proven, the file described, no use counted
+        found = redeem.check(settings(), call.link, call.form.parse())
+        return answers.checked(found.name, found.size, found.content_type)
     grant = redeem.unlock(settings(), call.link, call.form.parse())
     return answers.unlocked(grant.url, grant.name, grant.sha256)
 

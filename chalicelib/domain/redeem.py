@@ -48,6 +48,20 @@ def unlock(s: Settings, token: str, password: str | None) -> Grant:
     return _grant(s, item)
 
 
+def check(s: Settings, token: str, password: str | None) -> 'Preview':
+    """Prove a password link's password without using the link: its file's name, size and type, as a plain
+    link's HEAD tells them, counting no use. The lock is checked before hashing and a wrong password is
+    counted as any wrong guess is, so checking is no free way to guess. A link without a password is
+    described as its HEAD describes it."""
+    digest = keys.secret_hash(token)
+    current = tokens.explain_refusal(digest, clock())
+    if current.password_hash is not None:
+        if password is None:
+            raise PasswordRequired()
+        passwords.check(digest, current, password, clock())
+    return _describe(s, digest, current)
+
+
 def _slow_path(s: Settings, digest: str, current: models.Token, password: bool) -> tokens.Served:
     """A refused count that is not the link's end: its served version is pending, or a newer one may have landed."""
     versions.bring_up_to_date(s, current)
@@ -87,6 +101,10 @@ def preview(s: Settings, token: str) -> Preview:
     item = tokens.explain_refusal(digest, clock())
     if item.password_hash is not None:
         raise PasswordRequired()  # a password link tells nothing of its file before the password
+    return _describe(s, digest, item)
+
+
+def _describe(s: Settings, digest: str, item: models.Token) -> Preview:
     if versions.is_behind(item):  # pending, or a newer version may have landed: what a redeem would serve
         versions.bring_up_to_date(s, item)
         item = tokens.explain_refusal(digest, clock())

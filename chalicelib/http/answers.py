@@ -52,6 +52,14 @@ def file_headers(name: str, size: int | None, content_type: str) -> Response:
     return Response(body='', status_code=200, headers=headers)
 
 
+def checked(name: str, size: int | None, content_type: str) -> Response:
+    """A password link's password proven (check=1): what a plain link's HEAD tells, in headers and a JSON body."""
+    headers = {**JSON, 'Content-Disposition': content_disposition(name)}
+    if size is not None:
+        headers['X-Asset-Size'] = str(size)
+    return Response(body={'name': name, 'size': size, 'content_type': content_type}, status_code=200, headers=headers)
+
+
 def bare_error(request, err: AssetgateError) -> Response:
     """An error for a HEAD request: its status and code in a header, no body."""
     return Response(body='', status_code=err.status, headers={'X-Error-Code': err.code, **NO_STORE})

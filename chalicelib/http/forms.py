@@ -492,11 +492,19 @@ class PasswordForm:
         "The link's password: in the body only (a form or JSON), never the query string.",
         {'type': 'string', 'maxLength': passwords.MAX_LENGTH, 'writeOnly': True},
     )
+    check: str | None = param(
+        "1/true: only check the password and answer 200 with the file's name, size and type (as a plain "
+        "link's HEAD does), counting no use; a wrong password still counts as a failed guess.",
+        {'type': 'string', 'enum': ['1', 'true', '0', 'false']},
+    )
 
     def parse(self) -> str | None:
         if self.password is not None and not isinstance(self.password, str):
             raise InvalidParameter('password must be text.', parameter=PASSWORD)
         return self.password
+
+    def checking(self) -> bool:
+        return flag(self.check, 'check')
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,31 @@ _SUCCESS = {
     },
 }
 
+# POST /asset-token/{token} with check=1: the password proven, nothing counted.
+CHECKED = (
+    200,
+    {
+        'description': "check=1 and the right password: the file's name, size and type; no use counted.",
+        'headers': {
+            'Content-Disposition': {'schema': {'type': 'string'}, 'description': "The shared file's name."},
+            'X-Asset-Size': {'schema': {'type': 'string'}, 'description': 'Bytes in the file, once known.'},
+        },
+        'content': {
+            'application/json': {
+                'schema': {
+                    'type': 'object',
+                    'required': ['name', 'size', 'content_type'],
+                    'properties': {
+                        'name': {'type': 'string'},
+                        'size': {'type': ['integer', 'null']},
+                        'content_type': {'type': 'string'},
+                    },
+                }
+            }
+        },
+    },
+)
+
 
 # What a success answer gives later requests (OpenAPI links): (a path prefix ending in the parameter it
 # fills, the runtime expression of its value). Every operation under the prefix gets a link.
@@ -103,6 +128,8 @@ def _responses(op: Operation) -> dict:
         success['content'] = {op.media: {'schema': {'type': 'string'}}}
     error = {'$ref': '#/components/schemas/Error'}
     answers = {str(op.answer): success}
+    for status, response in op.also:
+        answers[str(status)] = response
     for status, refusals in _by_status(op).items():
         media = op.error_media if status < 500 else 'application/json'  # faults are JSON everywhere
         schema = error if media == 'application/json' else {'type': 'string'}

@@ -33,11 +33,13 @@ def link(body) -> str:
     return f'/asset-token/{body["token"]["token"]}'
 
 
-def unlock(client, path, password, form=False, html=False):
+def unlock(client, path, password, form=False, html=False, check=False):
     if form:
         headers, payload = {'Content-Type': 'application/x-www-form-urlencoded'}, f'password={password}'
+        payload += '&check=1' if check else ''
     else:
-        headers, payload = {'Content-Type': 'application/json'}, json.dumps({'password': password})
+        fields = {'password': password, **({'check': '1'} if check else {})}
+        headers, payload = {'Content-Type': 'application/json'}, json.dumps(fields)
     if html:
         headers['Accept'] = 'text/html'
     return client.http.post(path, headers=headers, body=payload.encode())
@@ -163,6 +165,48 @@ def test_the_right_password_answers_303_to_the_bytes_and_counts_one_use(client, 
     assert 'notes.txt' in response.headers['Content-Disposition']
     item = token_item(aws)
     assert (item['uses']['N'], item['password_failures']['N']) == ('1', '0')
+
+
+def test_checking_the_right_password_names_the_file_and_counts_no_use(client, locked_asset, aws):
+    response = unlock(client, link(locked_asset), PASSWORD, check=True)
+    assert response.status_code == 200
+    assert json.loads(response.body) == {'name': 'notes.txt', 'size': 12, 'content_type': 'text/plain'}
+    assert 'notes.txt' in response.headers['Content-Disposition']
+    assert response.headers['X-Asset-Size'] == '12'
+    assert 'Location' not in response.headers
+    item = token_item(aws)
+    assert (item['uses']['N'], item['password_failures']['N'], item['password_strikes']['N']) == ('0', '0', '0')
+
+
+def test_checking_a_wrong_password_counts_it_as_a_failed_guess(client, locked_asset, aws):
+    response = unlock(client, link(locked_asset), 'not the password', check=True)
+    assert (response.status_code, json.loads(response.body)['error']['code']) == (401, 'wrong_password')
+    assert 'Content-Disposition' not in response.headers
+    item = token_item(aws)
+    assert (item['uses']['N'], item['password_strikes']['N'], item['password_failures']['N']) == ('0', '1', '1')
+
+
+def test_checking_locks_the_link_like_any_guess_after_five_wrong_passwords(client, locked_asset, aws):
+    answers = [unlock(client, link(locked_asset), f'wrong guess {n}', check=True) for n in range(5)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
+    locked = unlock(client, link(locked_asset), PASSWORD, check=True)
+    assert locked.status_code == 429 and 'Content-Disposition' not in locked.headers
+    item = token_item(aws)
+    assert (item['uses']['N'], item['password_failures']['N'], item['password_locks']['N']) == ('0', '5', '1')
+
+
+def test_checking_without_a_password_answers_401_password_required(client, locked_asset, aws):
+    response = client.http.post(
+        link(locked_asset), headers={'Content-Type': 'application/json'}, body=json.dumps({'check': '1'}).encode()
+    )
+    assert (response.status_code, json.loads(response.body)['error']['code']) == (401, 'password_required')
+    assert token_item(aws)['password_failures']['N'] == '0'
+
+
+def test_a_checked_link_then_redeems_one_use(client, locked_asset, aws):
+    assert unlock(client, link(locked_asset), PASSWORD, check=True).status_code == 200
+    assert unlock(client, link(locked_asset), PASSWORD).status_code == 303
+    assert token_item(aws)['uses']['N'] == '1'
 
 
 def test_the_browser_form_post_with_the_right_password_redirects(client, locked_asset, aws):
