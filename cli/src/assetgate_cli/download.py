@@ -153,6 +153,16 @@ def redeem(http: requests.Session, link: str) -> Redirect:
     raise CliError(f'The link answered HTTP {answer.status_code} instead of a redirect to the file.', LOCAL)
 
 
+def check_password(http: requests.Session, link: str, password: str) -> Peek:
+    """Prove a password link's password without using the link (check=1): its file's name and size. A wrong
+    password counts as a guess on the service, so it is sent once, never retried."""
+    answer = check(api_module.send(http, 'POST', link, retry=False, data={'password': password, 'check': '1'}))
+    if answer.status_code != 200:
+        raise CliError(f'The link answered HTTP {answer.status_code} to the password check.', LOCAL)
+    size = answer.headers.get('X-Asset-Size', '')
+    return Peek(filename_from(answer.headers.get('Content-Disposition')), int(size) if size.isdigit() else None)
+
+
 def unlock(http: requests.Session, link: str, password: str) -> Redirect:
     """Redeem a password link: the password goes in a form body, never the URL; sent once (it counts a use,
     or a wrong guess), so never retried. Its 303 names the file, which the link's HEAD does not tell."""
@@ -173,25 +183,25 @@ def get(
 ) -> dict:
     """Download through a share link. Every local check (name, room, an existing file) comes before the
     one request that counts a download, so a local mistake never uses up a limited link. A password
-    link (its HEAD answers password_required) asks ``password()`` and names its file only once unlocked,
-    so there the checks come after that request."""
+    link (its HEAD answers password_required) asks ``password()`` once and proves it with check=1, which
+    names the file without counting a use; the checks come before the POST that counts it."""
     http = api_module.session()
     url = share_url(link, service)
-    target = None
     if output == '-':
         return _to_stdout(http, url, reporter, password)
+    secret = None
     try:
         known = peek(http, url)
     except CliError as refused:
         if refused.api_code != 'password_required' or password is None:
             raise
-        target = unlock(http, url, password())
-        known = Peek(target.name, None)
+        secret = password()
+        known = check_password(http, url, secret)  # names the file, counts no use
     place = prepare(output, known.name, known.size, force)
     try:
         if place.note:
             reporter.message(place.note)
-        target = target or redeem(http, url)
+        target = redeem(http, url) if secret is None else unlock(http, url, secret)
         first = _open(http, target.url, 0)
         try:
             total = _length(first)
