@@ -113,5 +113,26 @@ def test_assetgate_get_downloads_a_password_link_from_a_password_file_or_the_env
     assert token_item(stack, created)['uses']['N'] == '2'
 
 
+def test_assetgate_get_refuses_an_existing_file_before_using_a_one_use_password_link(stack, tmp_path):
+    created = shared_with_password(stack, b'only once\n', max_uses=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('ASSETGATE_', 'AWS_'))}
+    env.update({'ASSETGATE_URL': stack.url, 'HOME': str(tmp_path), 'ASSETGATE_LINK_PASSWORD': PASSWORD})
+    (tmp_path / 'secret.txt').write_bytes(b'mine')
+
+    def get(*extra):
+        command = [ASSETGATE, 'get', created['token']['url'], '-o', str(tmp_path), *extra]
+        return subprocess.run(command, capture_output=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+
+    refused = get()
+    assert refused.returncode == 1 and b'exists; not overwriting it' in refused.stderr, refused.stderr.decode()
+    assert (tmp_path / 'secret.txt').read_bytes() == b'mine'
+    item = token_item(stack, created)
+    assert (item['uses']['N'], item['password_failures']['N']) == ('0', '0')
+    done = get('--force')
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / 'secret.txt').read_bytes() == b'only once\n'
+    assert token_item(stack, created)['uses']['N'] == '1'
+
+
 def test_the_stack_log_holds_no_password_after_the_password_traffic(stack):
     assert PASSWORD not in stack.log_path.read_text()
