@@ -1,5 +1,6 @@
 """Password links over HTTP on the local stack: racing guesses, the lock's backoff, the CLI, and the logs."""
 
+import json
 import os
 import subprocess
 import time
@@ -132,6 +133,31 @@ def test_assetgate_get_refuses_an_existing_file_before_using_a_one_use_password_
     assert done.returncode == 0, done.stderr.decode()
     assert (tmp_path / 'secret.txt').read_bytes() == b'only once\n'
     assert token_item(stack, created)['uses']['N'] == '1'
+
+
+def test_assetgate_share_and_link_set_a_password_the_link_then_asks_for(stack, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('ASSETGATE_', 'AWS_'))}
+    env.update({'ASSETGATE_URL': stack.url, 'ASSETGATE_API_KEY': stack.key, 'HOME': str(tmp_path)})
+    (tmp_path / 'pw').write_text(PASSWORD + '\n')
+    (tmp_path / 'shared.txt').write_bytes(b'shared with a password\n')
+
+    def cli(*argv, **extra):
+        command = [ASSETGATE, '--json', *argv]
+        done = subprocess.run(
+            command, capture_output=True, env={**env, **extra}, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    [shared] = json.loads(cli('share', 'shared.txt', '--password-file', str(tmp_path / 'pw')))
+    url = shared['url']
+    minted = json.loads(cli('link', shared['id'], '--password', ASSETGATE_LINK_PASSWORD=PASSWORD))
+    for link in (url, minted['url']):
+        assert requests.get(link, allow_redirects=False, timeout=30).json()['error']['code'] == 'password_required'
+        assert guess(link, PASSWORD).status_code == 303
+    mine = [i for i in stack.scan() if i.get('asset_id', {}).get('S') == shared['id']]
+    hashes = [i['password_hash']['S'] for i in mine if 'password_hash' in i]
+    assert len(hashes) == 2 and all(h.startswith('scrypt$') and PASSWORD not in h for h in hashes)
 
 
 def test_the_stack_log_holds_no_password_after_the_password_traffic(stack):
