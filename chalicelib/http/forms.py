@@ -232,6 +232,7 @@ _DOWNLOAD_TTL = param(
 )
 
 PASSWORD = 'password'
+BODY_ONLY = frozenset({PASSWORD})  # refused in a query string: documented in the request body only
 _PASSWORD = param(
     f'The link asks for this password ({passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters): '
     'in the body only, never the query string (400 password_in_query).',

@@ -94,6 +94,8 @@ def _parameters(op: Operation) -> list:
         for name in _path_names(op.path)
     ]
     for name, doc, schema in forms.declared(op.form):
+        if name in forms.BODY_ONLY:
+            continue  # a password in the query is a 400 (password_in_query)
         found.append({'name': name, 'in': 'query', 'required': False, 'description': doc, 'schema': schema})
     return found
 
