@@ -13,6 +13,9 @@ from chalicelib.errors import (
     AssetNotFound,
     Conflict,
     ContentTypeRefused,
+    LinkLocked,
+    PasswordInQuery,
+    PasswordRequired,
     RouteNotFound,
     TokenExpired,
     TokenNotFound,
@@ -28,8 +31,9 @@ from chalicelib.errors import (
     UploadLinkUsedUp,
     UploadPending,
     VersionNotFound,
+    WrongPassword,
 )
-from chalicelib.http import answers, forms, middleware, openapi, previews, views, webapp
+from chalicelib.http import answers, forms, middleware, openapi, password_page, previews, views, webapp
 from chalicelib.http.routing import OWNER, PUBLIC, SHARE_LINK, UPLOAD_LINK, Router
 from chalicelib.storage import keys
 
@@ -44,10 +48,11 @@ route = router.route
 OPERATIONS = router.operations
 
 # What a link refuses with, besides not existing.
-SHARE_REFUSALS = (UploadPending, UploadAborted, TokenExpired, TokenRevoked, TokenUsedUp)
+SHARE_REFUSALS = (UploadPending, UploadAborted, TokenExpired, TokenRevoked, TokenUsedUp, PasswordRequired)
+PASSWORD_REFUSALS = (PasswordInQuery, WrongPassword, LinkLocked)
 UPLOAD_LINK_REFUSALS = (UploadLinkExpired, UploadLinkUsedUp, UploadLinkRevoked)
 # Both create routes take the same form and give the same answer.
-_CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (Conflict,), 'gives': openapi.CREATED}
+_CREATE = {'form': forms.CreateForm, 'answer': 201, 'errors': (Conflict, PasswordInQuery), 'gives': openapi.CREATED}
 
 
 @route(paths.ASSETS, 'POST', 'Create an asset: a presigned upload and, if asked, a share token.', auth=OWNER, **_CREATE)
@@ -133,7 +138,7 @@ def revoke_listed_token(call, ref, token_id):
     auth=OWNER,
     form=forms.TokenForm,
     answer=201,
-    errors=(AssetNotFound, VersionNotFound, TooManyLinks),
+    errors=(AssetNotFound, VersionNotFound, TooManyLinks, PasswordInQuery),
     gives=openapi.NEW_TOKEN,
 )
 def mint_token(call, ref):
@@ -225,7 +230,8 @@ def abort_upload(call, ref):
     auth=SHARE_LINK,
     form=forms.LinkQuery,
     answer=302,
-    errors=SHARE_REFUSALS,
+    errors=(*SHARE_REFUSALS, PasswordInQuery),
+    on_error=password_page.refused,  # a browser opening a password link gets the password form
 )
 def redeem_token(call):
     # Prefetches and link previews get a page naming the file, counting no use.
@@ -238,11 +244,30 @@ def redeem_token(call):
 
 @route(
     paths.SHARE_LINK,
+    'POST',
+    'Redeem a password link: the password in the body (form or JSON), a 303 to the bytes.',
+    auth=SHARE_LINK,
+    form=forms.PasswordForm,
+    answer=303,
+    also=(openapi.CHECKED,),
+    errors=(*SHARE_REFUSALS, *PASSWORD_REFUSALS),
+    on_error=password_page.refused,  # the browser's form answered with the form again, saying why
+)
+def unlock_token(call):
+    if call.form.checking():  # the password proven, the file described, no use counted
+        found = redeem.check(settings(), call.link, call.form.parse())
+        return answers.checked(found.name, found.size, found.content_type)
+    grant = redeem.unlock(settings(), call.link, call.form.parse())
+    return answers.unlocked(grant.url, grant.name, grant.sha256)
+
+
+@route(
+    paths.SHARE_LINK,
     'HEAD',
     "The shared file's name, size and type, without using the link.",
     auth=SHARE_LINK,
     form=forms.LinkQuery,
-    errors=SHARE_REFUSALS,
+    errors=(*SHARE_REFUSALS, PasswordInQuery),
     media='none',
     on_error=answers.bare_error,  # a HEAD answer has no body
 )

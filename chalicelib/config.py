@@ -26,6 +26,7 @@ class Settings(NamedTuple):
     part_size: int  # preferred multipart part size in bytes
     part_urls_per_answer: int  # presigned part URLs in one answer; the rest come from GET .../upload
     max_links: int  # live (unexpired, unrevoked, not used up) links per asset; a new version moves each
+    require_link_password: bool  # every new share link must have a password (a stage-wide owner setting)
 
 
 # Every variable settings() reads, in the order _parse takes them.
@@ -50,6 +51,7 @@ _NAMES = (
     'ASSETGATE_PART_SIZE',
     'ASSETGATE_PART_URLS_PER_ANSWER',
     'ASSETGATE_MAX_LINKS',
+    'ASSETGATE_REQUIRE_LINK_PASSWORD',
 )
 
 
@@ -78,6 +80,7 @@ def _parse(raw: tuple) -> Settings:
         public_url,
         *numbers,
     ) = raw
+    *numbers, require_password = numbers
     expiry_default, expiry_max, download_ttl, upload_ttl, retention, max_size, threshold, part, urls, links = numbers
     return Settings(
         table='assetgate-local' if table is None else table,
@@ -96,6 +99,7 @@ def _parse(raw: tuple) -> Settings:
         part_size=_int(part, 64 * 1024**2),
         part_urls_per_answer=_int(urls, 100),
         max_links=_int(links, 50),
+        require_link_password=(require_password or '').strip().lower() in ('1', 'true', 'yes'),
     )
 
 

@@ -200,3 +200,37 @@ class RouteNotFound(AssetgateError):
     status = 404
     code = 'route_not_found'
     message = 'No route matches this method and path.'
+
+
+class PasswordInQuery(AssetgateError):
+    code = 'password_in_query'
+    message = 'Send the password in the request body (a form or JSON), never in the URL: URLs end up in logs.'
+
+
+class PasswordMissing(InvalidParameter):
+    code = 'password_missing'
+    message = 'This stage requires a password on every new link: send password (8 to 1024 characters) in the body.'
+
+
+class PasswordRequired(AssetgateError):
+    status = 401
+    code = 'password_required'
+    message = 'This link needs a password: POST it to the same URL in the body (password=...).'
+
+
+class WrongPassword(AssetgateError):
+    status = 401
+    code = 'wrong_password'
+    message = 'Wrong password.'
+
+
+class LinkLocked(AssetgateError):
+    """Too many wrong passwords: the link takes none for ``retry_after`` seconds (sent as Retry-After)."""
+
+    status = 429
+    code = 'link_locked'
+    message = 'Too many wrong passwords: this link is locked for a while; try again after Retry-After seconds.'
+
+    def __init__(self, retry_after: int = 1, message: str | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -8,7 +8,7 @@ import uuid
 from typing import NamedTuple
 
 from chalicelib.config import Settings, now as clock
-from chalicelib.domain import links, versions
+from chalicelib.domain import links, passwords, versions
 from chalicelib.errors import (
     Conflict,
     TokenExpired,
@@ -31,6 +31,7 @@ class TokenRequest(NamedTuple):
     max_uses: int | None = None
     version: int | None = None  # pinned version; None follows the latest ready one
     download_ttl: int | None = None  # seconds its presigned GETs live; None: the stage's default
+    password: str | None = None  # the link asks for it (stored only as a scrypt hash: passwords.py)
 
 
 class Issued(NamedTuple):
@@ -77,6 +78,7 @@ def build(
         size=versions.size_of(version),
         download_ttl=wanted.download_ttl,
         ttl=ttl,
+        **_guarded(wanted.password),
     )
     ref = models.TokenRef(
         *keys.token_ref(asset.asset_id, digest),
@@ -87,6 +89,19 @@ def build(
         ttl=ttl,
     )
     return Issued(plaintext, item), ref
+
+
+def _guarded(password: str | None) -> dict:
+    """A password link's attributes: the hash and an unlocked guess limit; a plain link has none."""
+    if password is None:
+        return {}
+    return {
+        'password_hash': passwords.hash_password(password),
+        'locked_until': 0,
+        'password_strikes': 0,
+        'password_failures': 0,
+        'password_locks': 0,
+    }
 
 
 def mint(s: Settings, owner: str, asset_id: str, wanted: TokenRequest) -> Issued:
@@ -167,11 +182,13 @@ class Served(NamedTuple):
     download_ttl: int | None
 
 
-def _counting(strict: bool) -> writes.Prepared:
+def _counting(strict: bool, password: bool) -> writes.Prepared:
     """The UpdateItem of a counted use, serialized once; ``now`` is filled at each call.
 
     The condition checks existence, expiry, revocation, the download limit and readiness in
-    the same write that counts the use, so the limit holds however many redeems race."""
+    the same write that counts the use, so the limit holds however many redeems race. A plain
+    redeem also requires no password on the link; a password link's (its password just checked)
+    requires the link not locked, so a lock set meanwhile wins."""
     now = -1  # a stand-in: each call sends its own time
     condition = (
         Token.ObjID.exists()
@@ -180,6 +197,10 @@ def _counting(strict: bool) -> writes.Prepared:
         & (Token.revoked == False)  # noqa: E712 (a DynamoDB condition, not a Python test)
         & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses))
     )
+    if password:
+        condition &= Token.locked_until <= now
+    else:
+        condition &= Token.password_hash.does_not_exist()
     if strict:
         # A following token whose asset has a newer version than it serves takes the slow path once.
         condition &= Token.newer.does_not_exist() | (Token.newer <= Token.version)
@@ -187,12 +208,12 @@ def _counting(strict: bool) -> writes.Prepared:
 
 
 # A redeem is the hottest request: its UpdateItem is serialized once per process, not per call.
-_COUNT_USE = {strict: _counting(strict) for strict in (True, False)}
+_COUNT_USE = {(strict, password): _counting(strict, password) for strict in (True, False) for password in (True, False)}
 
 
-def count_use(digest: str, now: int, strict: bool) -> Served | None:
+def count_use(digest: str, now: int, strict: bool, password: bool = False) -> Served | None:
     """One conditional UpdateItem that counts a use (see _counting), or None when its condition refused it."""
-    item = writes.update_prepared(Token, keys.token(digest), _COUNT_USE[strict], now=now)
+    item = writes.update_prepared(Token, keys.token(digest), _COUNT_USE[strict, password], now=now)
     if item is None:
         return None
     ttl = models.raw_value(Token.download_ttl, item)

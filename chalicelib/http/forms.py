@@ -11,13 +11,21 @@ from typing import Any
 from urllib.parse import unquote
 
 from chalicelib.config import Settings
-from chalicelib.domain import limits, uploads
+from chalicelib.domain import limits, passwords, uploads
 from chalicelib.domain.assets import CreateRequest
 from chalicelib.domain.listing import PageRequest
 from chalicelib.domain.tokens import TokenRequest
 from chalicelib.domain.upload_links import LinkSpec
 from chalicelib.domain.uploads import PartChecksum, UploadPlan
-from chalicelib.errors import AssetNotFound, InvalidBody, InvalidParameter, TokenNotFound, UploadLinkNotFound
+from chalicelib.errors import (
+    AssetNotFound,
+    InvalidBody,
+    InvalidParameter,
+    PasswordInQuery,
+    PasswordMissing,
+    TokenNotFound,
+    UploadLinkNotFound,
+)
 from chalicelib.http import body
 from chalicelib.storage import keys
 
@@ -55,7 +63,12 @@ def names(form) -> frozenset[str]:
 
 
 def read(form, request, with_body: bool = True):
-    """The form filled from the request's query string (and body); unknown parameters are 400."""
+    """The form filled from the request's query string (and body); unknown parameters are 400.
+
+    A password in the query string is refused on every route, before anything is read or written:
+    URLs end up in access logs, browser histories and proxies."""
+    if PASSWORD in (request.query_params or {}):
+        raise PasswordInQuery(parameter=PASSWORD)
     if form is LinkQuery:
         return LinkQuery()
     return form(**body.collect(request, names(form), with_body))
@@ -130,6 +143,15 @@ def expiry(value, s: Settings) -> int:
     if isinstance(value, str) and len(value) > 12:
         raise InvalidParameter(f'expiry must be between 1 and {s.token_expiry_max} minutes.', parameter='expiry')
     return whole(value, 'expiry', 1, s.token_expiry_max)
+
+
+def link_password(value, s: Settings) -> str | None:
+    """A new link's password (body only); required when the stage says every link needs one."""
+    if value is None:
+        if s.require_link_password:
+            raise PasswordMissing(parameter=PASSWORD)
+        return None
+    return passwords.validate(value)
 
 
 def max_uses(value) -> int | None:
@@ -209,6 +231,14 @@ _DOWNLOAD_TTL = param(
     {'type': 'integer', 'minimum': MIN_DOWNLOAD_TTL},
 )
 
+PASSWORD = 'password'
+BODY_ONLY = frozenset({PASSWORD})  # refused in a query string: documented in the request body only
+_PASSWORD = param(
+    f'The link asks for this password ({passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters): '
+    'in the body only, never the query string (400 password_in_query).',
+    {'type': 'string', 'minLength': passwords.MIN_LENGTH, 'maxLength': passwords.MAX_LENGTH, 'writeOnly': True},
+)
+
 
 def upload_method(value) -> str | None:
     """put, post or multipart (any case); absent is None."""
@@ -253,7 +283,12 @@ def _optional_token(form, s: Settings) -> TokenRequest | None:
     wanted = flag(form.token, 'token')
     # Validate every token parameter even when no token is asked for: garbage is an error either way.
     minutes, uses, ttl = expiry(form.expiry, s), max_uses(form.max_uses), download_ttl(form.download_ttl, s)
-    return TokenRequest(expiry_minutes=minutes, max_uses=uses, download_ttl=ttl) if wanted else None
+    if not wanted:
+        if form.password is not None:
+            raise InvalidParameter('password is for a share link: ask for one with token=1.', parameter=PASSWORD)
+        return None
+    secret = link_password(form.password, s)
+    return TokenRequest(expiry_minutes=minutes, max_uses=uses, download_ttl=ttl, password=secret)
 
 
 @dataclass(frozen=True)
@@ -269,6 +304,7 @@ class VersionForm:
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
     part_checksums: str | None = _PART_CHECKSUMS
+    password: str | None = _PASSWORD
 
     def parse(self, s: Settings) -> CreateRequest:
         return CreateRequest(
@@ -304,6 +340,7 @@ class TokenForm:
     max_uses: str | None = _MAX_USES
     version: str | None = param('Pin the token to this version; default: follow the newest ready one.', _INT)
     download_ttl: str | None = _DOWNLOAD_TTL
+    password: str | None = _PASSWORD
 
     def parse(self, s: Settings) -> TokenRequest:
         return TokenRequest(
@@ -311,6 +348,7 @@ class TokenForm:
             max_uses=max_uses(self.max_uses),
             version=version(self.version),
             download_ttl=download_ttl(self.download_ttl, s),
+            password=link_password(self.password, s),
         )
 
 
@@ -379,6 +417,7 @@ class SendForm:
     sha256: str | None = _SHA256
     upload: str | None = _UPLOAD
     part_checksums: str | None = _PART_CHECKSUMS
+    password: str | None = _PASSWORD
 
     def parse(self, s: Settings) -> CreateRequest:
         name = None if self.name is None else validate_name(self.name)
@@ -444,6 +483,29 @@ class PartWindow:
 @dataclass(frozen=True)
 class NoParams:
     """Routes that take no parameter."""
+
+
+@dataclass(frozen=True)
+class PasswordForm:
+    """POST /asset-token/{token}: the password of a password link, in the body (a form or JSON)."""
+
+    password: str | None = param(
+        "The link's password: in the body only (a form or JSON), never the query string.",
+        {'type': 'string', 'maxLength': passwords.MAX_LENGTH, 'writeOnly': True},
+    )
+    check: str | None = param(
+        "1/true: only check the password and answer 200 with the file's name, size and type (as a plain "
+        "link's HEAD does), counting no use; a wrong password still counts as a failed guess.",
+        {'type': 'string', 'enum': ['1', 'true', '0', 'false']},
+    )
+
+    def parse(self) -> str | None:
+        if self.password is not None and not isinstance(self.password, str):
+            raise InvalidParameter('password must be text.', parameter=PASSWORD)
+        return self.password
+
+    def checking(self) -> bool:
+        return flag(self.check, 'check')
 
 
 @dataclass(frozen=True)

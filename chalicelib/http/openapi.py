@@ -34,7 +34,43 @@ _SUCCESS = {
             },
         },
     },
+    303: {
+        'description': "A password link's right password: see other, a short-lived presigned S3 URL.",
+        'headers': {
+            'Location': {'schema': {'type': 'string'}, 'required': True},
+            'Content-Disposition': {'schema': {'type': 'string'}, 'description': "The shared file's name."},
+            'Repr-Digest': {
+                'schema': {'type': 'string'},
+                'description': 'RFC 9530 sha-256 of the bytes, when S3 verified it.',
+            },
+        },
+    },
 }
+
+# POST /asset-token/{token} with check=1: the password proven, nothing counted.
+CHECKED = (
+    200,
+    {
+        'description': "check=1 and the right password: the file's name, size and type; no use counted.",
+        'headers': {
+            'Content-Disposition': {'schema': {'type': 'string'}, 'description': "The shared file's name."},
+            'X-Asset-Size': {'schema': {'type': 'string'}, 'description': 'Bytes in the file, once known.'},
+        },
+        'content': {
+            'application/json': {
+                'schema': {
+                    'type': 'object',
+                    'required': ['name', 'size', 'content_type'],
+                    'properties': {
+                        'name': {'type': 'string'},
+                        'size': {'type': ['integer', 'null']},
+                        'content_type': {'type': 'string'},
+                    },
+                }
+            }
+        },
+    },
+)
 
 
 # What a success answer gives later requests (OpenAPI links): (a path prefix ending in the parameter it
@@ -59,6 +95,8 @@ def _parameters(op: Operation) -> list:
         for name in _path_names(op.path)
     ]
     for name, doc, schema in forms.declared(op.form):
+        if name in forms.BODY_ONLY:
+            continue  # a password in the query is a 400 (password_in_query)
         found.append({'name': name, 'in': 'query', 'required': False, 'description': doc, 'schema': schema})
     return found
 
@@ -93,6 +131,8 @@ def _responses(op: Operation) -> dict:
         success['content'] = {op.media: {'schema': {'type': 'string'}}}
     error = {'$ref': '#/components/schemas/Error'}
     answers = {str(op.answer): success}
+    for status, response in op.also:
+        answers[str(status)] = response
     for status, refusals in _by_status(op).items():
         media = op.error_media if status < 500 else 'application/json'  # faults are JSON everywhere
         schema = error if media == 'application/json' else {'type': 'string'}

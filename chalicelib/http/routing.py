@@ -81,6 +81,7 @@ class Operation(NamedTuple):
     document: type | None = None  # a JSON document of its own instead of parameters (forms.PartsDocument)
     error_media: str = 'application/json'  # of its error answers (an HTML page answers errors as pages)
     gives: tuple = ()  # path parameters its success answer fills for other operations (openapi.NEW_ASSET, ...)
+    also: tuple = ()  # (status, OpenAPI response) of another success answer a parameter selects (openapi.CHECKED)
 
     def refusals(self) -> tuple[type[AssetgateError], ...]:
         """Every error class this operation can answer with, derived from its declaration."""

@@ -66,6 +66,21 @@ def token_summary(item: models.Token, now: int) -> dict:
         'version': int(item.version) if item.pinned else None,
         'serving_version': int(item.version),
         'status': item.status,
+        **_password_state(item, now),
+    }
+
+
+def _password_state(item: models.Token, now: int) -> dict:
+    """Whether the link asks for a password and its guess limit's state (never the hash): the owner's view,
+    and the hook for receipts and a link.password_locked webhook."""
+    if item.password_hash is None:
+        return {'password': False}
+    until = int(item.locked_until or 0)
+    return {
+        'password': True,
+        'password_failures': int(item.password_failures or 0),
+        'locked': until > now,
+        'locked_until': until or None,
     }
 
 

@@ -145,6 +145,13 @@ class Token(Base, discriminator='token'):
     sha256 = UnicodeAttribute(null=True)  # base64 SHA-256 of the served bytes, when S3 verified it
     size = NumberAttribute(null=True)  # bytes of the served version, for HEAD and previews
     download_ttl = NumberAttribute(null=True)  # seconds its presigned GETs live; None: the stage's default
+    # A password link (domain/passwords.py): the scrypt hash, and the guess limit's state, which the owner
+    # sees in the token list. A plain link has none of them: its redeem's condition requires no password_hash.
+    password_hash = UnicodeAttribute(null=True)
+    locked_until = NumberAttribute(null=True)  # no password accepted before then (0: not locked)
+    password_strikes = NumberAttribute(null=True)  # wrong passwords counted since the last lock
+    password_failures = NumberAttribute(null=True)  # wrong passwords counted in all
+    password_locks = NumberAttribute(null=True)  # times it locked; each lock lasts twice the one before
 
 
 class TokenRef(Base, discriminator='token_ref'):

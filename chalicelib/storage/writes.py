@@ -41,7 +41,7 @@ class Prepared(NamedTuple):
     condition: str
     names: dict
     values: dict
-    slots: dict  # parameter name -> the placeholder its value fills at each call
+    slots: dict  # parameter name -> the placeholders its value fills at each call
 
 
 def prepare(actions: list, condition, **parameters: int) -> Prepared:
@@ -54,8 +54,9 @@ def prepare(actions: list, condition, **parameters: int) -> Prepared:
     update_expression = Update(*actions).serialize(names, values)
     slots = {}
     for name, stand_in in parameters.items():
-        (slot,) = [placeholder for placeholder, value in values.items() if value == {'N': str(stand_in)}]
-        slots[name] = slot
+        # The stand-in may appear several times (``expires > now`` and ``locked_until <= now``): each is filled.
+        slots[name] = tuple(placeholder for placeholder, value in values.items() if value == {'N': str(stand_in)})
+        assert slots[name], f'{name} is not in the condition'
     return Prepared(update_expression, condition_expression, {v: k for k, v in names.items()}, values, slots)
 
 
@@ -67,7 +68,8 @@ def update_prepared(model: type, key: tuple[str, str], prepared: Prepared, **par
     the expressions and the model's deserialization of the whole item on every call."""
     values = dict(prepared.values)
     for name, value in parameters.items():
-        values[prepared.slots[name]] = {'N': str(value)}
+        for slot in prepared.slots[name]:
+            values[slot] = {'N': str(value)}
     hash_key, range_key = models.key_names(model)
     try:
         answer = models.connection().client.update_item(

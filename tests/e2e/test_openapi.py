@@ -28,6 +28,8 @@ def test_the_document_lists_every_route_and_method_the_app_serves(stack):
     assert documented == served
     assert document['openapi'] == '3.1.0' and document['servers'] == [{'url': stack.url}]
     create = document['paths']['/asset']['post']
+    body = create['requestBody']['content']['application/json']['schema']['properties']
+    assert 'password' in body  # the body only: a password in the query is a 400
     assert {p['name'] for p in create['parameters']} == {
         'name',
         'content_type',

@@ -7,6 +7,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 from assetgate_cli import api, download, main, upload
@@ -31,6 +32,8 @@ class LinkBehaviour:
     error_code: str | None = None  # X-Error-Code on a refused HEAD, and the JSON code of a refused GET
     size_header: str | None = None  # X-Asset-Size; None: the body's length
     listing: object = None  # what GET /asset answers as JSON (None: the fake's file body, which is not JSON)
+    password: str | None = None  # a password link: HEAD answers password_required, POST takes the password
+    posted: list = field(default_factory=list)  # the form bodies POSTed to the share URL, parsed
     seen: list = field(default_factory=list)
     redirects: int = 0
 
@@ -50,12 +53,44 @@ class _Handler(BaseHTTPRequestHandler):
         link.seen.append(Seen(self.command, self.path, self.headers.get('Authorization')))
         return link
 
+    def _json(self, status: int, payload: dict, headers: dict | None = None):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        """A password link's POST: check=1 names the file counting nothing; else a counted 303."""
+        link = self._note()
+        form = parse_qs(self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode())
+        link.posted.append(form)
+        if form.get('password') != [link.password]:
+            code = 'password_required' if 'password' not in form else 'wrong_password'
+            self._json(401, {'error': {'code': code, 'message': '', 'status': 401}})
+            return
+        if form.get('check') == ['1']:
+            size = link.size_header or str(len(link.body))
+            info = {'name': 'note.txt', 'size': int(size), 'content_type': 'text/plain'}
+            self._json(200, info, {'Content-Disposition': link.disposition, 'X-Asset-Size': size})
+            return
+        link.redirects += 1
+        self.send_response(303)
+        self.send_header('Location', f'http://127.0.0.1:{self.server.server_address[1]}/file')
+        self.send_header('Content-Disposition', link.disposition)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
     def do_HEAD(self):
         link = self._note()
-        if link.head_status != 200:
-            self.send_response(link.head_status)
-            if link.error_code:
-                self.send_header('X-Error-Code', link.error_code)
+        status, code = (401, 'password_required') if link.password else (link.head_status, link.error_code)
+        if status != 200:
+            self.send_response(status)
+            if code:
+                self.send_header('X-Error-Code', code)
             self.send_header('Content-Length', '0')
             self.end_headers()
             return
@@ -168,7 +203,7 @@ def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv('HOME', str(tmp_path / 'home'))
     monkeypatch.setenv('XDG_CONFIG_HOME', str(tmp_path / 'config'))
     monkeypatch.setenv('XDG_STATE_HOME', str(tmp_path / 'state'))
-    for name in ('ASSETGATE_URL', 'ASSETGATE_API_KEY', 'ASSETGATE_MULTIPART_THRESHOLD'):
+    for name in ('ASSETGATE_URL', 'ASSETGATE_API_KEY', 'ASSETGATE_MULTIPART_THRESHOLD', 'ASSETGATE_LINK_PASSWORD'):
         monkeypatch.delenv(name, raising=False)
     for module in (api, download, upload):
         monkeypatch.setattr(module, 'backoff', lambda attempt: 0.0)

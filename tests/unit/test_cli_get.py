@@ -103,6 +103,42 @@ def test_a_refused_head_of_a_malformed_token_reads_as_a_sentence(cli_env, link_s
     assert (code, err) == (2, 'assetgate: The service refused a value.\n')
 
 
+PASSWORD = 'correct horse battery'
+
+
+def test_get_of_a_password_link_checks_the_password_then_counts_one_use(cli_env, link_server, capsys, monkeypatch):
+    link_server.link.password = PASSWORD
+    monkeypatch.setenv('ASSETGATE_LINK_PASSWORD', PASSWORD)
+    code, _, err = run(capsys, 'get', link_server.share_url)
+    assert code == 0, err
+    assert (cli_env / 'note.txt').read_bytes() == b'hello from assetgate\n' and link_server.link.counted() == 1
+    seen = [(s.method, s.path) for s in link_server.link.seen]
+    share = f'/asset-token/{link_server.share_url.rsplit("/", 1)[1]}'
+    assert seen == [('HEAD', share), ('POST', share), ('POST', share), ('GET', '/file')]  # no password in a URL
+    assert link_server.link.posted == [{'password': [PASSWORD], 'check': ['1']}, {'password': [PASSWORD]}]
+
+
+def test_get_of_a_password_link_refuses_an_existing_file_before_the_counted_post(
+    cli_env, link_server, capsys, tmp_path
+):
+    link_server.link.password = PASSWORD
+    (tmp_path / 'pw').write_text(PASSWORD + '\n')
+    (cli_env / 'note.txt').write_bytes(b'mine')
+    code, _, err = run(capsys, 'get', link_server.share_url, '--password-file', str(tmp_path / 'pw'))
+    assert (code, err) == (1, 'assetgate: ./note.txt exists; not overwriting it (use --force).\n')
+    assert link_server.link.counted() == 0
+    assert link_server.link.posted == [{'password': [PASSWORD], 'check': ['1']}]
+    assert (cli_env / 'note.txt').read_bytes() == b'mine' and entries(cli_env) == ['note.txt']
+
+
+def test_get_of_a_password_link_with_a_wrong_password_downloads_nothing(cli_env, link_server, capsys, monkeypatch):
+    link_server.link.password = PASSWORD
+    monkeypatch.setenv('ASSETGATE_LINK_PASSWORD', 'not the password')
+    code, _, err = run(capsys, 'get', link_server.share_url)
+    assert code != 0 and 'password' in err.lower()
+    assert link_server.link.counted() == 0 and len(link_server.link.posted) == 1 and entries(cli_env) == []
+
+
 def test_get_to_stdout_needs_no_head(cli_env, link_server, capsys):
     code, out, _ = run(capsys, 'get', link_server.share_url, '-o', '-')
     assert (code, out) == (0, 'hello from assetgate\n')

@@ -266,6 +266,6 @@ def test_api_gateway_gets_a_head_method_of_its_own_for_share_links():
     """API Gateway routes HEAD only to a declared HEAD method: the deployed definition has one."""
     generated = SwaggerGenerator('us-east-1', {'api_handler_arn': 'arn:aws:lambda:us-east-1:1:function:f'})
     paths = generated.generate_swagger(app.app)['paths']
-    assert set(paths['/asset-token/{token}']) == {'get', 'head', 'delete'}
+    assert set(paths['/asset-token/{token}']) == {'get', 'post', 'head', 'delete'}
     assert paths['/asset-token/{token}']['head']['x-amazon-apigateway-integration']['type'] == 'aws_proxy'
     assert [path for path, methods in paths.items() if 'head' in methods] == ['/asset-token/{token}']

@@ -127,7 +127,8 @@ def test_redeem_in_a_cold_process_costs_one_dynamodb_request(client, shared, s3,
 
 
 def test_redeem_sends_the_update_pynamodb_would_build_with_the_time_of_the_call(client, shared, s3, aws, monkeypatch):
-    """The UpdateItem serialized once per process is the one PynamoDB builds for this redeem's own time."""
+    """The UpdateItem serialized once per process is the one PynamoDB builds for this redeem's own time
+    (a plain link's: it requires the link to have no password)."""
     upload(s3, aws, shared)
     get(client, f'/asset-token/{shared["token"]["token"]}')  # first touch notices the upload
     now = config.now() + 90  # this redeem's time, 90 s later
@@ -152,6 +153,7 @@ def test_redeem_sends_the_update_pynamodb_would_build_with_the_time_of_the_call(
         & (Token.status == models.READY)
         & (Token.revoked == False)  # noqa: E712
         & (Token.max_uses.does_not_exist() | (Token.uses < Token.max_uses))
+        & Token.password_hash.does_not_exist()
         & (Token.newer.does_not_exist() | (Token.newer <= Token.version)),
         return_values='ALL_NEW',
     )

@@ -13,7 +13,7 @@ import sys
 import time
 import unicodedata
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -118,6 +118,7 @@ def repr_digest(header: Optional[str]) -> Optional[bytes]:
 class Redirect:
     url: str
     digest: Optional[bytes]
+    name: Optional[str] = None  # a password link's answer names the file
 
 
 @dataclass
@@ -152,19 +153,55 @@ def redeem(http: requests.Session, link: str) -> Redirect:
     raise CliError(f'The link answered HTTP {answer.status_code} instead of a redirect to the file.', LOCAL)
 
 
-def get(link: str, service: Optional[str], output: Optional[str], force: bool, reporter: Reporter) -> dict:
+def check_password(http: requests.Session, link: str, password: str) -> Peek:
+    """Prove a password link's password without using the link (check=1): its file's name and size. A wrong
+    password counts as a guess on the service, so it is sent once, never retried."""
+    answer = check(api_module.send(http, 'POST', link, retry=False, data={'password': password, 'check': '1'}))
+    if answer.status_code != 200:
+        raise CliError(f'The link answered HTTP {answer.status_code} to the password check.', LOCAL)
+    size = answer.headers.get('X-Asset-Size', '')
+    return Peek(filename_from(answer.headers.get('Content-Disposition')), int(size) if size.isdigit() else None)
+
+
+def unlock(http: requests.Session, link: str, password: str) -> Redirect:
+    """Redeem a password link: the password goes in a form body, never the URL; sent once (it counts a use,
+    or a wrong guess), so never retried. Its 303 names the file, which the link's HEAD does not tell."""
+    answer = check(api_module.send(http, 'POST', link, retry=False, data={'password': password}))
+    if answer.status_code in (302, 303) and answer.headers.get('Location'):
+        digest = repr_digest(answer.headers.get('Repr-Digest'))
+        return Redirect(answer.headers['Location'], digest, filename_from(answer.headers.get('Content-Disposition')))
+    raise CliError(f'The link answered HTTP {answer.status_code} instead of a redirect to the file.', LOCAL)
+
+
+def get(
+    link: str,
+    service: Optional[str],
+    output: Optional[str],
+    force: bool,
+    reporter: Reporter,
+    password: Optional[Callable[[], str]] = None,
+) -> dict:
     """Download through a share link. Every local check (name, room, an existing file) comes before the
-    one request that counts a download, so a local mistake never uses up a limited link."""
+    one request that counts a download, so a local mistake never uses up a limited link. A password
+    link (its HEAD answers password_required) asks ``password()`` once and proves it with check=1, which
+    names the file without counting a use; the checks come before the POST that counts it."""
     http = api_module.session()
     url = share_url(link, service)
     if output == '-':
-        return _to_stdout(http, url, reporter)
-    known = peek(http, url)
+        return _to_stdout(http, url, reporter, password)
+    secret = None
+    try:
+        known = peek(http, url)
+    except CliError as refused:
+        if refused.api_code != 'password_required' or password is None:
+            raise
+        secret = password()
+        known = check_password(http, url, secret)  # names the file, counts no use
     place = prepare(output, known.name, known.size, force)
     try:
         if place.note:
             reporter.message(place.note)
-        target = redeem(http, url)
+        target = redeem(http, url) if secret is None else unlock(http, url, secret)
         first = _open(http, target.url, 0)
         try:
             total = _length(first)
@@ -183,8 +220,13 @@ def get(link: str, service: Optional[str], output: Optional[str], force: bool, r
     return {'path': place.final, 'size': progress.done, 'verified': target.digest is not None}
 
 
-def _to_stdout(http: requests.Session, url: str, reporter: Reporter) -> dict:
-    target = redeem(http, url)
+def _to_stdout(http: requests.Session, url: str, reporter: Reporter, password: Optional[Callable[[], str]]) -> dict:
+    try:
+        target = redeem(http, url)
+    except CliError as refused:
+        if refused.api_code != 'password_required' or password is None:
+            raise
+        target = unlock(http, url, password())
     first = _open(http, target.url, 0)
     try:
         progress = reporter.file('stdout', _length(first))

@@ -51,6 +51,14 @@ API_ERRORS = {
     'route_not_found': ('The service does not know that address; check ASSETGATE_URL.', USAGE),
     'throttled': ('The service is throttling requests; try again shortly.', NETWORK),
     'request_too_large': ('The request was too large for the service.', USAGE),
+    'password_required': (
+        'This link needs a password: type it when asked, or give --password-file or ASSETGATE_LINK_PASSWORD.',
+        AUTH,
+    ),
+    'wrong_password': ('Wrong password for this link.', AUTH),
+    'link_locked': ('Too many wrong passwords: the link is locked for now. {message}', AUTH),
+    'password_in_query': ('The service refused a password in the URL; this is a client bug.', USAGE),
+    'password_missing': ('This service requires a password on every link: {message}', USAGE),
 }
 
 

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from assetgate_cli import __version__, config, download, upload
 from assetgate_cli.api import Api
-from assetgate_cli.errors import AUTH, BUG, INTERRUPTED, LOCAL, OK, USAGE, CliError
+from assetgate_cli.errors import API_ERRORS, AUTH, BUG, INTERRUPTED, LOCAL, OK, USAGE, CliError
 from assetgate_cli.progress import Reporter, human
 
 EPILOG = """exit codes: 0 ok, 1 local problem (file exists, unsafe name, unreadable file, bad state file), 2 usage
@@ -83,6 +83,14 @@ def parser() -> argparse.ArgumentParser:
         metavar='SECONDS',
         help="seconds each download URL the link hands out stays valid: 10 to the service's default (300)",
     )
+    secret = link.add_mutually_exclusive_group()
+    secret.add_argument(
+        '--password',
+        action='store_true',
+        help='the link asks for a password: $ASSETGATE_LINK_PASSWORD if set, else asked for (not echoed); '
+        'never a value on the command line',
+    )
+    secret.add_argument('--password-file', metavar='FILE', help="the link asks for a password: FILE's first line")
 
     p = argparse.ArgumentParser(
         prog='assetgate', description='Share files through expiring links, and fetch them.', epilog=EPILOG
@@ -113,6 +121,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('link', metavar='URL_OR_TOKEN')
     g.add_argument('-o', '--output', metavar='PATH|DIR|-', help='where to write (default: the current directory)')
     g.add_argument('--force', action='store_true', help='replace an existing file')
+    g.add_argument(
+        '--password-file',
+        metavar='FILE',
+        help='a password link: read its password from FILE (first line); else ASSETGATE_LINK_PASSWORD, '
+        'else asked for when interactive',
+    )
 
     ls = sub.add_parser('ls', parents=[common], help='list your assets, newest first')
     ls.add_argument('--limit', type=positive, default=20, help='assets to show (default %(default)s)')
@@ -216,6 +230,8 @@ def _emit(args, result, lines: List[str]) -> None:
 
 
 def cmd_share(args) -> int:
+    if not args.link and (args.password or args.password_file):
+        raise CliError('A password is for the link: --no-link makes none.', USAGE)
     api = _api()
     plan = upload.Plan(
         name=args.name,
@@ -224,6 +240,7 @@ def cmd_share(args) -> int:
         expiry=args.expiry,
         max_uses=args.max_uses,
         download_ttl=args.download_ttl,
+        password=_new_link_password(args),
         concurrency=args.concurrency,
         threshold=args.multipart_threshold,
     )
@@ -283,10 +300,55 @@ def cmd_push(args) -> int:
 def cmd_get(args) -> int:
     cfg = config.load()
     with Reporter.choose(args.quiet, args.json) as reporter:
-        result = download.get(args.link, cfg.url, args.output, args.force, reporter)
+        result = download.get(args.link, cfg.url, args.output, args.force, reporter, _link_password(args))
     if args.output != '-':
         _emit(args, result, [] if args.quiet else [result['path']])
     return OK
+
+
+def _read_password_file(path: str) -> str:
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.readline().rstrip('\r\n')
+    except OSError as e:
+        raise CliError(f'Cannot read the password file: {e.strerror}.', USAGE) from None
+
+
+def _new_link_password(args) -> Optional[str]:
+    """The password a new link asks for (sent in the JSON body, never a URL), or None: --password-file's
+    first line, or with --password ASSETGATE_LINK_PASSWORD, else a prompt (typed twice) on a terminal."""
+    if args.password_file:
+        return _read_password_file(args.password_file)
+    if not args.password:
+        return None
+    if os.environ.get('ASSETGATE_LINK_PASSWORD'):
+        return os.environ['ASSETGATE_LINK_PASSWORD']
+    if not sys.stdin.isatty():
+        raise CliError(
+            '--password asks for the password on a terminal: use --password-file FILE or set ASSETGATE_LINK_PASSWORD.',
+            USAGE,
+        )
+    first = getpass.getpass('Password for the link (not echoed): ')
+    if getpass.getpass('The same again: ') != first:
+        raise CliError('The two passwords differ; nothing was shared.', USAGE)
+    return first
+
+
+def _link_password(args):
+    """Where a password link's password comes from, asked only if the link needs one: --password-file,
+    then ASSETGATE_LINK_PASSWORD, then a prompt (not echoed) when stdin is a terminal. Never an argument
+    of its own: command lines are visible to other users."""
+
+    def password() -> str:
+        if args.password_file:
+            return _read_password_file(args.password_file)
+        if os.environ.get('ASSETGATE_LINK_PASSWORD'):
+            return os.environ['ASSETGATE_LINK_PASSWORD']
+        if sys.stdin.isatty():
+            return getpass.getpass('Link password (not echoed): ')
+        raise CliError(API_ERRORS['password_required'][0], AUTH, api_code='password_required')
+
+    return password
 
 
 def _when(ts) -> str:
@@ -351,6 +413,7 @@ def cmd_link(args) -> int:
             ('max_uses', args.max_uses),
             ('version', args.pin),
             ('download_ttl', args.download_ttl),
+            ('password', _new_link_password(args)),
         )
         if v is not None
     }

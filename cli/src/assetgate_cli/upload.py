@@ -58,6 +58,7 @@ class Plan:
     expiry: Optional[int] = None  # minutes
     max_uses: Optional[int] = None
     download_ttl: Optional[int] = None  # seconds the link's download URLs live
+    password: Optional[str] = field(default=None, repr=False)  # the link's; never saved in a State
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: int = DEFAULT_THRESHOLD
 
@@ -607,13 +608,21 @@ def _params(plan: Plan, name: Optional[str], with_link: bool) -> dict:
             params['max_uses'] = plan.max_uses
         if plan.download_ttl is not None:
             params['download_ttl'] = plan.download_ttl
+        if plan.password is not None:
+            params['password'] = plan.password
     return params
 
 
-def _link_after(api: Api, state: State) -> Optional[dict]:
+def _link_after(api: Api, state: State, password: Optional[str] = None) -> Optional[dict]:
+    """The link of a finished multipart upload. Its password is the rerun's, never kept in the state file."""
     if not state.link:
         return None
-    wanted = (('expiry', state.expiry), ('max_uses', state.max_uses), ('download_ttl', state.download_ttl))
+    wanted = (
+        ('expiry', state.expiry),
+        ('max_uses', state.max_uses),
+        ('download_ttl', state.download_ttl),
+        ('password', password),
+    )
     params = {k: v for k, v in wanted if v is not None}
     return api.mint(state.asset_id, params)
 
@@ -683,7 +692,7 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
                 f'({len(state.done)} of {state.part_count()} parts already uploaded)'
             )
             progress.advance(sum(state.length_of(int(n)) for n in state.done))
-            return _finish_multipart(api, state, f, progress, plan.concurrency)
+            return _finish_multipart(api, state, f, progress, plan.concurrency, plan.password)
         if size <= plan.threshold:
             digest = hash_file(f)
             params = {
@@ -710,7 +719,7 @@ def send_file(api: Api, path: str, plan: Plan, reporter: Reporter, asset_id: Opt
         created = api.create(params) if kind == 'share' else api.new_version(asset_id, params)
         state = _new_state(api, created, kind, name, plan, absolute, st.st_mtime_ns)
         state.save()
-        return _finish_multipart(api, state, f, progress, plan.concurrency)
+        return _finish_multipart(api, state, f, progress, plan.concurrency, plan.password)
 
 
 def _check_still_open(api: Api, state: State) -> None:
@@ -738,7 +747,12 @@ def _check_still_open(api: Api, state: State) -> None:
 
 
 def _finish_multipart(
-    api: Api, state: State, f: BinaryIO, progress: FileProgress, concurrency: int = DEFAULT_CONCURRENCY
+    api: Api,
+    state: State,
+    f: BinaryIO,
+    progress: FileProgress,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    password: Optional[str] = None,
 ) -> dict:
     engine = Multipart(api, state, concurrency, progress)
     try:
@@ -758,7 +772,7 @@ def _finish_multipart(
     state.remove()
     progress.finish()
     try:
-        token = _link_after(api, state)
+        token = _link_after(api, state, password)
     except CliError as e:
         e.message += (
             f' The file is uploaded as asset {state.asset_id}: mint a link with `assetgate link {state.asset_id}`.'
@@ -798,7 +812,7 @@ def send_stdin(api: Api, plan: Plan, reporter: Reporter, stream: Optional[Binary
         _forget(api, state.asset_id)  # standard input cannot be read again: nothing to resume
         raise
     progress.finish()
-    token = _link_after(api, state)
+    token = _link_after(api, state, plan.password)
     size = done['asset'].get('size')
     return {'asset': done['asset'], 'token': token, 'name': name, 'size': size, 'parts': None}
 
