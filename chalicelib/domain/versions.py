@@ -126,15 +126,15 @@ def first_touch(s: Settings, asset_id: str, version: models.Version) -> models.V
     """Look in S3 for a pending version's bytes and record them: the version once ready, else None.
 
     One request claims the version (a conditional UpdateItem) and looks; a request that meets its
-    claim waits for what it finds instead of repeating its S3 and table work, and looks itself only
-    if the claim outlives the wait (its holder died or is slow): never a 409 for bytes that are there.
+    claim waits for what it finds instead of repeating its S3 and table work, and looks itself when that
+    look found nothing or the claim ended or outlived the wait: never a 409 for bytes that are there.
     """
     number = int(version.number)
     claimed = _claim(asset_id, number)
     if not claimed:
         found = _await(asset_id, number)
-        if found is not None or found is _STILL_PENDING:
-            return None if found is _STILL_PENDING else found
+        if found is not None:
+            return found
     try:
         staged = keys.staged_key(asset_id, number) if version.upload_method == 'post' else None
         landed = objects.find_landed(s, version.s3_key, staged)
@@ -171,23 +171,19 @@ def _release(asset_id: str, number: int) -> None:
     )
 
 
-# What _await says when the version is known to be still pending (the claim was released without a landing).
-_STILL_PENDING = object()
-
-
-def _await(asset_id: str, number: int):
-    """What another request's first touch found: the version once ready, _STILL_PENDING once it gave up, or
-    None when its claim outlived the wait."""
+def _await(asset_id: str, number: int) -> models.Version | None:
+    """The version once another request's first touch found it ready; None when that look ended without
+    a landing, or its claim ended or outlived the wait: then the caller looks itself (one HeadObject)."""
     deadline = time.monotonic() + WAIT
     while True:
         try:
             version = records.version(asset_id, number)
         except VersionNotFound:
-            return _STILL_PENDING
+            return None
         if version.status == models.READY:
             return version
         if version.status != models.PENDING or version.touching is None or int(version.touching) <= clock():
-            return _STILL_PENDING
+            return None
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL)

@@ -118,3 +118,13 @@ def test_meta_and_list_json_never_show_the_claim(client, owner_key, landed_unrec
     _, meta = get(client, f'/asset/{landed_unrecorded["asset"]["id"]}/meta', owner_key)
     assert 'touching' not in json.dumps(meta)
     assert client.http.get('/asset', headers=bearer(owner_key)).status_code == 200
+
+
+def test_a_read_that_meets_a_live_claim_of_a_dead_request_looks_itself_after_the_wait(
+    client, landed_unrecorded, aws, monkeypatch
+):
+    monkeypatch.setattr(versions, 'WAIT', 0.2)
+    assert versions._claim(landed_unrecorded['asset']['id'], 1) is True  # its holder died; the lease runs on
+    response = client.http.head(f'/asset-token/{landed_unrecorded["token"]["token"]}')
+    assert response.status_code == 200 and response.headers['X-Asset-Size'] == '5'
+    assert version_item(aws)['status']['S'] == 'ready' and 'touching' not in version_item(aws)
