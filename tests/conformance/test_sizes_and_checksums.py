@@ -32,7 +32,7 @@ def test_put_of_bytes_that_do_not_match_the_signed_checksum_is_refused(create, p
     bad = b'the bytes I uploaded'  # same length, other content
     response = put(created['upload'], bad)
     assert response.status_code == 400, response.text
-    assert _s3_error_code(response) in ('BadDigest', 'XAmzContentChecksumMismatch', 'InvalidRequest')
+    assert _s3_error_code(response) == 'BadDigest'
     assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=keys.object_prefix(created['asset']['id'])).get('KeyCount') == 0
 
 
@@ -56,7 +56,7 @@ def test_browser_post_within_the_limit_succeeds(create, follow, monkeypatch):
     policy = json.loads(base64.b64decode(created['upload']['fields']['policy']))
     assert ['content-length-range', 0, 1024] in policy['conditions']
     response = _post(created['upload'], b'p' * 1024)
-    assert response.status_code in (200, 201, 204), response.text
+    assert response.status_code == 204, response.text  # S3's answer to a form without success_action_status
     download = follow(created['token']['url'])
     assert download.content == b'p' * 1024 and download.headers['Content-Type'] == 'image/png'
 
