@@ -44,19 +44,22 @@ run: $(STAMP) $(LS_STAMP) ## start LocalStack (S3), moto (DynamoDB), the table, 
 test: $(STAMP) $(LS_STAMP) check ## lint, then unit, faults, browser, deploy, conformance, cloud beside end-to-end
 	@$(MAKE) --no-print-directory -k -j2 --output-sync=target test-e2e test-tiers
 
+# The in-process tiers are CPU-bound: two pytest-xdist workers each (each worker its own moto session).
+IN_PROCESS := -n 2
+
 test-tiers: $(STAMP) $(LS_STAMP) ## every tier but end-to-end, one after another
-	$(PY) -m pytest -q tests/unit
-	$(PY) -m pytest -q tests/faults
+	$(PY) -m pytest -q $(IN_PROCESS) tests/unit
+	$(PY) -m pytest -q $(IN_PROCESS) tests/faults
 	$(PY) -m pytest -q tests/browser
 	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/conformance
 	$(PY) -m pytest -q tests/cloud
 
 test-unit: $(STAMP) ## only the in-process tests
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q $(IN_PROCESS) tests/unit
 
 test-faults: $(STAMP) ## only the in-process storage-fault tests (every route, after the SDK's retries)
-	$(PY) -m pytest -q tests/faults
+	$(PY) -m pytest -q $(IN_PROCESS) tests/faults
 
 test-e2e: $(STAMP) ## only the end-to-end tests
 	$(PY) -m pytest -q tests/e2e

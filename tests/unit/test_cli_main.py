@@ -95,7 +95,7 @@ _NAMES = st.text(st.characters(blacklist_categories=('Cs',)), min_size=0, max_si
 
 
 @hypothesis_settings(
-    max_examples=250,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -148,7 +148,7 @@ _JSON = st.recursive(
 )
 
 
-@hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.dictionaries(st.sampled_from([*state_of('http://x'), 'extra']), _JSON, max_size=4))
 def test_any_state_file_is_either_trusted_or_refused_with_a_sentence(cli_env, changes):
     service = 'http://127.0.0.1:8000/api'

@@ -89,7 +89,7 @@ def _agree(document) -> None:
     assert _accepted(document) == allowed
 
 
-@settings(max_examples=1500)
+@settings(max_examples=500)
 @given(_document)
 def test_the_reader_accepts_exactly_the_documents_the_published_schema_allows(document):
     _agree(document)
