@@ -5,6 +5,7 @@ connection at once."""
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -187,6 +188,29 @@ def test_chalice_local_turns_nagle_off_on_every_connection_it_accepts():
         server.server.server_close()
     assert answer.status_code == 200 and answer.json() == {'ok': True}
     assert nodelay == [1]
+
+
+def test_chalice_local_takes_a_burst_of_64_connections_before_it_accepts_any():
+    """The kernel completes handshakes up to the listen backlog while the server is busy: socketserver's
+    default of 5 let only 6 of a burst in (the others were dropped until their SYN was sent again)."""
+    probe_app = Chalice('probe')
+    server = local.LocalDevServer(probe_app, Config(), '127.0.0.1', 0)
+    address = server.server.server_address
+    clients = [socket.socket() for _ in range(64)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(address)
+        deadline = time.monotonic() + 2
+        connected: set = set()
+        while len(connected) < len(clients) and time.monotonic() < deadline:
+            _, writable, _ = select.select([], [c for c in clients if c not in connected], [], 0.1)
+            connected.update(c for c in writable if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+    finally:
+        for client in clients:
+            client.close()
+        server.server.server_close()
+    assert len(connected) == 64
 
 
 def test_localstack_s_service_index_is_kept_once_and_given_to_the_next_localstack(tmp_path, monkeypatch):

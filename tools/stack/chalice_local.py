@@ -103,5 +103,9 @@ local.ChaliceRequestHandler.send_error = send_error
 # acknowledgement by 40 ms: every answer after a connection's first took ~50 ms instead of ~5.
 local.ChaliceRequestHandler.disable_nagle_algorithm = True
 
+# socketserver's listen backlog is 5: a burst of simultaneous clients (a browser's uploads, a link pasted in a
+# busy chat) had its connections beyond the sixth dropped or reset before chalice local could accept them.
+local.ThreadedHTTPServer.request_queue_size = 128
+
 if __name__ == '__main__':
     sys.exit(cli.main())
