@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+from botocore.client import BaseClient
 
 from chalicelib.domain import redeem, versions
 from chalicelib.storage import keys
@@ -81,6 +82,15 @@ def test_a_burst_of_first_redeems_looks_in_s3_once_and_all_are_served(landed_unr
     # The waiters give up after versions.WAIT and look themselves (a claimant that died); on a loaded 2-core
     # machine eight threads in one process can hold the claimant back that long, so this test waits longer.
     monkeypatch.setattr(versions, 'WAIT', 60.0)
+    # moto's in-process backends are not thread-safe (a Query iterating a table while a thread writes it);
+    # DynamoDB and S3 answer each request atomically, so the requests are applied one at a time here.
+    applied_alone, counted = threading.Lock(), BaseClient._make_api_call
+
+    def one_at_a_time(self, operation, params):
+        with applied_alone:
+            return counted(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', one_at_a_time)
     token = landed_unrecorded['token']['token']
     api_calls.reset()
     start, grants, failures = threading.Barrier(8), [], []
