@@ -215,13 +215,12 @@ def on_object_created(s: Settings, key: str) -> bool:
     again after its version landed is refused by S3 there, and so changes nothing.
     """
     staged = keys.parse_staged_key(key)
-    if staged is not None:
-        return _on_staged(s, *staged)
-    parsed = keys.parse_object_key(key)
+    parsed = staged or keys.parse_object_key(key)
     if parsed is None:
         return False
+    key = keys.object_key(*parsed)
     # The event carries no checksum: S3's HEAD gives size, ETag and SHA-256 together.
-    landed = objects.head(s, key)
+    landed = objects.find_landed(s, key, keys.staged_key(*parsed) if staged else None)
     if landed is None:
         return False
     if record_landed(*parsed, landed) is not None:
@@ -229,21 +228,6 @@ def on_object_created(s: Settings, key: str) -> bool:
     # A presigned PUT can still land after its asset was deleted: leave no orphan behind.
     objects.delete_objects(s, [key])
     return False
-
-
-def _on_staged(s: Settings, asset_id: str, number: int) -> bool:
-    staged, key = keys.staged_key(asset_id, number), keys.object_key(asset_id, number)
-    # Landed bytes are never copied over: not when a HEAD finds them, and S3 refuses the copy (412)
-    # when they land in between. (LocalStack 2026.3 answers that 412 after overwriting: the HEAD
-    # keeps its tests honest, docs/uploads.md.)
-    if objects.head(s, key) is None:
-        try:
-            if not objects.promote(s, staged, key):
-                return False  # gone already (a first touch copied it): its own event follows the copy
-        except objects.KeyTaken:
-            pass  # the version's bytes landed before this POST: S3 kept them
-    objects.delete_objects(s, [staged])
-    return on_object_created(s, key)
 
 
 # --- following: the links of an asset move to its newest ready version ----------------------------------

@@ -181,17 +181,19 @@ def presign_get(s: Settings, key: str, name: str, content_type: str, ttl: int | 
 
 def find_landed(s: Settings, key: str, staged: str | None = None) -> Landed | None:
     """What landed at ``key``; if nothing did and a browser POST is ``staged``, that POST copied there
-    create-only first (then the staged copy deleted). None while nothing is there."""
+    create-only first. Once ``key`` holds bytes the staged copy is deleted: nothing serves it. None while
+    nothing is there. Landed bytes are never copied over: a HEAD finds them first, and S3 refuses the copy
+    (412) when they land in between (LocalStack 2026.3 answers that 412 after overwriting: the HEAD keeps
+    its tests honest, docs/uploads.md)."""
     landed = head(s, key)
-    if landed is not None or staged is None:
-        return landed
-    try:
-        if not promote(s, staged, key):
-            return None
-    except KeyTaken:
-        pass  # copied meanwhile (the S3 event, another first touch): those bytes landed first
-    landed = head(s, key)
-    if landed is not None:
+    if landed is None and staged is not None:
+        try:
+            if not promote(s, staged, key):
+                return None  # nothing staged (a first touch or the event copied it already)
+        except KeyTaken:
+            pass  # bytes landed meanwhile: S3 kept them
+        landed = head(s, key)
+    if landed is not None and staged is not None:
         delete_objects(s, [staged])
     return landed
 

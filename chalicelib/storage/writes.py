@@ -20,18 +20,23 @@ def _code(exc) -> str | None:
     return exc.cause_response_code if isinstance(exc.cause, ClientError) else None
 
 
-def update_if(item, actions: list, condition, refused: type[AssetgateError] | None = None) -> bool:
-    """One conditional UpdateItem: True when applied. When the condition refuses it, raise
-    ``refused`` if given, else answer False. Any other failure is left to the caller (a 503)."""
+def _applied(write, refused: type[AssetgateError] | None) -> bool:
+    """Run one conditional write: True when applied. When its condition refuses it, raise ``refused``
+    if given, else answer False. Any other failure is left to the caller (a 503)."""
     try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as exc:
+        write()
+    except (UpdateError, DeleteError) as exc:
         if _code(exc) != REFUSED:
             raise
         if refused is not None:
             raise refused() from None
         return False
     return True
+
+
+def update_if(item, actions: list, condition, refused: type[AssetgateError] | None = None) -> bool:
+    """One conditional UpdateItem, with _applied's answers."""
+    return _applied(lambda: item.update(actions=actions, condition=condition), refused)
 
 
 class Prepared(NamedTuple):
@@ -89,16 +94,8 @@ def update_prepared(model: type, key: tuple[str, str], prepared: Prepared, **par
 
 
 def delete_if(item, condition, refused: type[AssetgateError] | None = None) -> bool:
-    """One conditional DeleteItem, with update_if's answers."""
-    try:
-        item.delete(condition=condition)
-    except DeleteError as exc:
-        if _code(exc) != REFUSED:
-            raise
-        if refused is not None:
-            raise refused() from None
-        return False
-    return True
+    """One conditional DeleteItem, with _applied's answers."""
+    return _applied(lambda: item.delete(condition=condition), refused)
 
 
 @contextmanager
